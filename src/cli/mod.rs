@@ -1,0 +1,123 @@
+//! The command line: raw arguments become a validated configuration before anything runs.
+
+mod inputs;
+mod inspect;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Exit;
+
+/// Executable incident-response runbooks: guided in a terminal, unattended in CI, with a
+/// crash-safe timeline of every run.
+#[derive(Debug, Parser)]
+#[command(name = "runbook", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a runbook: guided in a terminal, non-interactive in CI or with --non-interactive.
+    Run(RunArgs),
+    /// Check runbooks without running anything.
+    Validate {
+        /// Runbook files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// List the runbooks in a directory with name, title and step count.
+    List {
+        /// Directory to look in.
+        #[arg(default_value = "runbooks", value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print a runbook's steps in order with their conditions, branches and actions.
+    Show {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The runbook file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Set a var (repeatable); VALUE is read as YAML, so `rate=0.05` is a number.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub var: Vec<String>,
+    /// A YAML map of vars, e.g. one file per environment (repeatable; later files win).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub vars: Vec<PathBuf>,
+    /// Never prompt (implied when stdin is not a terminal or CI is set).
+    #[arg(long, env = "RUNBOOK_NON_INTERACTIVE")]
+    pub non_interactive: bool,
+    /// Allow action steps without asking.
+    #[arg(long, short = 'y', env = "RUNBOOK_YES")]
+    pub yes: bool,
+    /// Run checks, never actions (actions are recorded as dry_run).
+    #[arg(long, env = "RUNBOOK_DRY_RUN")]
+    pub dry_run: bool,
+    /// Where to write the timeline [default: timelines/<name>-<UTC stamp>.jsonl].
+    #[arg(long, value_name = "PATH", env = "RUNBOOK_TIMELINE")]
+    pub timeline: Option<PathBuf>,
+    /// A YAML map `step_id: {field: value}` answering `ask` fields in non-interactive runs.
+    #[arg(long, value_name = "FILE", env = "RUNBOOK_ANSWERS")]
+    pub answers: Option<PathBuf>,
+    /// Continue a recorded run from its timeline.
+    #[arg(long, value_name = "TIMELINE")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: continue even though the runbook changed since the run started.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok.code()
+                }
+                _ => Exit::Usage.code(),
+            };
+        }
+    };
+    let exit = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { files } => inspect::validate(&files),
+        Command::List { dir } => inspect::list(&dir),
+        Command::Show { file } => inspect::show(&file),
+    };
+    exit.code()
+}
+
+/// Prints an error on stderr, prefixed like every error of this tool.
+pub(crate) fn error(message: impl std::fmt::Display) {
+    eprintln!("error: {message}");
+}
+
+/// `ci` under CI, otherwise `user@host`.
+pub(crate) fn actor() -> String {
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        return "ci".into();
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}

@@ -1,0 +1,367 @@
+//! `runbook run`: from arguments to a finished run and its exit code.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value as Json};
+use tokio::sync::watch;
+
+use super::{RunArgs, actor, error, inputs};
+use crate::engine::{self, Decider, Engine, History, NonInteractive, RunSetup, StartPoint};
+use crate::exit::Exit;
+use crate::redact::Redactor;
+use crate::runbook::{self, Runbook};
+use crate::timeline::{Event, RunOutcome, TimelineWriter, reader};
+use crate::ui;
+
+/// Everything `run` decided before the first step.
+struct Prepared {
+    setup: RunSetup,
+    decider: Arc<dyn Decider>,
+    writer: TimelineWriter,
+    redactor: Arc<Redactor>,
+    start: StartPoint,
+    history: History,
+    guided: bool,
+}
+
+pub fn run(args: RunArgs) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error(format!("cannot start the runtime: {e}"));
+            return Exit::Failed;
+        }
+    };
+    crate::exec::http::install_crypto_provider();
+    let prepared = match prepare(&args) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Exit::Ok,
+        Err(exit) => return exit,
+    };
+    runtime.block_on(execute(prepared))
+}
+
+fn load_runbook(path: &Path) -> Result<Runbook, Exit> {
+    runbook::load(path).map_err(|e| {
+        eprintln!("{}", e.render());
+        if let runbook::LoadError::Invalid { diagnostics, .. } = &e {
+            eprintln!(
+                "error: {} is not a valid runbook ({} problem{})",
+                path.display(),
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            );
+        }
+        Exit::Usage
+    })
+}
+
+/// Resolves the mode, secrets, vars, answers and timeline. `Ok(None)`: nothing to do.
+fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
+    let runbook = Arc::new(load_runbook(&args.file)?);
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let guided = !args.non_interactive
+        && !ci
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    let actor = actor();
+
+    // Secrets first: a missing one stops the run before anything is written.
+    let redactor = Arc::new(Redactor::new());
+    let mut secrets = Map::new();
+    let mut missing = Vec::new();
+    for name in &runbook.secrets {
+        match std::env::var(name) {
+            Ok(value) => {
+                redactor.add(&value);
+                secrets.insert(name.clone(), Json::String(value));
+            }
+            Err(_) => missing.push(name.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        error(format!(
+            "the runbook needs secret{} {} from the environment: set {}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        ));
+        return Err(Exit::Usage);
+    }
+
+    let mut overrides = Map::new();
+    for file in &args.vars {
+        overrides.extend(inputs::vars_file(file).map_err(|e| {
+            eprintln!("{e}");
+            Exit::Usage
+        })?);
+    }
+    for var in &args.var {
+        let (k, v) = inputs::var_arg(var).map_err(|e| {
+            error(e);
+            Exit::Usage
+        })?;
+        overrides.insert(k, v);
+    }
+    let answers = match &args.answers {
+        Some(path) => inputs::answers_file(path, &runbook).map_err(|e| {
+            eprintln!("{e}");
+            Exit::Usage
+        })?,
+        None => HashMap::new(),
+    };
+    let decider: Arc<dyn Decider> = if guided {
+        Arc::new(ui::prompt::LinePrompt::new(actor.clone(), args.yes))
+    } else {
+        Arc::new(NonInteractive {
+            yes: args.yes,
+            answers,
+            actor: actor.clone(),
+        })
+    };
+
+    let (writer, vars, start, history) = match &args.resume {
+        Some(path) => {
+            let parsed = reader::read(path).map_err(|e| {
+                error(e);
+                Exit::Usage
+            })?;
+            let recorded = engine::resume::recorded(&parsed.records, &runbook).map_err(|e| {
+                error(format!("{}: {e}", path.display()));
+                Exit::Usage
+            })?;
+            if recorded.runbook != runbook.name {
+                error(format!(
+                    "{} records a run of `{}`, not of `{}`",
+                    path.display(),
+                    recorded.runbook,
+                    runbook.name
+                ));
+                return Err(Exit::Usage);
+            }
+            if recorded.sha256 != runbook.source.sha256 && !args.force {
+                error(format!(
+                    "{} changed since the run in {} started (sha256 {} then, {} now): resume with --force to continue anyway",
+                    args.file.display(),
+                    path.display(),
+                    short(&recorded.sha256),
+                    short(&runbook.source.sha256)
+                ));
+                return Err(Exit::Usage);
+            }
+            let Some(start) = recorded.start else {
+                eprintln!(
+                    "runbook: the run in {} already completed; nothing to resume",
+                    path.display()
+                );
+                return Ok(None);
+            };
+            let mut vars = recorded.vars;
+            vars.extend(overrides);
+            let writer = TimelineWriter::resume(
+                path,
+                &recorded.run_id,
+                recorded.last_seq,
+                Arc::clone(&redactor),
+            )
+            .map_err(|e| {
+                error(format!(
+                    "cannot append to {}: {}",
+                    path.display(),
+                    crate::io_message(&e)
+                ));
+                Exit::Usage
+            })?;
+            (writer, vars, start, recorded.history)
+        }
+        None => {
+            let mut vars = runbook.vars.clone();
+            vars.extend(overrides);
+            let run_id = new_run_id();
+            let path = match &args.timeline {
+                Some(p) => p.clone(),
+                None => default_timeline(&runbook.name),
+            };
+            let writer =
+                TimelineWriter::create(&path, &run_id, Arc::clone(&redactor)).map_err(|e| {
+                    error(format!(
+                        "cannot create the timeline {}: {}",
+                        path.display(),
+                        crate::io_message(&e)
+                    ));
+                    Exit::Usage
+                })?;
+            (writer, vars, StartPoint::beginning(), History::default())
+        }
+    };
+    Ok(Some(Prepared {
+        setup: RunSetup {
+            runbook,
+            vars,
+            secrets,
+            dry_run: args.dry_run,
+        },
+        decider,
+        writer,
+        redactor,
+        start,
+        history,
+        guided,
+    }))
+}
+
+async fn execute(p: Prepared) -> Exit {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(watch_signals(tx));
+    let runbook = Arc::clone(&p.setup.runbook);
+    let dry_run = p.setup.dry_run;
+    let timeline_path = p.writer.path().to_path_buf();
+    let actor = p.decider.actor();
+    let resumed = p.start != StartPoint::beginning() || !p.history.steps.is_empty();
+    let redacted_vars = match p.redactor.redact_json(&Json::Object(p.setup.vars.clone())) {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut engine = Engine::new(
+        p.setup,
+        Arc::clone(&p.decider),
+        p.writer,
+        Arc::clone(&p.redactor),
+        rx,
+    )
+    .with_history(p.history);
+    engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
+    eprintln!(
+        "runbook: {} — timeline {}",
+        runbook.title,
+        timeline_path.display()
+    );
+    let first = if resumed {
+        let next_step = match p.start.phase {
+            engine::Phase::Steps => runbook.steps.get(p.start.index),
+            engine::Phase::Finally => runbook.finally.get(p.start.index),
+        }
+        .map(|s| s.id.clone());
+        if let Some(id) = &next_step {
+            eprintln!("runbook: resuming at step `{id}`");
+        }
+        engine.emit(Event::RunResumed {
+            actor,
+            version: env!("CARGO_PKG_VERSION").into(),
+            next_step,
+            vars: redacted_vars,
+        })
+    } else {
+        engine.emit(Event::RunStarted {
+            runbook: runbook.name.clone(),
+            title: runbook.title.clone(),
+            file: runbook.source.path.clone(),
+            sha256: runbook.source.sha256.clone(),
+            mode: if p.guided {
+                "guided"
+            } else {
+                "non-interactive"
+            }
+            .into(),
+            dry_run,
+            vars: redacted_vars,
+            version: env!("CARGO_PKG_VERSION").into(),
+            actor,
+            timeline: timeline_path.display().to_string(),
+        })
+    };
+    if let Err(e) = first {
+        error(e);
+        return Exit::Failed;
+    }
+    match engine.run(p.start).await {
+        Ok(result) => {
+            let exit = Exit::from(result.outcome);
+            let reason = result
+                .reason
+                .map(|r| format!(": {}", p.redactor.redact(&r)))
+                .unwrap_or_default();
+            let line = format!(
+                "runbook: run {}{reason} (exit {}) — timeline {}",
+                result.outcome.as_str(),
+                exit.code(),
+                timeline_path.display()
+            );
+            if result.outcome == RunOutcome::Completed {
+                eprintln!("{line}");
+            } else {
+                eprintln!("error: {}", line.trim_start_matches("runbook: "));
+            }
+            exit
+        }
+        Err(e) => {
+            error(p.redactor.redact(&format!("{e:#}")));
+            Exit::Failed
+        }
+    }
+}
+
+/// Counts SIGINT and SIGTERM; the engine interrupts the running step on each.
+async fn watch_signals(tx: watch::Sender<u32>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tx.send_modify(|n| *n += 1);
+        eprintln!("runbook: interrupted; stopping the current step, then running `finally`");
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// `20261122T193000Z-3f9a1c`: sortable, and unique enough for runs on one machine.
+fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{}-{:06x}", utc_stamp(), h.finish() & 0xff_ffff)
+}
+
+fn utc_stamp() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+/// `timelines/<name>-<UTC stamp>.jsonl`, with a counter if two runs start in the same second.
+fn default_timeline(name: &str) -> PathBuf {
+    let stamp = utc_stamp();
+    let mut path = PathBuf::from(format!("timelines/{name}-{stamp}.jsonl"));
+    let mut n = 2;
+    while path.exists() {
+        path = PathBuf::from(format!("timelines/{name}-{stamp}-{n}.jsonl"));
+        n += 1;
+    }
+    path
+}

@@ -1,0 +1,118 @@
+//! Errors that point at a place in a file, rendered like a compiler's:
+//!
+//! ```text
+//! runbooks/lb-502.yaml:12:5: unknown key `tiemout` in a step (did you mean `timeout`?)
+//!    |
+//! 12 |     tiemout: 5s
+//!    |     ^^^^^^^
+//! ```
+
+use std::fmt::Write as _;
+
+use crate::yaml::Pos;
+
+/// One located problem in a file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub file: String,
+    pub pos: Pos,
+    /// How many characters to underline (at least one).
+    pub width: usize,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(file: &str, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_string(),
+            pos,
+            width: 1,
+            message: message.into(),
+        }
+    }
+
+    pub fn with_width(mut self, width: usize) -> Self {
+        self.width = width.max(1);
+        self
+    }
+
+    /// The first line: `FILE:LINE:COL: message`.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.file, self.pos.line, self.pos.col, self.message
+        )
+    }
+
+    /// The headline followed by the source line with a caret under the offending text.
+    pub fn render(&self, source: &str) -> String {
+        let mut out = self.headline();
+        let Some(line) = source.lines().nth(self.pos.line.saturating_sub(1) as usize) else {
+            return out;
+        };
+        let number = self.pos.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let col = self.pos.col.saturating_sub(1) as usize;
+        let indent: String = line
+            .chars()
+            .take(col)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let available = line.chars().count().saturating_sub(col).max(1);
+        let _ = write!(
+            out,
+            "\n{gutter} |\n{number} | {line}\n{gutter} | {indent}{}",
+            "^".repeat(self.width.min(available))
+        );
+        out
+    }
+}
+
+/// The known word closest to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word_lower = word.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (edit_distance(&word_lower, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= (k.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_caret_under_the_token() {
+        let d = Diagnostic::new("f.yaml", Pos::new(2, 3), "unknown key `tiemout`").with_width(7);
+        let text = d.render("steps:\n  tiemout: 5s\n");
+        assert_eq!(
+            text,
+            "f.yaml:2:3: unknown key `tiemout`\n  |\n2 |   tiemout: 5s\n  |   ^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        let keys = ["timeout", "title", "retry"];
+        assert_eq!(suggest("tiemout", keys), Some("timeout"));
+        assert_eq!(suggest("retyr", keys), Some("retry"));
+        assert_eq!(suggest("banana", keys), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! Judging a step's result against its `expect`, with failure messages that show the actual
+//! values: `expected rate_5xx < 0.02, got rate_5xx = 0.38`.
+
+use serde_json::{Map, Value as Json};
+
+use crate::expr;
+use crate::runbook::{Executor, Expr};
+
+/// The verdict on one result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgement {
+    pub passed: bool,
+    pub failures: Vec<String>,
+}
+
+/// The context `expect` sees: the step's own fields at top level, then vars, secrets, steps
+/// and item (which win over a field of the same name).
+pub fn expect_context(fields: &Map<String, Json>, base: &Map<String, Json>) -> Json {
+    let mut ctx = fields.clone();
+    for (k, v) in base {
+        ctx.insert(k.clone(), v.clone());
+    }
+    Json::Object(ctx)
+}
+
+/// Judges fields against the expectations; without any, the executor's own criterion decides.
+pub fn judge(
+    expect: &[Expr],
+    executor: &Executor,
+    fields: &Map<String, Json>,
+    base: &Map<String, Json>,
+    default_ok: bool,
+) -> Judgement {
+    if expect.is_empty() {
+        return Judgement {
+            passed: default_ok,
+            failures: if default_ok {
+                Vec::new()
+            } else {
+                vec![default_criterion(executor).to_string()]
+            },
+        };
+    }
+    let ctx_json = expect_context(fields, base);
+    let ctx = expr::context(&ctx_json);
+    let mut failures = Vec::new();
+    for e in expect {
+        let shown = expr::strip_braces(&e.source);
+        match expr::eval_bool(&e.source, &ctx) {
+            Ok(true) => {}
+            Ok(false) => failures.push(format!(
+                "expected {shown}, got {}",
+                actuals(&e.source, &ctx_json)
+            )),
+            Err(err) => failures.push(format!(
+                "expected {shown}, but it could not be evaluated: {err}"
+            )),
+        }
+    }
+    Judgement {
+        passed: failures.is_empty(),
+        failures,
+    }
+}
+
+/// `rate_5xx = 0.38, vars.max_5xx_rate = 0.02`: each name the expression reads, with its value.
+pub fn actuals(source: &str, ctx: &Json) -> String {
+    let names = expr::check_expression(source).unwrap_or_default();
+    let shown: Vec<String> = names
+        .iter()
+        .filter(|n| !n.starts_with("secrets"))
+        .map(|name| {
+            let value = expr::lookup(ctx, name)
+                .map(short_json)
+                .unwrap_or_else(|| "undefined".into());
+            format!("{name} = {value}")
+        })
+        .collect();
+    if shown.is_empty() {
+        "false".into()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// A JSON value in one short line.
+pub fn short_json(value: &Json) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        let cut: String = text.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+fn default_criterion(executor: &Executor) -> &'static str {
+    match executor {
+        Executor::Http(_) => "expected every response below 400 and no transport error",
+        Executor::Command(_) => "expected exit code 0",
+        Executor::Tcp(_) => "expected the connection to succeed",
+        Executor::Prometheus(_) => "expected an answer from Prometheus",
+        Executor::Statuspage(_) => "expected an answer from the status page",
+        Executor::Manual(_) => "expected the step to be acknowledged",
+        Executor::Wait(_) => "expected the wait to finish",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::Pos;
+    use serde_json::json;
+
+    fn e(s: &str) -> Expr {
+        Expr {
+            source: s.into(),
+            pos: Pos::new(1, 1),
+        }
+    }
+
+    #[test]
+    fn failure_names_actual_values() {
+        let fields = json!({"rate_5xx": 0.38}).as_object().unwrap().clone();
+        let base = json!({"vars": {"max": 0.02}}).as_object().unwrap().clone();
+        let j = judge(
+            &[e("rate_5xx < 0.02")],
+            &Executor::Wait(Default::default()),
+            &fields,
+            &base,
+            true,
+        );
+        assert!(!j.passed);
+        assert_eq!(
+            j.failures,
+            vec!["expected rate_5xx < 0.02, got rate_5xx = 0.38"]
+        );
+        let j = judge(
+            &[e("rate_5xx < vars.max")],
+            &Executor::Wait(Default::default()),
+            &fields,
+            &base,
+            true,
+        );
+        assert_eq!(
+            j.failures,
+            vec!["expected rate_5xx < vars.max, got rate_5xx = 0.38, vars.max = 0.02"]
+        );
+        let j = judge(
+            &[e("rate_5xx > 0.1")],
+            &Executor::Wait(Default::default()),
+            &fields,
+            &base,
+            false,
+        );
+        assert!(j.passed);
+    }
+}

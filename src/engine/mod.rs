@@ -1,0 +1,313 @@
+//! The step engine: runs a validated runbook step by step, asks the decider where a human (or
+//! the non-interactive policy) must decide, and emits events. It never touches the terminal.
+
+pub mod decider;
+pub mod judge;
+pub mod resolve;
+pub mod resume;
+mod step;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value as Json, json};
+use tokio::sync::watch;
+
+pub use decider::{
+    ActionDecision, ActionPrompt, Decider, ManualDecision, ManualPrompt, NonInteractive,
+};
+
+use crate::exec::Progress;
+use crate::redact::Redactor;
+use crate::runbook::{MAX_STEP_ENTRIES, OnFail, Runbook, Step};
+use crate::timeline::{Event, Outcome, Record, RunOutcome, TimelineWriter};
+
+/// Everything a run needs besides the decider and the timeline.
+pub struct RunSetup {
+    pub runbook: Arc<Runbook>,
+    /// Vars in effect: runbook defaults, then `--vars`, then `--var`.
+    pub vars: Map<String, Json>,
+    /// Declared secrets by name, with their values.
+    pub secrets: Map<String, Json>,
+    pub dry_run: bool,
+}
+
+/// Which list a step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Steps,
+    Finally,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Steps => "steps",
+            Phase::Finally => "finally",
+        }
+    }
+}
+
+/// Where a run starts: the beginning, or where a resumed run left off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartPoint {
+    pub phase: Phase,
+    pub index: usize,
+    /// An action that started but never finished before the run stopped.
+    pub interrupted_action: Option<String>,
+}
+
+impl StartPoint {
+    pub fn beginning() -> Self {
+        StartPoint {
+            phase: Phase::Steps,
+            index: 0,
+            interrupted_action: None,
+        }
+    }
+}
+
+/// Receives every event after it is safely in the timeline.
+pub trait Observer: Send {
+    fn on_record(&mut self, record: &Record);
+}
+
+/// The results of earlier steps, as expressions see them (`steps.<id>`), and how often each
+/// step was entered: restored from the timeline on resume.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub steps: Map<String, Json>,
+    pub entries: HashMap<String, u32>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub outcome: RunOutcome,
+    pub reason: Option<String>,
+}
+
+/// What a finished step tells the run loop.
+enum Flow {
+    Next,
+    Goto(String),
+    End(RunOutcome, String),
+}
+
+pub struct Engine {
+    setup: RunSetup,
+    decider: Arc<dyn Decider>,
+    writer: TimelineWriter,
+    observers: Vec<Box<dyn Observer>>,
+    redactor: Arc<Redactor>,
+    interrupts: watch::Receiver<u32>,
+    /// Interrupts already acted on.
+    interrupts_seen: u32,
+    history: History,
+    counts: HashMap<&'static str, u64>,
+    progress: Progress,
+    started: Instant,
+}
+
+impl Engine {
+    pub fn new(
+        setup: RunSetup,
+        decider: Arc<dyn Decider>,
+        writer: TimelineWriter,
+        redactor: Arc<Redactor>,
+        interrupts: watch::Receiver<u32>,
+    ) -> Self {
+        Engine {
+            setup,
+            decider,
+            writer,
+            observers: Vec::new(),
+            redactor,
+            interrupts,
+            interrupts_seen: 0,
+            history: History::default(),
+            counts: HashMap::new(),
+            progress: crate::exec::no_progress(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn observe(&mut self, observer: Box<dyn Observer>) {
+        self.observers.push(observer);
+    }
+
+    pub fn with_history(mut self, history: History) -> Self {
+        self.history = history;
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Writes an event to the timeline (durably), then shows it to the observers.
+    pub fn emit(&mut self, event: Event) -> anyhow::Result<Record> {
+        let record = self.writer.write(event).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the timeline {}: {}",
+                self.writer.path().display(),
+                crate::io_message(&e)
+            )
+        })?;
+        for observer in &mut self.observers {
+            observer.on_record(&record);
+        }
+        Ok(record)
+    }
+
+    /// The context expressions see: vars, secrets and the results of earlier steps.
+    fn base_context(&self) -> Map<String, Json> {
+        let mut ctx = Map::new();
+        ctx.insert("vars".into(), Json::Object(self.setup.vars.clone()));
+        ctx.insert("secrets".into(), Json::Object(self.setup.secrets.clone()));
+        ctx.insert("steps".into(), Json::Object(self.history.steps.clone()));
+        ctx
+    }
+
+    fn interrupted(&self) -> bool {
+        *self.interrupts.borrow() > self.interrupts_seen
+    }
+
+    /// Runs from `start` to the end, then `finally`, and records `run_finished`.
+    pub async fn run(mut self, start: StartPoint) -> anyhow::Result<RunResult> {
+        let runbook = Arc::clone(&self.setup.runbook);
+        let mut result = RunResult {
+            outcome: RunOutcome::Completed,
+            reason: None,
+        };
+        if start.phase == Phase::Steps {
+            let end = self
+                .run_list(
+                    &runbook.steps,
+                    Phase::Steps,
+                    start.index,
+                    start.interrupted_action.as_deref(),
+                )
+                .await?;
+            if let Some((outcome, reason)) = end {
+                result = RunResult {
+                    outcome,
+                    reason: Some(reason),
+                };
+            }
+        }
+        let finally_start = if start.phase == Phase::Finally {
+            start.index
+        } else {
+            0
+        };
+        // A first interrupt stops the main steps; `finally` still runs and a further interrupt
+        // stops it.
+        self.interrupts_seen = *self.interrupts.borrow();
+        let interrupted_action = (start.phase == Phase::Finally)
+            .then_some(start.interrupted_action.as_deref())
+            .flatten();
+        let end = self
+            .run_list(
+                &runbook.finally,
+                Phase::Finally,
+                finally_start,
+                interrupted_action,
+            )
+            .await?;
+        if let Some((outcome, reason)) = end
+            && result.outcome == RunOutcome::Completed
+        {
+            result = RunResult {
+                outcome,
+                reason: Some(reason),
+            };
+        }
+        let exit = crate::exit::Exit::from(result.outcome).code();
+        let counts: Map<String, Json> = self
+            .counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        self.emit(Event::RunFinished {
+            outcome: result.outcome,
+            exit_code: exit,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            reason: result.reason.clone(),
+            counts,
+        })?;
+        Ok(result)
+    }
+
+    /// Runs one list of steps; returns how the run must end, if it must.
+    async fn run_list(
+        &mut self,
+        steps: &[Step],
+        phase: Phase,
+        start: usize,
+        interrupted_action: Option<&str>,
+    ) -> anyhow::Result<Option<(RunOutcome, String)>> {
+        let mut index = start;
+        while index < steps.len() {
+            let step = &steps[index];
+            if self.interrupted() {
+                return Ok(Some((
+                    RunOutcome::Interrupted,
+                    "interrupted by a signal".into(),
+                )));
+            }
+            let entries = self.history.entries.entry(step.id.clone()).or_insert(0);
+            *entries += 1;
+            if *entries > MAX_STEP_ENTRIES {
+                return Ok(Some((
+                    RunOutcome::Failed,
+                    format!(
+                        "step `{}` was entered more than {MAX_STEP_ENTRIES} times: stopping a goto loop",
+                        step.id
+                    ),
+                )));
+            }
+            let entry = *entries;
+            let was_interrupted = interrupted_action == Some(step.id.as_str()) && index == start;
+            let flow = self
+                .run_step(step, phase, index, entry, was_interrupted)
+                .await?;
+            match flow {
+                Flow::Next => index += 1,
+                Flow::Goto(target) => {
+                    index = steps
+                        .iter()
+                        .position(|s| s.id == target)
+                        .unwrap_or(steps.len());
+                }
+                Flow::End(outcome, reason) => return Ok(Some((outcome, reason))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// What the run does after a step ended with `outcome`.
+    fn flow_after(step: &Step, outcome: Outcome, reason: &str) -> Flow {
+        match outcome {
+            Outcome::Passed | Outcome::Skipped | Outcome::DryRun => Flow::Next,
+            Outcome::Blocked => Flow::End(RunOutcome::Blocked, reason.to_string()),
+            Outcome::Interrupted => {
+                Flow::End(RunOutcome::Interrupted, "interrupted by a signal".into())
+            }
+            Outcome::Failed | Outcome::Error => match &step.on_fail {
+                OnFail::Stop => Flow::End(
+                    RunOutcome::Failed,
+                    format!("step `{}` {}: {reason}", step.id, outcome.as_str()),
+                ),
+                OnFail::Continue => Flow::Next,
+                OnFail::Goto { step, .. } => Flow::Goto(step.clone()),
+            },
+        }
+    }
+
+    fn count(&mut self, key: &'static str) {
+        *self.counts.entry(key).or_insert(0) += 1;
+    }
+}

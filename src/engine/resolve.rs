@@ -1,0 +1,197 @@
+//! Rendering a step's templates into a concrete request, command or instruction, just before
+//! it runs (so `steps.X` results from earlier steps are available).
+
+use std::time::Duration;
+
+use minijinja::Value;
+use serde_json::Value as Json;
+
+use crate::exec::{CommandRequest, HttpRequest, Program, RequestBody};
+use crate::expr;
+use crate::runbook::*;
+
+/// A step with every template rendered.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    Http(HttpRequest),
+    Prometheus {
+        url: String,
+        query: String,
+        timeout: Duration,
+    },
+    Statuspage {
+        url: String,
+        timeout: Duration,
+    },
+    Tcp {
+        address: String,
+        timeout: Duration,
+    },
+    Command(CommandRequest),
+    Manual {
+        instructions: String,
+    },
+    Wait(Duration),
+}
+
+fn render(t: &Template, ctx: &Value, what: &str) -> Result<String, String> {
+    expr::render(&t.source, ctx).map_err(|e| format!("{what}: {e}"))
+}
+
+/// The timeout a step runs with: the executor's own, the step's, the runbook default, or ours.
+pub fn timeout_for(step: &Step, defaults: &Defaults) -> Duration {
+    step.executor
+        .timeout()
+        .or(step.timeout)
+        .or(defaults.timeout)
+        .unwrap_or(match step.executor {
+            Executor::Command(_) => DEFAULT_COMMAND_TIMEOUT,
+            _ => DEFAULT_NETWORK_TIMEOUT,
+        })
+}
+
+/// Renders every template of the step against the context.
+pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved, String> {
+    let timeout = timeout_for(step, defaults);
+    Ok(match &step.executor {
+        Executor::Http(h) => {
+            let mut headers = Vec::new();
+            for (name, value) in &h.headers {
+                headers.push((
+                    name.clone(),
+                    render(value, ctx, &format!("header `{name}`"))?,
+                ));
+            }
+            let body = match &h.body {
+                None => None,
+                Some(HttpBody::Text(t)) => Some(RequestBody::Text(render(t, ctx, "body")?)),
+                Some(HttpBody::Json(v)) => Some(RequestBody::Json(render_value(v, ctx)?)),
+            };
+            Resolved::Http(HttpRequest {
+                url: render(&h.url, ctx, "url")?,
+                method: h.method.clone(),
+                headers,
+                body,
+                samples: h.samples,
+                concurrency: h.concurrency,
+                timeout,
+                insecure: h.insecure,
+                follow_redirects: h.follow_redirects,
+            })
+        }
+        Executor::Prometheus(p) => Resolved::Prometheus {
+            url: render(&p.url, ctx, "url")?,
+            query: render(&p.query, ctx, "query")?,
+            timeout,
+        },
+        Executor::Statuspage(s) => Resolved::Statuspage {
+            url: render(&s.url, ctx, "url")?,
+            timeout,
+        },
+        Executor::Tcp(t) => Resolved::Tcp {
+            address: render(&t.address, ctx, "address")?,
+            timeout,
+        },
+        Executor::Command(c) => {
+            let program = match &c.program {
+                CommandProgram::Argv(argv) => Program::Argv(
+                    argv.iter()
+                        .map(|a| render(a, ctx, "argv"))
+                        .collect::<Result<_, _>>()?,
+                ),
+                CommandProgram::Shell(s) => Program::Shell(render(s, ctx, "shell")?),
+            };
+            let mut env = Vec::new();
+            for (name, value) in &c.env {
+                env.push((name.clone(), render(value, ctx, &format!("env `{name}`"))?));
+            }
+            let cwd = c.cwd.as_ref().map(|t| render(t, ctx, "cwd")).transpose()?;
+            Resolved::Command(CommandRequest {
+                program,
+                env,
+                cwd,
+                timeout,
+            })
+        }
+        Executor::Manual(m) => Resolved::Manual {
+            instructions: render(&m.instructions, ctx, "instructions")?,
+        },
+        Executor::Wait(d) => Resolved::Wait(*d),
+    })
+}
+
+/// Renders a JSON body: a string that is exactly one `{{ expr }}` keeps the expression's type,
+/// so `{"nodes": "{{ vars.nodes }}"}` sends a number.
+fn render_value(value: &TemplateValue, ctx: &Value) -> Result<Json, String> {
+    Ok(match value {
+        TemplateValue::Null => Json::Null,
+        TemplateValue::Bool(b) => Json::Bool(*b),
+        TemplateValue::Number(n) => Json::Number(n.clone()),
+        TemplateValue::Str(t) => {
+            let trimmed = t.source.trim();
+            if trimmed.starts_with("{{") && expr::strip_braces(trimmed) != trimmed {
+                expr::eval_json(trimmed, ctx).map_err(|e| format!("json body: {e}"))?
+            } else {
+                Json::String(render(t, ctx, "json body")?)
+            }
+        }
+        TemplateValue::Seq(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| render_value(v, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
+        TemplateValue::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), render_value(v, ctx)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+/// One line saying what the step will do: `POST http://…/refresh`, `$ systemctl restart x`.
+pub fn preview(resolved: &Resolved) -> String {
+    match resolved {
+        Resolved::Http(h) => {
+            let mut text = format!("{} {}", h.method, h.url);
+            if h.samples > 1 {
+                text.push_str(&format!(" x{} ({} at a time)", h.samples, h.concurrency));
+            }
+            match &h.body {
+                Some(RequestBody::Json(j)) => text.push_str(&format!(" {j}")),
+                Some(RequestBody::Text(t)) if !t.is_empty() => text.push_str(&format!(
+                    " body: {}",
+                    crate::engine::judge::short_json(&Json::String(t.clone()))
+                )),
+                _ => {}
+            }
+            text
+        }
+        Resolved::Prometheus { url, query, .. } => format!("query {url}: {query}"),
+        Resolved::Statuspage { url, .. } => format!("read status page {url}"),
+        Resolved::Tcp { address, .. } => format!("connect to {address}"),
+        Resolved::Command(c) => match &c.program {
+            Program::Argv(argv) => format!("$ {}", shell_words(argv)),
+            Program::Shell(s) => format!("$ sh -c {}", quote(s)),
+        },
+        Resolved::Manual { instructions } => instructions.clone(),
+        Resolved::Wait(d) => format!("wait {}", crate::duration::human(*d)),
+    }
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,528 @@
+//! Running one step: `when`, the action gate, the executor (once, per loop item, or per retry
+//! attempt), the judgement against `expect`, the milestone, and the events that record it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Map, Value as Json, json};
+
+use super::decider::{ActionDecision, ActionPrompt, ManualDecision, ManualPrompt, secret_answers};
+use super::judge::{Judgement, judge};
+use super::resolve::{Resolved, preview, resolve};
+use super::{Engine, Flow, Phase};
+use crate::exec::{self, ExecError, ExecOutput, Progress};
+use crate::expr;
+use crate::runbook::{Defaults, Executor, LoopSource, Step};
+use crate::timeline::{Event, Outcome, RunOutcome};
+
+/// The result of one attempt of a step.
+struct Attempt {
+    outcome: Outcome,
+    fields: Map<String, Json>,
+    summary: String,
+    failures: Vec<String>,
+}
+
+impl Attempt {
+    fn error(message: String) -> Self {
+        Attempt {
+            outcome: Outcome::Error,
+            fields: Map::new(),
+            summary: message.clone(),
+            failures: vec![message],
+        }
+    }
+}
+
+/// How a step ended, before it is recorded.
+struct Finish {
+    outcome: Outcome,
+    summary: String,
+    fields: Map<String, Json>,
+    failures: Vec<String>,
+    attempt: u32,
+    decided_by: Option<String>,
+    /// Set when the decider ended the run (abort).
+    end: Option<(RunOutcome, String)>,
+}
+
+impl Finish {
+    fn simple(outcome: Outcome, summary: impl Into<String>) -> Self {
+        Finish {
+            outcome,
+            summary: summary.into(),
+            fields: Map::new(),
+            failures: Vec::new(),
+            attempt: 1,
+            decided_by: None,
+            end: None,
+        }
+    }
+}
+
+impl Engine {
+    pub(super) async fn run_step(
+        &mut self,
+        step: &Step,
+        phase: Phase,
+        index: usize,
+        entry: u32,
+        was_interrupted: bool,
+    ) -> anyhow::Result<Flow> {
+        self.emit(Event::StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            index: index + 1,
+            phase: phase.as_str().into(),
+            action: step.action,
+            entry,
+        })?;
+        let started = Instant::now();
+        let finish = self.execute_step(step, was_interrupted).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+
+        let passed = finish.outcome == Outcome::Passed;
+        let mut recorded = finish.fields.clone();
+        recorded.insert("outcome".into(), json!(finish.outcome.as_str()));
+        recorded.insert("passed".into(), json!(passed));
+        recorded.insert("summary".into(), json!(finish.summary));
+        recorded.insert("duration_ms".into(), json!(duration_ms));
+        recorded.insert("attempt".into(), json!(finish.attempt));
+        self.history
+            .steps
+            .insert(step.id.clone(), Json::Object(recorded));
+        self.count(match finish.outcome {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::DryRun => "dry_run",
+            Outcome::Blocked => "blocked",
+            Outcome::Interrupted => "interrupted",
+        });
+        if step.action
+            && matches!(
+                finish.outcome,
+                Outcome::Passed | Outcome::Failed | Outcome::Error
+            )
+        {
+            self.count("actions_run");
+        }
+        let reason = finish
+            .failures
+            .first()
+            .cloned()
+            .unwrap_or_else(|| finish.summary.clone());
+        self.emit(Event::StepFinished {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            outcome: finish.outcome,
+            duration_ms,
+            summary: finish.summary,
+            data: finish.fields,
+            attempt: finish.attempt,
+            failures: finish.failures,
+            action: step.action,
+            decided_by: finish.decided_by,
+            phase: phase.as_str().into(),
+        })?;
+        if passed && let Some(milestone) = &step.milestone {
+            let actor = self.decider.actor();
+            self.emit(Event::Milestone {
+                milestone: milestone.clone(),
+                step: Some(step.id.clone()),
+                actor,
+            })?;
+        }
+        if let Some((outcome, why)) = finish.end {
+            return Ok(Flow::End(outcome, why));
+        }
+        Ok(Self::flow_after(step, finish.outcome, &reason))
+    }
+
+    async fn execute_step(&mut self, step: &Step, was_interrupted: bool) -> Finish {
+        let base = self.base_context();
+        let ctx = expr::context(&Json::Object(base.clone()));
+        if let Some(when) = &step.when {
+            match expr::eval_bool(&when.source, &ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Finish::simple(
+                        Outcome::Skipped,
+                        format!("skipped: `{}` is false", expr::strip_braces(&when.source)),
+                    );
+                }
+                Err(e) => return Finish::simple(Outcome::Error, format!("when: {e}")),
+            }
+        }
+        let items = match &step.loop_over {
+            None => None,
+            Some(source) => match loop_items(source, &ctx) {
+                Ok(items) => Some(items),
+                Err(e) => return Finish::simple(Outcome::Error, format!("loop: {e}")),
+            },
+        };
+
+        // What will run, rendered, for the action prompt and dry runs.
+        let first_ctx = match items.as_ref().and_then(|i| i.first()) {
+            Some(item) => with_item(&base, item),
+            None => ctx.clone(),
+        };
+        let resolved = match resolve(step, &self.setup.runbook.defaults, &first_ctx) {
+            Ok(r) => r,
+            Err(e) => return Finish::simple(Outcome::Error, e),
+        };
+        let mut shown = self.redactor.redact(&preview(&resolved));
+        if let Some(items) = &items {
+            shown = format!("{shown} (and each of {} items)", items.len());
+        }
+
+        if let Executor::Manual(manual) = &step.executor {
+            if step.action && self.setup.dry_run {
+                return Finish::simple(Outcome::DryRun, format!("dry run: would ask: {shown}"));
+            }
+            return self.manual_step(step, manual.ask.clone(), shown).await;
+        }
+
+        let mut decided_by = None;
+        if step.action {
+            if self.setup.dry_run {
+                return Finish::simple(Outcome::DryRun, format!("dry run: would {shown}"));
+            }
+            let prompt = ActionPrompt {
+                step_id: step.id.clone(),
+                title: step.title.clone(),
+                preview: shown.clone(),
+                was_interrupted,
+            };
+            match self.ask(move |d| d.confirm_action(&prompt)).await {
+                ActionDecision::Run { by } => decided_by = Some(by),
+                ActionDecision::Skip { by } => {
+                    let mut f = Finish::simple(Outcome::Skipped, format!("skipped by {by}"));
+                    f.decided_by = Some(by);
+                    return f;
+                }
+                ActionDecision::Abort => {
+                    let mut f = Finish::simple(Outcome::Skipped, "aborted by the operator");
+                    f.end = Some((
+                        RunOutcome::Aborted,
+                        format!("aborted at step `{}`", step.id),
+                    ));
+                    return f;
+                }
+                ActionDecision::Block { reason } => {
+                    return Finish::simple(Outcome::Blocked, reason);
+                }
+            }
+        }
+
+        let retry = step.retry.or(self.setup.runbook.defaults.retry);
+        let attempts = retry.map_or(1, |r| r.attempts.max(1));
+        let delay = retry.map_or(Duration::ZERO, |r| r.delay);
+        let mut attempt_no = 1;
+        loop {
+            let base = self.base_context();
+            let result = {
+                let work = run_attempt(
+                    step,
+                    &self.setup.runbook.defaults,
+                    &base,
+                    items.as_deref(),
+                    self.progress.clone(),
+                );
+                self.until_interrupted(work).await
+            };
+            let Some(attempt) = result else {
+                let mut f = Finish::simple(Outcome::Interrupted, "interrupted by a signal");
+                f.attempt = attempt_no;
+                f.decided_by = decided_by;
+                return f;
+            };
+            let retryable = attempt.outcome.is_failure() && attempt_no < attempts;
+            if !retryable {
+                return Finish {
+                    outcome: attempt.outcome,
+                    summary: attempt.summary,
+                    fields: attempt.fields,
+                    failures: attempt.failures,
+                    attempt: attempt_no,
+                    decided_by,
+                    end: None,
+                };
+            }
+            if let Err(e) = self.emit(Event::StepAttempt {
+                step: step.id.clone(),
+                attempt: attempt_no,
+                outcome: attempt.outcome,
+                summary: attempt.summary.clone(),
+                failures: attempt.failures.clone(),
+                data: attempt.fields.clone(),
+                duration_ms: 0,
+                next_delay_ms: delay.as_millis() as u64,
+            }) {
+                return Finish::simple(Outcome::Error, e.to_string());
+            }
+            if self
+                .until_interrupted(tokio::time::sleep(delay))
+                .await
+                .is_none()
+            {
+                let mut f = Finish::simple(Outcome::Interrupted, "interrupted by a signal");
+                f.attempt = attempt_no;
+                f.fields = attempt.fields;
+                return f;
+            }
+            attempt_no += 1;
+        }
+    }
+
+    /// Runs `work` unless a signal arrives first.
+    async fn until_interrupted<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        if self.interrupted() {
+            return None;
+        }
+        let seen = self.interrupts_seen;
+        let mut rx = self.interrupts.clone();
+        tokio::select! {
+            out = work => Some(out),
+            _ = rx.wait_for(|n| *n > seen) => None,
+        }
+    }
+
+    /// Asks the decider on a blocking thread: a human may take minutes to answer.
+    async fn ask<T: Send + 'static>(
+        &self,
+        question: impl FnOnce(&dyn super::Decider) -> T + Send + 'static,
+    ) -> T {
+        let decider = Arc::clone(&self.decider);
+        tokio::task::spawn_blocking(move || question(decider.as_ref()))
+            .await
+            .expect("the decider does not panic")
+    }
+
+    async fn manual_step(
+        &mut self,
+        step: &Step,
+        ask: Vec<crate::runbook::AskField>,
+        instructions: String,
+    ) -> Finish {
+        let prompt = ManualPrompt {
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            instructions,
+            ask,
+        };
+        match self.ask(move |d| d.manual(&prompt)).await {
+            ManualDecision::Done { answers, by } => {
+                for secret in secret_answers(step, &answers) {
+                    self.redactor.add(&secret);
+                }
+                let summary = if answers.is_empty() {
+                    format!("acknowledged by {by}")
+                } else {
+                    format!(
+                        "answered by {by}: {}",
+                        answers
+                            .iter()
+                            .map(|(k, v)| format!("{k} = {}", super::judge::short_json(v)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let mut f = Finish::simple(Outcome::Passed, self.redactor.redact(&summary));
+                f.fields = answers;
+                f.decided_by = Some(by);
+                f
+            }
+            ManualDecision::Skip { by } => {
+                let mut f = Finish::simple(Outcome::Skipped, format!("skipped by {by}"));
+                f.decided_by = Some(by);
+                f
+            }
+            ManualDecision::Abort => {
+                let mut f = Finish::simple(Outcome::Skipped, "aborted by the operator");
+                f.end = Some((
+                    RunOutcome::Aborted,
+                    format!("aborted at step `{}`", step.id),
+                ));
+                f
+            }
+            ManualDecision::Block { reason } => Finish::simple(Outcome::Blocked, reason),
+        }
+    }
+}
+
+fn loop_items(source: &LoopSource, ctx: &minijinja::Value) -> Result<Vec<Json>, String> {
+    match source {
+        LoopSource::Items(items) => Ok(items.clone()),
+        LoopSource::Expr(e) => match expr::eval_json(&e.source, ctx)? {
+            Json::Array(items) => Ok(items),
+            Json::Object(map) => Ok(map
+                .into_iter()
+                .map(|(key, value)| json!({"key": key, "value": value}))
+                .collect()),
+            other => Err(format!(
+                "`{}` gave {}, not a list",
+                expr::strip_braces(&e.source),
+                super::judge::short_json(&other)
+            )),
+        },
+    }
+}
+
+fn with_item(base: &Map<String, Json>, item: &Json) -> minijinja::Value {
+    let mut ctx = base.clone();
+    ctx.insert("item".into(), item.clone());
+    expr::context(&Json::Object(ctx))
+}
+
+/// One attempt: the executor once, or once per loop item, judged against `expect`.
+async fn run_attempt(
+    step: &Step,
+    defaults: &Defaults,
+    base: &Map<String, Json>,
+    items: Option<&[Json]>,
+    progress: Progress,
+) -> Attempt {
+    let Some(items) = items else {
+        let ctx = expr::context(&Json::Object(base.clone()));
+        return run_once(step, defaults, base, &ctx, progress).await;
+    };
+    let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
+        .map(|item| {
+            let mut item_base = base.clone();
+            item_base.insert("item".into(), item.clone());
+            let progress = progress.clone();
+            async move {
+                let ctx = expr::context(&Json::Object(item_base.clone()));
+                let attempt = run_once(step, defaults, &item_base, &ctx, progress).await;
+                (item, attempt)
+            }
+        })
+        .buffered(step.parallel.max(1))
+        .collect()
+        .await;
+    let total = results.len();
+    let passed_count = results
+        .iter()
+        .filter(|(_, a)| a.outcome == Outcome::Passed)
+        .count();
+    let failed_count = total - passed_count;
+    let mut failures = Vec::new();
+    let mut listed = Vec::new();
+    for (item, attempt) in &results {
+        let mut entry = attempt.fields.clone();
+        entry.insert("item".into(), item.clone());
+        entry.insert("outcome".into(), json!(attempt.outcome.as_str()));
+        entry.insert("passed".into(), json!(attempt.outcome == Outcome::Passed));
+        entry.insert("summary".into(), json!(attempt.summary));
+        listed.push(Json::Object(entry));
+        if attempt.outcome != Outcome::Passed {
+            let label = item_label(item);
+            if attempt.failures.is_empty() {
+                failures.push(format!("{label}: {}", attempt.summary));
+            }
+            for f in &attempt.failures {
+                failures.push(format!("{label}: {f}"));
+            }
+        }
+    }
+    let mut fields = Map::new();
+    fields.insert("items".into(), Json::Array(listed));
+    fields.insert("passed_count".into(), json!(passed_count));
+    fields.insert("failed_count".into(), json!(failed_count));
+    let mut summary = format!("{passed_count}/{total} items passed");
+    if let Some((item, attempt)) = results.iter().find(|(_, a)| a.outcome != Outcome::Passed) {
+        summary.push_str(&format!("; {}: {}", item_label(item), attempt.summary));
+        if failed_count > 1 {
+            summary.push_str(&format!(" (and {} more)", failed_count - 1));
+        }
+    }
+    let outcome = if failed_count == 0 {
+        Outcome::Passed
+    } else if results.iter().all(|(_, a)| a.outcome == Outcome::Error) {
+        Outcome::Error
+    } else {
+        Outcome::Failed
+    };
+    Attempt {
+        outcome,
+        fields,
+        summary,
+        failures,
+    }
+}
+
+fn item_label(item: &Json) -> String {
+    match item {
+        Json::String(s) => s.clone(),
+        other => super::judge::short_json(other),
+    }
+}
+
+async fn run_once(
+    step: &Step,
+    defaults: &Defaults,
+    base: &Map<String, Json>,
+    ctx: &minijinja::Value,
+    progress: Progress,
+) -> Attempt {
+    let resolved = match resolve(step, defaults, ctx) {
+        Ok(r) => r,
+        Err(e) => return Attempt::error(e),
+    };
+    match execute(resolved, progress).await {
+        Ok(output) => {
+            let Judgement { passed, failures } = judge(
+                &step.expect,
+                &step.executor,
+                &output.fields,
+                base,
+                output.ok,
+            );
+            Attempt {
+                outcome: if passed {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                },
+                fields: output.fields,
+                summary: output.summary,
+                failures,
+            }
+        }
+        Err(ExecError(message)) => Attempt::error(message),
+    }
+}
+
+/// Dispatches a resolved step to its executor.
+pub(crate) async fn execute(
+    resolved: Resolved,
+    progress: Progress,
+) -> Result<ExecOutput, ExecError> {
+    match resolved {
+        Resolved::Http(req) => exec::http::run(&req, &progress).await,
+        Resolved::Prometheus {
+            url,
+            query,
+            timeout,
+        } => exec::prometheus::run(&url, &query, timeout).await,
+        Resolved::Statuspage { url, timeout } => exec::statuspage::run(&url, timeout).await,
+        Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
+        Resolved::Command(req) => exec::command::run(&req).await,
+        Resolved::Wait(d) => {
+            tokio::time::sleep(d).await;
+            let mut fields = Map::new();
+            fields.insert("waited_ms".into(), json!(d.as_millis() as u64));
+            Ok(ExecOutput {
+                fields,
+                summary: format!("waited {}", crate::duration::human(d)),
+                ok: true,
+            })
+        }
+        Resolved::Manual { .. } => Err(ExecError(
+            "a manual step is answered by the operator, not executed".into(),
+        )),
+    }
+}

@@ -1,0 +1,395 @@
+//! The `command` executor: runs a program or a shell script with a timeout.
+//!
+//! Result fields (visible as `steps.<id>.<field>`):
+//! - `exit_code`: the exit status; null when killed by a signal or timed out.
+//! - `stdout`, `stderr`: what the command printed (lossy UTF-8, first 1 MiB of each).
+//! - `json`: `stdout` parsed as JSON, or null.
+//! - `timed_out`: whether the timeout was reached (the whole process group is then killed).
+//! - `signal`: the signal that ended the command, or null.
+//! - `duration_ms`: wall time, 0.1 ms resolution.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value as Json};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::time::{sleep, sleep_until};
+
+use super::http;
+use super::{BODY_CAP, CommandRequest, ExecError, ExecOutput, Program};
+use crate::duration;
+
+/// How long output may keep flowing after the command exits, from background children that
+/// inherited its pipes, before the step stops listening.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs the command; a command that cannot be started is an `ExecError`, everything after
+/// that (exit codes, signals, timeouts) is data.
+pub async fn run(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
+    let (program, args): (&str, Vec<&str>) = match &req.program {
+        Program::Argv(argv) => match argv.split_first() {
+            Some((first, rest)) => (first.as_str(), rest.iter().map(String::as_str).collect()),
+            None => return Err(ExecError("cannot start an empty command".into())),
+        },
+        Program::Shell(script) => ("sh", vec!["-c", script.as_str()]),
+    };
+    if let Some(cwd) = &req.cwd
+        && !Path::new(cwd).is_dir()
+    {
+        return Err(ExecError(format!(
+            "cannot start `{program}`: working directory `{cwd}` does not exist"
+        )));
+    }
+
+    let mut command = Command::new(program);
+    command
+        .args(&args)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a timeout can kill everything the command started.
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(cwd) = &req.cwd {
+        command.current_dir(cwd);
+    }
+
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + req.timeout;
+    let mut child = command.spawn().map_err(|e| {
+        ExecError(format!(
+            "cannot start `{program}`: {}",
+            http::clean_os_message(&e.to_string())
+        ))
+    })?;
+    let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut timed_out = false;
+    let status: Option<ExitStatus> = {
+        let reading = async {
+            tokio::join!(read_capped(stdout, &mut out), read_capped(stderr, &mut err));
+        };
+        tokio::pin!(reading);
+        let mut output_closed = false;
+        let exited = loop {
+            tokio::select! {
+                status = child.wait() => break Some(status),
+                () = &mut reading, if !output_closed => output_closed = true,
+                () = sleep_until(deadline) => break None,
+            }
+        };
+        let status = match exited {
+            Some(status) => status.ok(),
+            None => {
+                timed_out = true;
+                if let Some(pgid) = pgid {
+                    kill_group(pgid);
+                }
+                child.wait().await.ok()
+            }
+        };
+        // Background children may hold the pipes open; give their output a moment, then stop
+        // listening rather than wait for them.
+        if !output_closed {
+            tokio::select! {
+                () = &mut reading => {}
+                () = sleep(OUTPUT_GRACE) => {}
+            }
+        }
+        status
+    };
+
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out).into_owned();
+    let stderr = String::from_utf8_lossy(&err).into_owned();
+    let exit_code = if timed_out {
+        None
+    } else {
+        status.and_then(|s| s.code())
+    };
+    let signal = status.and_then(|s| s.signal());
+    let summary = summarise(req.timeout, elapsed, timed_out, exit_code, signal, &stderr);
+
+    let mut fields = Map::new();
+    fields.insert("exit_code".into(), exit_code.into());
+    fields.insert(
+        "json".into(),
+        serde_json::from_str::<Json>(&stdout).unwrap_or(Json::Null),
+    );
+    fields.insert("stdout".into(), stdout.into());
+    fields.insert("stderr".into(), stderr.into());
+    fields.insert("timed_out".into(), timed_out.into());
+    fields.insert("signal".into(), signal.into());
+    fields.insert(
+        "duration_ms".into(),
+        http::round_ms(elapsed.as_secs_f64() * 1000.0).into(),
+    );
+    Ok(ExecOutput {
+        fields,
+        summary,
+        ok: exit_code == Some(0),
+    })
+}
+
+fn summarise(
+    timeout: Duration,
+    elapsed: Duration,
+    timed_out: bool,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    stderr: &str,
+) -> String {
+    if timed_out {
+        return format!("timed out after {} (killed)", http::short_duration(timeout));
+    }
+    let took = duration::human(elapsed);
+    let mut line = match (exit_code, signal) {
+        (Some(code), _) => format!("exit {code} in {took}"),
+        (None, Some(signal)) => format!("killed by signal {signal} after {took}"),
+        (None, None) => format!("ended without a status after {took}"),
+    };
+    if exit_code != Some(0)
+        && let Some(last) = stderr.lines().map(str::trim).rfind(|l| !l.is_empty())
+    {
+        let mut shown: String = last.chars().take(120).collect();
+        if shown.len() < last.len() {
+            shown.push('…');
+        }
+        line.push_str(": ");
+        line.push_str(&shown);
+    }
+    line
+}
+
+/// Reads a stream to its end, keeping the first `BODY_CAP` bytes and discarding the rest, so
+/// the child never blocks on a full pipe.
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
+    let Some(mut stream) = stream else { return };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let room = BODY_CAP.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+        }
+    }
+}
+
+/// Sends SIGKILL to the whole process group, so children the command started die with it.
+#[allow(unsafe_code)]
+fn kill_group(pgid: i32) {
+    if pgid <= 0 {
+        // -0 or a negative id would signal our own group or another process.
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid targets the process
+    // group `pgid`, which the child created with `process_group(0)` and so contains only the
+    // command and its descendants. A failure (group already gone) is harmless.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> CommandRequest {
+        CommandRequest {
+            program: Program::Argv(args.iter().map(|s| s.to_string()).collect()),
+            env: vec![],
+            cwd: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn shell(script: &str) -> CommandRequest {
+        CommandRequest {
+            program: Program::Shell(script.to_string()),
+            env: vec![],
+            cwd: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn argv_runs_the_program_from_path() {
+        let out = run(&argv(&["echo", "hello", "$HOME"])).await.unwrap();
+        assert!(out.ok);
+        assert_eq!(out.fields["exit_code"], 0);
+        assert_eq!(out.fields["stdout"], "hello $HOME\n");
+        assert_eq!(out.fields["stderr"], "");
+        assert_eq!(out.fields["timed_out"], false);
+        assert_eq!(out.fields["signal"], Json::Null);
+        assert!(out.fields["duration_ms"].as_f64().unwrap() > 0.0);
+        assert!(out.summary.starts_with("exit 0 in "), "{}", out.summary);
+    }
+
+    #[tokio::test]
+    async fn shell_script_with_json_output() {
+        let out = run(&shell(r#"printf '{"pods": %d}' $((2 + 1))"#))
+            .await
+            .unwrap();
+        assert_eq!(out.fields["json"]["pods"], 3);
+        assert!(out.ok);
+    }
+
+    #[tokio::test]
+    async fn nonzero_exit_shows_the_last_stderr_line() {
+        let out = run(&shell(
+            "echo first >&2; echo 'Error: deployment \"api\" not found' >&2; echo >&2; exit 3",
+        ))
+        .await
+        .unwrap();
+        assert!(!out.ok);
+        assert_eq!(out.fields["exit_code"], 3);
+        assert!(
+            out.summary.starts_with("exit 3 in ")
+                && out
+                    .summary
+                    .ends_with(": Error: deployment \"api\" not found"),
+            "{}",
+            out.summary
+        );
+    }
+
+    #[tokio::test]
+    async fn env_and_cwd_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = shell(
+            "echo \"$RUNBOOK_TEST_VAR $(pwd)\"; echo \"$PATH\" | grep -q / && echo inherited",
+        );
+        req.env = vec![("RUNBOOK_TEST_VAR".into(), "blue-green".into())];
+        req.cwd = Some(dir.path().to_string_lossy().into_owned());
+        let out = run(&req).await.unwrap();
+        let canonical = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            out.fields["stdout"],
+            format!("blue-green {}\ninherited\n", canonical.display())
+        );
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_quickly() {
+        let mut req = argv(&["sleep", "30"]);
+        req.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let out = run(&req).await.unwrap();
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_millis(450 + 300), "{elapsed:?}");
+        assert!(!out.ok);
+        assert_eq!(out.fields["timed_out"], true);
+        assert_eq!(out.fields["exit_code"], Json::Null);
+        assert_eq!(out.fields["signal"], libc::SIGKILL);
+        assert_eq!(out.summary, "timed out after 300 ms (killed)");
+    }
+
+    /// Whether a process is gone (a zombie waiting for its reaper counts as gone).
+    fn gone(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        }
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_background_children_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        // The background child holds stdout too, so the step would otherwise wait for it.
+        let script = format!("sleep 30 & echo $! > '{}'; wait", pid_file.display());
+        let mut req = shell(&script);
+        req.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let out = run(&req).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(450 + 300));
+        assert_eq!(out.fields["timed_out"], true);
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim();
+        assert!(!pid.is_empty());
+        let mut waited = Duration::ZERO;
+        while !gone(pid) && waited < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+        }
+        assert!(gone(pid), "background child {pid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn background_child_holding_the_pipe_does_not_stall_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let script = format!(
+            "echo started; sleep 30 & echo $! > '{}'",
+            pid_file.display()
+        );
+        let started = Instant::now();
+        let out = run(&shell(&script)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(out.fields["exit_code"], 0);
+        assert_eq!(out.fields["stdout"], "started\n");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        // Not ours to keep running beyond the test.
+        let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    }
+
+    #[tokio::test]
+    async fn output_is_capped_without_blocking_the_child() {
+        let out = run(&shell(
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo done >&2",
+        ))
+        .await
+        .unwrap();
+        assert_eq!(out.fields["exit_code"], 0);
+        assert_eq!(out.fields["stdout"].as_str().unwrap().len(), BODY_CAP);
+        assert_eq!(out.fields["stderr"], "done\n");
+    }
+
+    #[tokio::test]
+    async fn killed_by_a_signal_has_no_exit_code() {
+        let out = run(&shell("kill -TERM $$")).await.unwrap();
+        assert_eq!(out.fields["exit_code"], Json::Null);
+        assert_eq!(out.fields["signal"], libc::SIGTERM);
+        assert_eq!(out.fields["timed_out"], false);
+        assert!(!out.ok);
+        assert!(
+            out.summary.starts_with("killed by signal 15"),
+            "{}",
+            out.summary
+        );
+    }
+
+    #[tokio::test]
+    async fn programs_that_cannot_start_are_exec_errors() {
+        let err = run(&argv(&["runbook-no-such-program-xyz"]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            "cannot start `runbook-no-such-program-xyz`: No such file or directory"
+        );
+        let mut req = argv(&["true"]);
+        req.cwd = Some("/no/such/dir".into());
+        let err = run(&req).await.unwrap_err();
+        assert!(err.0.contains("working directory `/no/such/dir`"), "{err}");
+        let err = run(&argv(&[])).await.unwrap_err();
+        assert!(err.0.contains("empty"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let not_exec = dir.path().join("script.sh");
+        std::fs::write(&not_exec, "#!/bin/sh\necho hi\n").unwrap();
+        let err = run(&argv(&[not_exec.to_str().unwrap()])).await.unwrap_err();
+        assert!(err.0.ends_with(": Permission denied"), "{err}");
+    }
+}

@@ -1,0 +1,1039 @@
+//! The `http` executor: sends one request or a sample of many and reports what came back.
+//!
+//! Result fields (visible as `steps.<id>.<field>`):
+//! - `status`: status code of the last completed response; null when nothing answered.
+//! - `count`: requests sent.
+//! - `status_counts`: responses per status code, e.g. `{"200": 31, "502": 19}`.
+//! - `error_count`: requests that got no response (transport errors and timeouts).
+//! - `errors`: transport error message -> how many requests failed with it.
+//! - `rate_5xx`: 5xx responses / `count`.
+//! - `rate_error`: (5xx responses + transport errors) / `count`.
+//! - `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`: latency (request sent to body read) over the
+//!   requests that got a response, nearest-rank, 0.1 ms resolution; null when none did.
+//! - `body`: text of the last response (lossy UTF-8, first 1 MiB); null when nothing answered.
+//! - `body_truncated`: whether that body was longer than 1 MiB.
+//! - `json`: `body` parsed as JSON, or null.
+//! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
+//!   `, `); null when nothing answered.
+//! - `url`, `method`: what was requested.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::io;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method, StatusCode, Url, redirect};
+use serde_json::{Map, Value as Json};
+
+use super::{BODY_CAP, ExecError, ExecOutput, HttpRequest, Progress, ProgressUpdate, RequestBody};
+use crate::duration;
+
+const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
+
+/// Installs rustls' ring crypto provider as the process default, once. reqwest is built without a
+/// provider of its own, so this must run before any client is built; a provider installed
+/// earlier by someone else is kept.
+pub fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // An error only means a provider is already installed, which is what we need.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Runs an `http` step: `samples` requests, at most `concurrency` in flight, each bounded by
+/// `timeout` from sending to the end of the body.
+pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, ExecError> {
+    install_crypto_provider();
+    let url = parse_url(&req.url)?;
+    let method = parse_method(&req.method)?;
+    let headers = header_map(&req.headers)?;
+    let client = client(req.insecure, req.follow_redirects)?;
+    let total = req.samples.max(1);
+    let concurrency = req.concurrency.clamp(1, total) as usize;
+
+    let mut tally = Tally::default();
+    let mut outcomes = stream::iter(0..total)
+        .map(|_| {
+            let request = build_request(&client, &method, &url, &headers, req.body.as_ref());
+            send(request, req.timeout)
+        })
+        .buffer_unordered(concurrency);
+    while let Some(outcome) = outcomes.next().await {
+        tally.add(outcome);
+        if total > 1 {
+            progress(ProgressUpdate::Samples {
+                done: tally.count,
+                total,
+                rate_5xx: tally.rate(tally.count_5xx()),
+                p95_ms: tally.percentile(95.0),
+            });
+        }
+    }
+    Ok(tally.output(&req.url, method.as_str()))
+}
+
+/// Parses an `http(s)` URL, or says precisely what is wrong with it.
+pub(crate) fn parse_url(text: &str) -> Result<Url, ExecError> {
+    let url =
+        Url::parse(text.trim()).map_err(|e| ExecError(format!("invalid URL `{text}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ExecError(format!(
+            "invalid URL `{text}`: scheme `{}` is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ExecError(format!("invalid URL `{text}`: no host")));
+    }
+    Ok(url)
+}
+
+/// Any well-formed method token is accepted (caches want `PURGE`, WebDAV `PROPFIND`).
+fn parse_method(text: &str) -> Result<Method, ExecError> {
+    let upper = text.trim().to_ascii_uppercase();
+    Method::from_bytes(upper.as_bytes())
+        .ok()
+        .filter(|_| !upper.is_empty())
+        .ok_or_else(|| ExecError(format!("unsupported HTTP method `{text}`")))
+}
+
+fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, ExecError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let header_name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| ExecError(format!("invalid header name `{name}`")))?;
+        let header_value = HeaderValue::from_str(value)
+            .map_err(|_| ExecError(format!("invalid value for header `{name}`")))?;
+        map.append(header_name, header_value);
+    }
+    Ok(map)
+}
+
+/// A client with the step's TLS and redirect settings. One per step, so samples reuse
+/// connections the way real traffic does.
+pub(crate) fn client(insecure: bool, follow_redirects: bool) -> Result<Client, ExecError> {
+    install_crypto_provider();
+    let policy = if follow_redirects {
+        redirect::Policy::limited(10)
+    } else {
+        redirect::Policy::none()
+    };
+    Client::builder()
+        .user_agent(USER_AGENT)
+        .tls_danger_accept_invalid_certs(insecure)
+        .redirect(policy)
+        .build()
+        .map_err(|e| {
+            ExecError(format!(
+                "cannot set up the HTTP client: {}",
+                transport_message(&e)
+            ))
+        })
+}
+
+fn build_request(
+    client: &Client,
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Option<&RequestBody>,
+) -> reqwest::RequestBuilder {
+    let builder = client
+        .request(method.clone(), url.clone())
+        .headers(headers.clone());
+    match body {
+        None => builder,
+        Some(RequestBody::Text(text)) => builder.body(text.clone()),
+        Some(RequestBody::Json(json)) => builder.json(json),
+    }
+}
+
+/// A response read to its end (or to the cap).
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub truncated: bool,
+    pub latency: Duration,
+}
+
+/// Sends a request and reads its body up to `BODY_CAP`, all within `timeout`. The error is a
+/// short transport message (`connection refused`, `timed out after 2 s`).
+async fn send(request: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, String> {
+    exchange(request, timeout, BODY_CAP).await
+}
+
+/// Like `send`, with a caller-chosen cap: API answers (Prometheus, Statuspage) may be larger
+/// than what a step keeps of a body, but must still be bounded.
+pub(crate) async fn exchange(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Answer, String> {
+    let started = Instant::now();
+    let work = async {
+        let mut response = request.send().await?;
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await? {
+            let room = cap - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                // Dropping the response closes the connection instead of reading the rest.
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, reqwest::Error>(Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+            truncated,
+            latency: started.elapsed(),
+        })
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(transport_message(&e)),
+        Err(_) => Err(timed_out_after(timeout)),
+    }
+}
+
+/// `timed out after 2 s`, `timed out after 300 ms`.
+pub(crate) fn timed_out_after(timeout: Duration) -> String {
+    format!("timed out after {}", short_duration(timeout))
+}
+
+/// `duration::human` without a trailing `.0` (`2 s`, not `2.0 s`): configured timeouts are
+/// round numbers and should read as written.
+pub(crate) fn short_duration(d: Duration) -> String {
+    let text = duration::human(d);
+    match text.strip_suffix(".0 s") {
+        Some(whole) => format!("{whole} s"),
+        None => text,
+    }
+}
+
+/// A short, precise message for a failed request, found by walking the error's source chain:
+/// `connection refused`, `connection reset`, `dns error: …`, `invalid certificate: …`.
+pub(crate) fn transport_message(err: &(dyn StdError + 'static)) -> String {
+    let mut saw_dns = false;
+    let mut deepest = err.to_string();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(message) = known_error(e) {
+            return message;
+        }
+        let text = e.to_string();
+        if text.starts_with("dns error") {
+            saw_dns = true;
+        }
+        deepest = text;
+        // `io::Error::source` skips the wrapped error itself, so step into it explicitly.
+        current = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    let deepest = clean_os_message(&deepest);
+    if saw_dns {
+        let detail = deepest
+            .strip_prefix("dns error: ")
+            .unwrap_or(&deepest)
+            .trim_start_matches("failed to lookup address information: ");
+        format!("dns error: {detail}")
+    } else {
+        deepest
+    }
+}
+
+fn known_error(e: &(dyn StdError + 'static)) -> Option<String> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls_message(tls));
+    }
+    if let Some(io) = e.downcast_ref::<io::Error>() {
+        return io_kind_message(io.kind());
+    }
+    None
+}
+
+/// Messages for the network conditions worth naming; other kinds fall through to the text.
+pub(crate) fn io_kind_message(kind: io::ErrorKind) -> Option<String> {
+    let text = match kind {
+        io::ErrorKind::ConnectionRefused => "connection refused",
+        io::ErrorKind::ConnectionReset => "connection reset",
+        io::ErrorKind::ConnectionAborted => "connection aborted",
+        io::ErrorKind::HostUnreachable => "host unreachable",
+        io::ErrorKind::NetworkUnreachable => "network unreachable",
+        io::ErrorKind::AddrNotAvailable => "address not available",
+        io::ErrorKind::BrokenPipe => "broken pipe",
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+fn tls_message(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(cert) => {
+            let detail = match cert {
+                C::UnknownIssuer => "unknown issuer (self-signed or untrusted CA)".to_string(),
+                C::Expired | C::ExpiredContext { .. } => "expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".to_string(),
+                C::NotValidForName => "not valid for this host name".to_string(),
+                C::Revoked => "revoked".to_string(),
+                C::BadSignature => "bad signature".to_string(),
+                C::BadEncoding => "bad encoding".to_string(),
+                C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                    "not meant for server authentication".to_string()
+                }
+                // An issuer of the same name whose key does not match usually means the chain
+                // is not the one the trust store knows.
+                C::UnsupportedSignatureAlgorithmContext { .. }
+                | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                    "unsupported signature algorithm (or an issuer of the same name with another key)"
+                        .to_string()
+                }
+                C::ApplicationVerificationFailure => "rejected by the verifier".to_string(),
+                other => {
+                    // The remaining variants' Display is their Debug form: keep only the name.
+                    let text = other.to_string();
+                    let name = text.split([' ', '{', '(']).next().unwrap_or_default();
+                    if name.is_empty() { text } else { name.to_string() }
+                }
+            };
+            format!("invalid certificate: {detail}")
+        }
+        other => format!("TLS error: {other}"),
+    }
+}
+
+/// `No such file or directory (os error 2)` -> `No such file or directory`.
+pub(crate) fn clean_os_message(text: &str) -> String {
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// The start of an answer, for messages about answers that are not what was expected.
+pub(crate) fn body_start(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return "an empty body".to_string();
+    }
+    let mut start: String = collapsed.chars().take(120).collect();
+    if start.len() < collapsed.len() {
+        start.push('…');
+    }
+    format!("`{start}`")
+}
+
+/// `200 OK`, `502 Bad Gateway`, `599`.
+pub(crate) fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Rounds to 0.1 ms, the resolution the fields promise.
+pub(crate) fn round_ms(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+/// What the samples came to so far.
+#[derive(Default)]
+struct Tally {
+    count: u32,
+    status_counts: BTreeMap<u16, u32>,
+    errors: BTreeMap<String, u32>,
+    error_count: u32,
+    /// Latencies of the requests that got a response, in ms.
+    latencies: Vec<f64>,
+    last: Option<Answer>,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Result<Answer, String>) {
+        self.count += 1;
+        match outcome {
+            Ok(answer) => {
+                *self
+                    .status_counts
+                    .entry(answer.status.as_u16())
+                    .or_default() += 1;
+                self.latencies.push(answer.latency.as_secs_f64() * 1000.0);
+                self.last = Some(answer);
+            }
+            Err(message) => {
+                self.error_count += 1;
+                *self.errors.entry(message).or_default() += 1;
+            }
+        }
+    }
+
+    fn count_5xx(&self) -> u32 {
+        self.status_counts
+            .iter()
+            .filter(|(code, _)| (500..600).contains(*code))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn rate(&self, n: u32) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            f64::from(n) / f64::from(self.count)
+        }
+    }
+
+    /// Nearest-rank percentile of the latencies, rounded to 0.1 ms.
+    fn percentile(&self, p: f64) -> Option<f64> {
+        percentile(&self.latencies, p)
+    }
+
+    /// Errors, most common first.
+    fn errors_by_count(&self) -> Vec<(&String, u32)> {
+        let mut errors: Vec<_> = self.errors.iter().map(|(m, n)| (m, *n)).collect();
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        errors
+    }
+
+    fn output(self, url: &str, method: &str) -> ExecOutput {
+        let count_5xx = self.count_5xx();
+        let p95 = self.percentile(95.0);
+        let ok = self.error_count == 0 && self.status_counts.keys().all(|code| *code < 400);
+        let summary = self.summary(count_5xx, p95);
+
+        let mut fields = Map::new();
+        let last_status = self.last.as_ref().map(|a| a.status.as_u16());
+        fields.insert("status".into(), last_status.into());
+        fields.insert("count".into(), self.count.into());
+        let status_counts: Map<String, Json> = self
+            .status_counts
+            .iter()
+            .map(|(code, n)| (code.to_string(), Json::from(*n)))
+            .collect();
+        fields.insert("status_counts".into(), status_counts.into());
+        fields.insert("error_count".into(), self.error_count.into());
+        let errors: Map<String, Json> = self
+            .errors_by_count()
+            .into_iter()
+            .map(|(message, n)| (message.clone(), Json::from(n)))
+            .collect();
+        fields.insert("errors".into(), errors.into());
+        fields.insert("rate_5xx".into(), self.rate(count_5xx).into());
+        fields.insert(
+            "rate_error".into(),
+            self.rate(count_5xx + self.error_count).into(),
+        );
+        fields.insert("p50_ms".into(), self.percentile(50.0).into());
+        fields.insert("p95_ms".into(), p95.into());
+        fields.insert("p99_ms".into(), self.percentile(99.0).into());
+        fields.insert("max_ms".into(), self.percentile(100.0).into());
+        match &self.last {
+            Some(answer) => {
+                let body = String::from_utf8_lossy(&answer.body).into_owned();
+                let json = serde_json::from_str::<Json>(&body).unwrap_or(Json::Null);
+                fields.insert("body".into(), body.into());
+                fields.insert("body_truncated".into(), answer.truncated.into());
+                fields.insert("json".into(), json);
+                fields.insert("headers".into(), headers_json(&answer.headers).into());
+            }
+            None => {
+                fields.insert("body".into(), Json::Null);
+                fields.insert("body_truncated".into(), false.into());
+                fields.insert("json".into(), Json::Null);
+                fields.insert("headers".into(), Json::Null);
+            }
+        }
+        fields.insert("url".into(), url.into());
+        fields.insert("method".into(), method.into());
+        ExecOutput {
+            fields,
+            summary,
+            ok,
+        }
+    }
+
+    fn summary(&self, count_5xx: u32, p95: Option<f64>) -> String {
+        if self.count == 1 {
+            return match (&self.last, self.errors.keys().next()) {
+                (Some(answer), _) => format!(
+                    "{} in {}",
+                    status_text(answer.status),
+                    duration::human(answer.latency)
+                ),
+                (None, Some(message)) => message.clone(),
+                (None, None) => "no request sent".to_string(),
+            };
+        }
+        let mut parts = Vec::new();
+        let codes_5xx: Vec<u16> = self
+            .status_counts
+            .keys()
+            .copied()
+            .filter(|code| (500..600).contains(code))
+            .collect();
+        if !codes_5xx.is_empty() {
+            let label = match codes_5xx.as_slice() {
+                [only] => only.to_string(),
+                _ => "5xx".to_string(),
+            };
+            parts.push(format!(
+                "{label} rate {} ({count_5xx}/{})",
+                percent(self.rate(count_5xx)),
+                self.count
+            ));
+        } else if !self.status_counts.is_empty() {
+            let mut by_count: Vec<(u16, u32)> =
+                self.status_counts.iter().map(|(c, n)| (*c, *n)).collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let codes: Vec<String> = by_count
+                .iter()
+                .map(|(code, n)| format!("{code} x{n}"))
+                .collect();
+            parts.push(codes.join(", "));
+        }
+        if let Some(p95) = p95 {
+            parts.push(format!("p95 {}", duration::human_ms(p95)));
+        }
+        if let Some((message, _)) = self.errors_by_count().first() {
+            let n = self.error_count;
+            let noun = if n == 1 { "error" } else { "errors" };
+            parts.push(format!("{n} {noun} ({message})"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Nearest-rank percentile (`p` in 0..=100), rounded to 0.1 ms; None without samples.
+fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted.len()) - 1;
+    Some(round_ms(sorted[index]))
+}
+
+/// `38%`, `2%`, `0.3%`: whole percents unless that would hide a small rate.
+fn percent(rate: f64) -> String {
+    let pct = rate * 100.0;
+    if pct >= 10.0 || pct == 0.0 || (pct - pct.round()).abs() < 1e-9 {
+        format!("{}%", pct.round())
+    } else {
+        let text = format!("{pct:.1}");
+        format!("{}%", text.trim_end_matches(".0"))
+    }
+}
+
+fn headers_json(headers: &HeaderMap) -> Map<String, Json> {
+    let mut map = Map::new();
+    for name in headers.keys() {
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        map.insert(name.as_str().to_string(), values.join(", ").into());
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::Router;
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode as AxumStatus, header};
+    use axum::response::{AppendHeaders, IntoResponse};
+    use axum::routing::{any, get};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::exec::no_progress;
+
+    async fn serve(app: Router) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    fn request(url: &str) -> HttpRequest {
+        HttpRequest {
+            url: url.to_string(),
+            method: "GET".into(),
+            headers: vec![],
+            body: None,
+            samples: 1,
+            concurrency: 1,
+            timeout: Duration::from_secs(5),
+            insecure: false,
+            follow_redirects: true,
+        }
+    }
+
+    /// A port nothing listens on: bound, then released.
+    async fn closed_port() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        port
+    }
+
+    /// Accepts connections, reads the request, then runs `then` on the socket.
+    async fn raw_server<F, Fut>(then: F) -> String
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let then = Arc::new(then);
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let then = then.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    then(socket).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn single_request_reports_status_body_json_and_headers() {
+        let app = Router::new().route(
+            "/health",
+            get(|| async {
+                (
+                    AppendHeaders([("x-backend", "a"), ("x-backend", "b")]),
+                    axum::Json(serde_json::json!({"healthy": true, "replicas": 3})),
+                )
+            }),
+        );
+        let base = serve(app).await;
+        let out = run(&request(&format!("{base}/health")), &no_progress())
+            .await
+            .unwrap();
+        let f = &out.fields;
+        assert!(out.ok);
+        assert_eq!(f["status"], 200);
+        assert_eq!(f["count"], 1);
+        assert_eq!(f["json"]["replicas"], 3);
+        assert_eq!(f["body"], r#"{"healthy":true,"replicas":3}"#);
+        assert_eq!(f["body_truncated"], false);
+        assert_eq!(f["headers"]["x-backend"], "a, b");
+        assert_eq!(f["headers"]["content-type"], "application/json");
+        assert_eq!(f["method"], "GET");
+        assert_eq!(f["error_count"], 0);
+        assert!(f["p50_ms"].is_f64());
+        assert!(
+            out.summary.starts_with("200 OK in ") && out.summary.ends_with(" ms"),
+            "{}",
+            out.summary
+        );
+    }
+
+    #[tokio::test]
+    async fn samples_count_statuses_rates_and_percentiles() {
+        let hits = Arc::new(AtomicU32::new(0));
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n.is_multiple_of(3) {
+                        (AxumStatus::BAD_GATEWAY, "upstream down")
+                    } else {
+                        (AxumStatus::OK, "fine")
+                    }
+                }
+            }),
+        );
+        let base = serve(app).await;
+        let updates = Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress: Progress = Arc::new(move |u| sink.lock().unwrap().push(u));
+        let mut req = request(&base);
+        req.samples = 30;
+        req.concurrency = 4;
+        let out = run(&req, &progress).await.unwrap();
+        let f = &out.fields;
+        assert!(!out.ok);
+        assert_eq!(f["count"], 30);
+        assert_eq!(f["status_counts"]["502"], 10);
+        assert_eq!(f["status_counts"]["200"], 20);
+        assert!((f["rate_5xx"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((f["rate_error"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        let p50 = f["p50_ms"].as_f64().unwrap();
+        let p95 = f["p95_ms"].as_f64().unwrap();
+        let p99 = f["p99_ms"].as_f64().unwrap();
+        let max = f["max_ms"].as_f64().unwrap();
+        assert!(
+            p50 <= p95 && p95 <= p99 && p99 <= max,
+            "{p50} {p95} {p99} {max}"
+        );
+        assert!(
+            out.summary.starts_with("502 rate 33% (10/30), p95 "),
+            "{}",
+            out.summary
+        );
+        let updates = updates.lock().unwrap();
+        assert_eq!(updates.len(), 30);
+        let ProgressUpdate::Samples { done, total, .. } = updates.last().unwrap().clone();
+        assert_eq!((done, total), (30, 30));
+    }
+
+    #[tokio::test]
+    async fn samples_without_5xx_list_codes_by_count() {
+        let hits = Arc::new(AtomicU32::new(0));
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n.is_multiple_of(4) {
+                        AxumStatus::NOT_FOUND
+                    } else {
+                        AxumStatus::OK
+                    }
+                }
+            }),
+        );
+        let base = serve(app).await;
+        let mut req = request(&base);
+        req.samples = 8;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert!(
+            out.summary.starts_with("200 x6, 404 x2, p95 "),
+            "{}",
+            out.summary
+        );
+        assert!(!out.ok, "a 404 is not ok");
+        assert_eq!(out.fields["rate_5xx"], 0.0);
+    }
+
+    #[tokio::test]
+    async fn several_5xx_codes_are_summarised_together() {
+        let hits = Arc::new(AtomicU32::new(0));
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match n % 4 {
+                        0 => AxumStatus::BAD_GATEWAY,
+                        1 => AxumStatus::SERVICE_UNAVAILABLE,
+                        _ => AxumStatus::OK,
+                    }
+                }
+            }),
+        );
+        let base = serve(app).await;
+        let mut req = request(&base);
+        req.samples = 8;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert!(
+            out.summary.starts_with("5xx rate 50% (4/8), p95 "),
+            "{}",
+            out.summary
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_data_not_an_error() {
+        let port = closed_port().await;
+        let url = format!("http://127.0.0.1:{port}/");
+        let out = run(&request(&url), &no_progress()).await.unwrap();
+        assert!(!out.ok);
+        assert_eq!(out.summary, "connection refused");
+        assert_eq!(out.fields["status"], Json::Null);
+        assert_eq!(out.fields["error_count"], 1);
+        assert_eq!(out.fields["errors"]["connection refused"], 1);
+        assert_eq!(out.fields["p95_ms"], Json::Null);
+        assert_eq!(out.fields["rate_error"], 1.0);
+
+        let mut req = request(&url);
+        req.samples = 3;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "3 errors (connection refused)");
+    }
+
+    #[tokio::test]
+    async fn hung_server_times_out_on_time() {
+        let base = raw_server(|socket| async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(socket);
+        })
+        .await;
+        let mut req = request(&base);
+        req.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let out = run(&req, &no_progress()).await.unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(out.summary, "timed out after 300 ms");
+        assert_eq!(out.fields["errors"]["timed out after 300 ms"], 1);
+        assert!(elapsed < Duration::from_millis(450 + 200), "{elapsed:?}");
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn the_timeout_covers_reading_the_body() {
+        let base = raw_server(|mut socket| async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        })
+        .await;
+        let mut req = request(&base);
+        req.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "timed out after 300 ms");
+        assert_eq!(out.fields["status"], Json::Null);
+        assert!(started.elapsed() < Duration::from_millis(650));
+    }
+
+    #[tokio::test]
+    async fn reset_connection_is_named() {
+        let base = raw_server(|socket| async move {
+            socket.set_zero_linger().unwrap();
+            drop(socket);
+        })
+        .await;
+        let out = run(&request(&base), &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "connection reset");
+    }
+
+    #[tokio::test]
+    async fn body_is_capped_at_one_mib() {
+        let app = Router::new().route("/big", get(|| async { "x".repeat(3 * BODY_CAP) }));
+        let base = serve(app).await;
+        let out = run(&request(&format!("{base}/big")), &no_progress())
+            .await
+            .unwrap();
+        assert_eq!(out.fields["body"].as_str().unwrap().len(), BODY_CAP);
+        assert_eq!(out.fields["body_truncated"], true);
+        assert_eq!(out.fields["json"], Json::Null);
+        assert!(out.ok);
+    }
+
+    #[tokio::test]
+    async fn sends_json_and_text_bodies_and_headers() {
+        let app = Router::new().route(
+            "/echo",
+            any(
+                |method: axum::http::Method, headers: AxumHeaders, body: String| async move {
+                    let content_type = headers
+                        .get(header::CONTENT_TYPE)
+                        .map(|v| v.to_str().unwrap().to_string());
+                    let token = headers
+                        .get("x-token")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    axum::Json(serde_json::json!({
+                        "method": method.as_str(),
+                        "content_type": content_type,
+                        "token": token,
+                        "body": body,
+                    }))
+                    .into_response()
+                },
+            ),
+        );
+        let base = serve(app).await;
+        let mut req = request(&format!("{base}/echo"));
+        req.method = "post".into();
+        req.headers = vec![("X-Token".into(), "s3cret".into())];
+        req.body = Some(RequestBody::Json(serde_json::json!({"drain": true})));
+        let out = run(&req, &no_progress()).await.unwrap();
+        let echo = &out.fields["json"];
+        assert_eq!(echo["method"], "POST");
+        assert_eq!(echo["content_type"], "application/json");
+        assert_eq!(echo["token"], "s3cret");
+        assert_eq!(echo["body"], r#"{"drain":true}"#);
+        assert_eq!(out.fields["method"], "POST");
+
+        req.method = "PUT".into();
+        req.body = Some(RequestBody::Text("plain words".into()));
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.fields["json"]["body"], "plain words");
+        assert_eq!(out.fields["json"]["content_type"], Json::Null);
+    }
+
+    #[tokio::test]
+    async fn redirects_follow_the_policy() {
+        let app = Router::new()
+            .route(
+                "/old",
+                get(|| async { (AxumStatus::FOUND, [(header::LOCATION, "/new")]) }),
+            )
+            .route("/new", get(|| async { "moved here" }));
+        let base = serve(app).await;
+        let mut req = request(&format!("{base}/old"));
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.fields["status"], 200);
+        assert_eq!(out.fields["body"], "moved here");
+        req.follow_redirects = false;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.fields["status"], 302);
+        assert_eq!(out.fields["headers"]["location"], "/new");
+    }
+
+    #[tokio::test]
+    async fn invalid_url_or_method_cannot_run() {
+        let err = run(&request("not a url"), &no_progress())
+            .await
+            .unwrap_err();
+        assert!(err.0.starts_with("invalid URL `not a url`"), "{err}");
+        let err = run(&request("ftp://example.com/"), &no_progress())
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("scheme `ftp`"), "{err}");
+        let mut req = request("http://127.0.0.1:1/");
+        req.method = "GE T".into();
+        let err = run(&req, &no_progress()).await.unwrap_err();
+        assert_eq!(err.0, "unsupported HTTP method `GE T`");
+    }
+
+    #[tokio::test]
+    async fn unresolvable_host_is_a_dns_error() {
+        let out = run(&request("http://no-such-host.invalid/"), &no_progress())
+            .await
+            .unwrap();
+        assert!(out.summary.starts_with("dns error: "), "{}", out.summary);
+        assert!(!out.ok);
+    }
+
+    const CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBwjCCAWigAwIBAgIUIbd5z+mdq3T/d8frjOtPd0OfyY0wCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTcnVuYm9vayB0ZXN0IHNlcnZlcjAgFw0yNjExMjIxOTIzMDRa
+GA8yMTI2MTAyOTE5MjMwNFowHjEcMBoGA1UEAwwTcnVuYm9vayB0ZXN0IHNlcnZl
+cjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHDff+NPNUwsgbGM+Ah0apweMras
+CrpEwO+LEgAD62A6eQEUh7ttKFa2RIYEtllSOsPGJ1L76sKr8Cn2gb9EoaqjgYEw
+fzAdBgNVHQ4EFgQUHnEsiS8h0vEyS2RjGW2tzE9muawwHwYDVR0jBBgwFoAUHnEs
+iS8h0vEyS2RjGW2tzE9muawwGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/AAABMAwG
+A1UdEwEB/wQCMAAwEwYDVR0lBAwwCgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSAAw
+RQIhAI70+aEUI46c4knV5iZVGDdMKLUJiUYfEsS7Z0a/vGprAiAM1KDZDigFB+WX
+L0GgWM7rsE+vMDAIWZM7SnKkKQefpA==
+-----END CERTIFICATE-----
+";
+    const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO5k4lW1hPYbFwtyo
+uL5yYtVWlw1JcJiTuxXRZ93htCyhRANCAARw33/jTzVMLIGxjPgIdGqcHjK2rAq6
+RMDvixIAA+tgOnkBFIe7bShWtkSGBLZZUjrDxidS++rCq/Ap9oG/RKGq
+-----END PRIVATE KEY-----
+";
+
+    /// An HTTPS server with a self-signed certificate for `localhost`, answering `secure` to
+    /// every request. Its subject is `runbook test server` so that no `localhost` snakeoil
+    /// certificate in the trust store looks like its issuer. Plain threads and blocking rustls
+    /// keep it independent of the client.
+    fn self_signed_server() -> String {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::io::{Read, Write};
+
+        let cert = CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(KEY_PEM.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for socket in listener.incoming() {
+                let Ok(socket) = socket else { continue };
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, socket);
+                    let mut buf = [0u8; 4096];
+                    if tls.read(&mut buf).is_ok() {
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecure";
+                        let _ = tls.write_all(answer.as_bytes());
+                        let _ = tls.flush();
+                    }
+                });
+            }
+        });
+        format!("https://localhost:{port}/")
+    }
+
+    #[tokio::test]
+    async fn self_signed_certificate_fails_unless_insecure() {
+        let url = self_signed_server();
+        let out = run(&request(&url), &no_progress()).await.unwrap();
+        assert_eq!(
+            out.summary,
+            "invalid certificate: unknown issuer (self-signed or untrusted CA)"
+        );
+        assert!(!out.ok);
+
+        let mut req = request(&url);
+        req.insecure = true;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.fields["status"], 200, "{}", out.summary);
+        assert_eq!(out.fields["body"], "secure");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let samples: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&samples, 50.0), Some(10.0));
+        assert_eq!(percentile(&samples, 95.0), Some(19.0));
+        assert_eq!(percentile(&samples, 99.0), Some(20.0));
+        assert_eq!(percentile(&samples, 100.0), Some(20.0));
+        assert_eq!(percentile(&[1.26], 50.0), Some(1.3));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn percents_read_naturally() {
+        assert_eq!(percent(0.38), "38%");
+        assert_eq!(percent(1.0 / 3.0), "33%");
+        assert_eq!(percent(0.02), "2%");
+        assert_eq!(percent(1.0 / 300.0), "0.3%");
+        assert_eq!(percent(0.0), "0%");
+    }
+
+    #[test]
+    fn timeouts_read_as_written() {
+        assert_eq!(
+            timed_out_after(Duration::from_secs(2)),
+            "timed out after 2 s"
+        );
+        assert_eq!(
+            timed_out_after(Duration::from_millis(1500)),
+            "timed out after 1.5 s"
+        );
+        assert_eq!(
+            timed_out_after(Duration::from_millis(300)),
+            "timed out after 300 ms"
+        );
+    }
+}

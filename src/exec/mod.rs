@@ -1,0 +1,91 @@
+//! Executors: each takes a resolved step (templates already rendered) and returns its result
+//! fields and a one-line summary, or an error when it could not produce its fields at all.
+//!
+//! What the network does is data, not an error: a refused connection, a timeout or a 502 are
+//! recorded in the fields and judged by the step's `expect`. `ExecError` is for the step that
+//! could not produce fields (an unparsable answer, a command that cannot be started).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json};
+
+pub mod command;
+pub mod http;
+pub mod prometheus;
+pub mod statuspage;
+pub mod tcp;
+
+/// What an executor found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecOutput {
+    /// The result fields, visible to `expect` and later steps as `steps.<id>.<field>`.
+    pub fields: Map<String, Json>,
+    /// One human line, e.g. `502 rate 38% (19/50), p95 1.2 s`.
+    pub summary: String,
+    /// Whether the step passes when it has no `expect` (e.g. http: every response below 400).
+    pub ok: bool,
+}
+
+/// The step could not produce its fields; the message says why, precisely.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecError(pub String);
+
+/// Live progress of a running check, for the guided UI (ignored non-interactively).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressUpdate {
+    /// HTTP sampling: requests done of total, with the running 5xx rate and p95.
+    Samples {
+        done: u32,
+        total: u32,
+        rate_5xx: f64,
+        p95_ms: Option<f64>,
+    },
+}
+
+/// Where executors report progress.
+pub type Progress = Arc<dyn Fn(ProgressUpdate) + Send + Sync>;
+
+/// A progress sink that drops everything.
+pub fn no_progress() -> Progress {
+    Arc::new(|_| {})
+}
+
+/// A resolved `http` step.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<RequestBody>,
+    pub samples: u32,
+    pub concurrency: u32,
+    pub timeout: Duration,
+    pub insecure: bool,
+    pub follow_redirects: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum RequestBody {
+    Text(String),
+    Json(Json),
+}
+
+/// A resolved `command` step.
+#[derive(Clone, Debug)]
+pub struct CommandRequest {
+    pub program: Program,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Program {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+/// Caps on what a step keeps of a body or an output stream.
+pub const BODY_CAP: usize = 1024 * 1024;

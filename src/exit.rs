@@ -1,0 +1,39 @@
+//! Exit codes, decided in one place and documented in the README.
+
+use crate::timeline::RunOutcome;
+
+/// The process exit codes of `runbook`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The run completed (or the command succeeded).
+    Ok = 0,
+    /// A step failed and stopped the run (also: a drill verdict failed).
+    Failed = 1,
+    /// Bad usage, or an invalid runbook, vars, answers or timeline file.
+    Usage = 2,
+    /// The operator aborted the run.
+    Aborted = 3,
+    /// An action needed confirmation a non-interactive run could not give, or an `ask` had no
+    /// answer.
+    Blocked = 4,
+    /// Interrupted by SIGINT or SIGTERM (after the timeline recorded it).
+    Interrupted = 130,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+impl From<RunOutcome> for Exit {
+    fn from(outcome: RunOutcome) -> Self {
+        match outcome {
+            RunOutcome::Completed => Exit::Ok,
+            RunOutcome::Failed => Exit::Failed,
+            RunOutcome::Aborted => Exit::Aborted,
+            RunOutcome::Blocked => Exit::Blocked,
+            RunOutcome::Interrupted => Exit::Interrupted,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Expressions (`when`, `expect`, `loop`) and `{{ }}` templates, in MiniJinja: the Jinja2 that
+//! Ansible users already write in `when:`.
+//!
+//! Undefined names are errors (`SemiStrict`), so a typo in `steps.sample_lb.rate_5xx` stops
+//! the step with a message instead of quietly evaluating to false. `x is defined` still works.
+
+use std::sync::OnceLock;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde_json::Value as Json;
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Rendered text goes to URLs, commands and logs, never into HTML.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env
+    })
+}
+
+/// An expression may be written bare (`rate_5xx < 0.02`) or, as in Ansible's `loop:`, wrapped
+/// in one `{{ }}`. Both mean the same.
+pub fn strip_braces(source: &str) -> &str {
+    let trimmed = source.trim();
+    if let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|s| s.strip_suffix("}}"))
+        && !inner.contains("{{")
+        && !inner.contains("}}")
+    {
+        return inner.trim();
+    }
+    trimmed
+}
+
+/// Whether a string contains template syntax at all.
+pub fn is_template(source: &str) -> bool {
+    source.contains("{{") || source.contains("{%") || source.contains("{#")
+}
+
+fn describe(err: &minijinja::Error) -> String {
+    let mut text = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    };
+    if let Some(name) = err.name()
+        && name != "<expression>"
+        && name != "<string>"
+    {
+        text.push_str(&format!(" (in {name})"));
+    }
+    text
+}
+
+/// Checks that an expression parses; returns the names it reads, dotted (`steps.a.rate_5xx`).
+pub fn check_expression(source: &str) -> Result<Vec<String>, String> {
+    let expr = env()
+        .compile_expression(strip_braces(source))
+        .map_err(|e| describe(&e))?;
+    let mut names: Vec<String> = expr.undeclared_variables(true).into_iter().collect();
+    sort_by_appearance(&mut names, source);
+    Ok(names)
+}
+
+/// Checks that a template parses; returns the names it reads, dotted.
+pub fn check_template(source: &str) -> Result<Vec<String>, String> {
+    if !is_template(source) {
+        return Ok(Vec::new());
+    }
+    let tmpl = env().template_from_str(source).map_err(|e| describe(&e))?;
+    let mut names: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
+    sort_by_appearance(&mut names, source);
+    Ok(names)
+}
+
+fn sort_by_appearance(names: &mut [String], source: &str) {
+    names.sort_by_key(|n| (source.find(n.as_str()).unwrap_or(usize::MAX), n.clone()));
+}
+
+/// The context value expressions see, from plain JSON.
+pub fn context(json: &Json) -> Value {
+    Value::from(minijinja::value::Serde(json))
+}
+
+/// Evaluates an expression to a value.
+pub fn eval(source: &str, ctx: &Value) -> Result<Value, String> {
+    let expr = env()
+        .compile_expression(strip_braces(source))
+        .map_err(|e| describe(&e))?;
+    expr.eval(ctx.clone()).map_err(|e| describe(&e))
+}
+
+/// Evaluates an expression as a condition.
+pub fn eval_bool(source: &str, ctx: &Value) -> Result<bool, String> {
+    let value = eval(source, ctx)?;
+    if value.is_undefined() {
+        return Err(format!("`{}` is undefined", strip_braces(source)));
+    }
+    Ok(value.is_true())
+}
+
+/// Evaluates an expression to JSON (for `loop:` lists and typed template values).
+pub fn eval_json(source: &str, ctx: &Value) -> Result<Json, String> {
+    let value = eval(source, ctx)?;
+    if value.is_undefined() {
+        return Err(format!("`{}` is undefined", strip_braces(source)));
+    }
+    to_json(&value)
+}
+
+/// A MiniJinja value as JSON.
+pub fn to_json(value: &Value) -> Result<Json, String> {
+    serde_json::to_value(value).map_err(|e| format!("value cannot be represented as data: {e}"))
+}
+
+/// Renders a template string. Plain strings come back unchanged without touching the engine.
+pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
+    if !is_template(source) {
+        return Ok(source.to_string());
+    }
+    env()
+        .render_str(source, ctx.clone())
+        .map_err(|e| describe(&e))
+}
+
+/// Looks a dotted name (`steps.a.rate_5xx`) up in a JSON context.
+pub fn lookup<'a>(root: &'a Json, dotted: &str) -> Option<&'a Json> {
+    dotted.split('.').try_fold(root, |node, part| match node {
+        Json::Object(map) => map.get(part),
+        Json::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn braces_are_optional() {
+        assert_eq!(strip_braces("{{ vars.sites }}"), "vars.sites");
+        assert_eq!(strip_braces("rate_5xx < 0.02"), "rate_5xx < 0.02");
+        assert_eq!(strip_braces("{{ a }}-{{ b }}"), "{{ a }}-{{ b }}");
+    }
+
+    #[test]
+    fn reports_names_read() {
+        let names = check_expression("rate_5xx < vars.max and steps.cpu.value < 0.5").unwrap();
+        assert_eq!(names, vec!["rate_5xx", "vars.max", "steps.cpu.value"]);
+        assert!(check_expression("rate_5xx <").is_err());
+        assert_eq!(
+            check_template("{{ vars.lb }}/health").unwrap(),
+            vec!["vars.lb"]
+        );
+        assert!(check_template("{{ vars.lb ").is_err());
+    }
+
+    #[test]
+    fn evaluates_strictly() {
+        let ctx = context(&json!({"rate_5xx": 0.38, "vars": {"max": 0.02}}));
+        assert!(!eval_bool("rate_5xx < vars.max", &ctx).unwrap());
+        assert!(eval_bool("{{ rate_5xx > vars.max }}", &ctx).unwrap());
+        assert!(eval_bool("rate_5xz < 1", &ctx).is_err());
+        assert!(eval_bool("vars.nope is defined", &ctx).is_ok());
+        assert_eq!(render("x={{ vars.max }}", &ctx).unwrap(), "x=0.02");
+        assert_eq!(eval_json("[1, rate_5xx]", &ctx).unwrap(), json!([1, 0.38]));
+    }
+
+    #[test]
+    fn looks_up_dotted_names() {
+        let root = json!({"steps": {"a": {"rate": 1}}, "list": [5]});
+        assert_eq!(lookup(&root, "steps.a.rate"), Some(&json!(1)));
+        assert_eq!(lookup(&root, "list.0"), Some(&json!(5)));
+        assert_eq!(lookup(&root, "steps.b"), None);
+    }
+}

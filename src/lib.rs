@@ -1,0 +1,26 @@
+//! `runbook`: executable incident-response runbooks.
+//!
+//! Data flows one way: file -> [`runbook`] (parsed, validated) -> [`engine`] -> events ->
+//! [`timeline`] and the console. The engine asks a decider (non-interactive policy or a human)
+//! and never touches the terminal itself.
+pub mod cli;
+pub mod diagnostic;
+pub mod duration;
+pub mod engine;
+pub mod exec;
+pub mod exit;
+pub mod expr;
+pub mod redact;
+pub mod runbook;
+pub mod timeline;
+pub mod ui;
+pub mod yaml;
+
+/// An I/O error as a person reads it: `No such file or directory`, without `(os error 2)`.
+pub fn io_message(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(idx) => text[..idx].to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,1024 @@
+//! From a YAML tree to a [`Runbook`], collecting every problem in the file rather than stopping
+//! at the first: unknown keys (with the closest known key), wrong types, missing keys, bad ids,
+//! bad durations, and expressions or templates that do not parse. Cross-step checks live in
+//! [`super::validate`].
+
+use std::time::Duration;
+
+use serde_json::Map;
+
+use super::model::*;
+use crate::diagnostic::{Diagnostic, suggest};
+use crate::yaml::{Key, Node, Pos, Value};
+use crate::{duration, expr};
+
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "name",
+    "title",
+    "description",
+    "vars",
+    "secrets",
+    "defaults",
+    "steps",
+    "finally",
+];
+pub(crate) const EXECUTORS: &[&str] = &[
+    "http",
+    "prometheus",
+    "statuspage",
+    "tcp",
+    "command",
+    "manual",
+    "wait",
+];
+pub(crate) const CONTROL_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "when",
+    "expect",
+    "retry",
+    "on_fail",
+    "action",
+    "loop",
+    "parallel",
+    "milestone",
+    "timeout",
+    "ask",
+];
+const DEFAULTS_KEYS: &[&str] = &["timeout", "retry"];
+const RETRY_KEYS: &[&str] = &["attempts", "delay"];
+const HTTP_KEYS: &[&str] = &[
+    "url",
+    "method",
+    "headers",
+    "body",
+    "json",
+    "samples",
+    "concurrency",
+    "timeout",
+    "insecure",
+    "follow_redirects",
+];
+const PROMETHEUS_KEYS: &[&str] = &["url", "query", "timeout"];
+const STATUSPAGE_KEYS: &[&str] = &["url", "timeout"];
+const TCP_KEYS: &[&str] = &["address", "timeout"];
+const COMMAND_KEYS: &[&str] = &["argv", "shell", "env", "cwd", "timeout"];
+const MANUAL_KEYS: &[&str] = &["instructions", "ask"];
+const ASK_KEYS: &[&str] = &["name", "prompt", "secret"];
+const ON_FAIL_KEYS: &[&str] = &["goto"];
+
+/// Collects located problems while walking the tree.
+pub(crate) struct Checker<'a> {
+    pub file: &'a str,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a str) -> Self {
+        Checker {
+            file,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::new(self.file, pos, message));
+    }
+
+    pub fn error_at_key(&mut self, key: &Key, message: impl Into<String>) {
+        self.diagnostics.push(
+            Diagnostic::new(self.file, key.pos, message).with_width(key.name.chars().count()),
+        );
+    }
+
+    /// Requires a mapping and reports every key not in `known`, suggesting the closest.
+    /// `also` names keys that belong elsewhere, with a hint where they go.
+    pub fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+    ) -> Option<&'n [(Key, Node)]> {
+        let Some(entries) = node.as_map() else {
+            self.error(
+                node.pos,
+                format!("{what} must be a mapping, found {}", node.kind()),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            if !known.contains(&key.name.as_str()) {
+                let message = match suggest(&key.name, known.iter().copied()) {
+                    Some(close) => format!(
+                        "unknown key `{}` in {what} (did you mean `{close}`?)",
+                        key.name
+                    ),
+                    None => format!(
+                        "unknown key `{}` in {what} (known keys: {})",
+                        key.name,
+                        known.join(", ")
+                    ),
+                };
+                self.error_at_key(key, message);
+            }
+        }
+        Some(entries)
+    }
+
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be true or false, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn count(&mut self, node: &Node, what: &str, min: i64, max: i64) -> Option<u32> {
+        match node.value {
+            Value::Int(n) if (min..=max).contains(&n) => u32::try_from(n).ok(),
+            Value::Int(n) => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be between {min} and {max}, found {n}"),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a whole number, found {}", node.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        match &node.value {
+            Value::Str(s) => match duration::parse(s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(node.pos, format!("{what}: {e}"));
+                    None
+                }
+            },
+            Value::Int(n) => {
+                self.error(
+                    node.pos,
+                    format!("{what}: `{n}` has no unit: write `{n}s` or `{n}ms`"),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "{what} must be a duration such as `500ms`, `2s` or `5m`, found {}",
+                        node.kind()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string that may hold `{{ }}` templates: checked to parse now, rendered at run time.
+    pub fn template(&mut self, node: &Node, what: &str) -> Option<Template> {
+        let source = match &node.value {
+            Value::Str(s) => s.clone(),
+            // Numbers and booleans are fine where text is expected (`port: 8080`).
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string, found {}", node.kind()),
+                );
+                return None;
+            }
+        };
+        if let Err(e) = expr::check_template(&source) {
+            self.error(node.pos, format!("{what}: template does not parse: {e}"));
+            return None;
+        }
+        Some(Template {
+            source,
+            pos: node.pos,
+        })
+    }
+
+    pub fn expression(&mut self, node: &Node, what: &str) -> Option<Expr> {
+        let source = match &node.value {
+            Value::Str(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("{what} must be an expression string, found {}", node.kind()),
+                );
+                return None;
+            }
+        };
+        if source.trim().is_empty() {
+            self.error(node.pos, format!("{what} is empty"));
+            return None;
+        }
+        if let Err(e) = expr::check_expression(&source) {
+            self.error(node.pos, format!("{what}: expression does not parse: {e}"));
+            return None;
+        }
+        Some(Expr {
+            source,
+            pos: node.pos,
+        })
+    }
+
+    pub fn template_value(&mut self, node: &Node, what: &str) -> Option<TemplateValue> {
+        Some(match &node.value {
+            Value::Null => TemplateValue::Null,
+            Value::Bool(b) => TemplateValue::Bool(*b),
+            Value::Int(i) => TemplateValue::Number((*i).into()),
+            Value::Float(f) => match serde_json::Number::from_f64(*f) {
+                Some(n) => TemplateValue::Number(n),
+                None => {
+                    self.error(node.pos, format!("{what}: {f} cannot be sent as JSON"));
+                    return None;
+                }
+            },
+            Value::Str(_) => TemplateValue::Str(self.template(node, what)?),
+            Value::Seq(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.push(self.template_value(item, what)?);
+                }
+                TemplateValue::Seq(out)
+            }
+            Value::Map(entries) => {
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    out.push((k.name.clone(), self.template_value(v, what)?));
+                }
+                TemplateValue::Map(out)
+            }
+        })
+    }
+
+    fn string_map(&mut self, node: &Node, what: &str) -> Vec<(String, Template)> {
+        let Some(entries) = node.as_map() else {
+            if !matches!(node.value, Value::Null) {
+                self.error(
+                    node.pos,
+                    format!(
+                        "{what} must be a mapping of names to strings, found {}",
+                        node.kind()
+                    ),
+                );
+            }
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(k, v)| {
+                let t = self.template(v, &format!("{what} `{}`", k.name))?;
+                Some((k.name.clone(), t))
+            })
+            .collect()
+    }
+
+    fn retry(&mut self, node: &Node, what: &str) -> Option<Retry> {
+        let entries = self.mapping(node, what, RETRY_KEYS)?;
+        let mut retry = Retry {
+            attempts: 3,
+            delay: Duration::from_secs(1),
+        };
+        let mut ok = true;
+        for (k, v) in entries {
+            match k.name.as_str() {
+                "attempts" => match self.count(v, "retry attempts", 1, 10_000) {
+                    Some(n) => retry.attempts = n,
+                    None => ok = false,
+                },
+                "delay" => match self.duration(v, "retry delay") {
+                    Some(d) => retry.delay = d,
+                    None => ok = false,
+                },
+                _ => {}
+            }
+        }
+        ok.then_some(retry)
+    }
+}
+
+fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
+    entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+}
+
+fn key<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Key> {
+    entries.iter().find(|(k, _)| k.name == name).map(|(k, _)| k)
+}
+
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+pub(crate) fn is_valid_step_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parses a runbook tree. Returns the runbook only if no problem was found.
+pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Option<Runbook> {
+    if matches!(root.value, Value::Null) {
+        checker.error(
+            root.pos,
+            "the file is empty: a runbook needs `name`, `title` and `steps`",
+        );
+        return None;
+    }
+    let entries = checker.mapping(root, "the runbook", TOP_KEYS)?;
+    let before = checker.diagnostics.len();
+
+    let name = match entry(entries, "name") {
+        Some(node) => checker.string(node, "`name`").and_then(|n| {
+            if is_valid_name(&n) {
+                Some(n)
+            } else {
+                checker.error(
+                    node.pos,
+                    format!(
+                        "`name` must be lowercase letters, digits and dashes ([a-z0-9-]+), found `{n}`"
+                    ),
+                );
+                None
+            }
+        }),
+        None => {
+            checker.error(root.pos, "missing required key `name`");
+            None
+        }
+    };
+    let title = match entry(entries, "title") {
+        Some(node) => checker.string(node, "`title`"),
+        None => {
+            checker.error(root.pos, "missing required key `title`");
+            None
+        }
+    };
+    let description =
+        entry(entries, "description").and_then(|n| checker.string(n, "`description`"));
+
+    let mut vars = Map::new();
+    if let Some(node) = entry(entries, "vars") {
+        match &node.value {
+            Value::Map(pairs) => {
+                for (k, v) in pairs {
+                    vars.insert(k.name.clone(), v.to_json());
+                }
+            }
+            Value::Null => {}
+            _ => checker.error(
+                node.pos,
+                format!(
+                    "`vars` must be a mapping of names to values, found {}",
+                    node.kind()
+                ),
+            ),
+        }
+    }
+
+    let mut secrets = Vec::new();
+    if let Some(node) = entry(entries, "secrets") {
+        match &node.value {
+            Value::Seq(items) => {
+                for item in items {
+                    let Some(name) = checker.string(item, "a secret") else {
+                        continue;
+                    };
+                    if !is_env_name(&name) {
+                        checker.error(
+                            item.pos,
+                            format!("secret `{name}` is not an environment variable name"),
+                        );
+                    } else if secrets.contains(&name) {
+                        checker.error(item.pos, format!("secret `{name}` is listed twice"));
+                    } else {
+                        secrets.push(name);
+                    }
+                }
+            }
+            Value::Null => {}
+            _ => checker.error(
+                node.pos,
+                format!(
+                    "`secrets` must be a list of environment variable names, found {}",
+                    node.kind()
+                ),
+            ),
+        }
+    }
+
+    let mut defaults = Defaults::default();
+    if let Some(node) = entry(entries, "defaults")
+        && let Some(pairs) = checker.mapping(node, "`defaults`", DEFAULTS_KEYS)
+    {
+        for (k, v) in pairs {
+            match k.name.as_str() {
+                "timeout" => defaults.timeout = checker.duration(v, "default timeout"),
+                "retry" => defaults.retry = checker.retry(v, "`defaults.retry`"),
+                _ => {}
+            }
+        }
+    }
+
+    let steps = match entry(entries, "steps") {
+        Some(node) => step_list(checker, node, "steps"),
+        None => {
+            checker.error(root.pos, "missing required key `steps`");
+            Vec::new()
+        }
+    };
+    if let Some(node) = entry(entries, "steps")
+        && node.as_seq().is_some_and(|s| s.is_empty())
+    {
+        checker.error(
+            node.pos,
+            "`steps` is empty: a runbook needs at least one step",
+        );
+    }
+    let finally = entry(entries, "finally")
+        .map(|n| step_list(checker, n, "finally"))
+        .unwrap_or_default();
+
+    if checker.diagnostics.len() > before {
+        return None;
+    }
+    Some(Runbook {
+        name: name?,
+        title: title?,
+        description,
+        vars,
+        secrets,
+        defaults,
+        steps,
+        finally,
+        source,
+    })
+}
+
+fn step_list(checker: &mut Checker, node: &Node, list: &str) -> Vec<Step> {
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| step(checker, item, list, i + 1))
+            .collect(),
+        Value::Null if list == "finally" => Vec::new(),
+        _ => {
+            checker.error(
+                node.pos,
+                format!("`{list}` must be a list of steps, found {}", node.kind()),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option<Step> {
+    let known: Vec<&str> = CONTROL_KEYS.iter().chain(EXECUTORS).copied().collect();
+    let what = format!("step {number} of `{list}`");
+    let entries = checker.mapping(node, &what, &known)?;
+    let before = checker.diagnostics.len();
+
+    let id = match entry(entries, "id") {
+        Some(n) => checker.string(n, "step `id`").and_then(|id| {
+            if is_valid_step_id(&id) {
+                Some(id)
+            } else {
+                checker.error(
+                    n.pos,
+                    format!(
+                        "step id `{id}` must start with a lowercase letter and use only a-z, 0-9 and _ ([a-z][a-z0-9_]*)"
+                    ),
+                );
+                None
+            }
+        }),
+        None => {
+            checker.error(node.pos, format!("{what} is missing required key `id`"));
+            None
+        }
+    };
+    let label = id
+        .as_deref()
+        .map_or_else(|| what.clone(), |id| format!("step `{id}`"));
+    let title = match entry(entries, "title") {
+        Some(n) => checker.string(n, "step `title`"),
+        None => {
+            checker.error(node.pos, format!("{label} is missing required key `title`"));
+            None
+        }
+    };
+    let description =
+        entry(entries, "description").and_then(|n| checker.string(n, "step `description`"));
+
+    let executor_keys: Vec<&Key> = entries
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| EXECUTORS.contains(&k.name.as_str()))
+        .collect();
+    let executor = match executor_keys.as_slice() {
+        [] => {
+            checker.error(
+                node.pos,
+                format!(
+                    "{label} has no executor: add exactly one of {}",
+                    EXECUTORS.join(", ")
+                ),
+            );
+            None
+        }
+        [one] => {
+            let value = entry(entries, &one.name).expect("key exists");
+            executor(checker, &one.name, value, entries, &label)
+        }
+        [first, second, ..] => {
+            checker.error_at_key(
+                second,
+                format!(
+                    "{label} has two executors (`{}` and `{}`): a step has exactly one; split it into two steps",
+                    first.name, second.name
+                ),
+            );
+            None
+        }
+    };
+    if let Some(ask_key) = key(entries, "ask")
+        && !matches!(executor, Some(Executor::Manual(_)))
+        && executor_keys.len() == 1
+    {
+        checker.error_at_key(
+            ask_key,
+            format!("`ask` belongs to `manual` steps, but {label} is not one"),
+        );
+    }
+
+    let when = entry(entries, "when").and_then(|n| checker.expression(n, "`when`"));
+    let mut expect = Vec::new();
+    if let Some(n) = entry(entries, "expect") {
+        match &n.value {
+            Value::Seq(items) => {
+                if items.is_empty() {
+                    checker.error(n.pos, "`expect` is an empty list");
+                }
+                for item in items {
+                    if let Some(e) = checker.expression(item, "`expect`") {
+                        expect.push(e);
+                    }
+                }
+            }
+            _ => {
+                if let Some(e) = checker.expression(n, "`expect`") {
+                    expect.push(e);
+                }
+            }
+        }
+    }
+    let retry = entry(entries, "retry").and_then(|n| checker.retry(n, "`retry`"));
+    let on_fail = match entry(entries, "on_fail") {
+        None => OnFail::Stop,
+        Some(n) => on_fail(checker, n).unwrap_or(OnFail::Stop),
+    };
+    let explicit_action = entry(entries, "action").and_then(|n| checker.boolean(n, "`action`"));
+    let loop_over = entry(entries, "loop").and_then(|n| match &n.value {
+        Value::Seq(items) => Some(LoopSource::Items(items.iter().map(Node::to_json).collect())),
+        _ => checker.expression(n, "`loop`").map(LoopSource::Expr),
+    });
+    let parallel = match entry(entries, "parallel") {
+        Some(n) => {
+            if loop_over.is_none() && entry(entries, "loop").is_none() {
+                checker.error(n.pos, "`parallel` only applies to a step with `loop`");
+            }
+            checker.count(n, "`parallel`", 1, 10_000).unwrap_or(1) as usize
+        }
+        None => 1,
+    };
+    let milestone = entry(entries, "milestone").and_then(|n| {
+        let m = checker.string(n, "`milestone`")?;
+        if m.trim().is_empty() {
+            checker.error(n.pos, "`milestone` is empty");
+            return None;
+        }
+        Some(m)
+    });
+    let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "step `timeout`"));
+
+    if checker.diagnostics.len() > before {
+        return None;
+    }
+    let executor = executor?;
+    let action = explicit_action.unwrap_or_else(|| default_action(&executor));
+    Some(Step {
+        id: id?,
+        title: title?,
+        description,
+        pos: node.pos,
+        executor,
+        when,
+        expect,
+        retry,
+        on_fail,
+        action,
+        loop_over,
+        parallel,
+        milestone,
+        timeout,
+    })
+}
+
+/// Commands and writes change systems; reads do not.
+fn default_action(executor: &Executor) -> bool {
+    match executor {
+        Executor::Command(_) => true,
+        Executor::Http(h) => !matches!(h.method.as_str(), "GET" | "HEAD"),
+        _ => false,
+    }
+}
+
+fn on_fail(checker: &mut Checker, node: &Node) -> Option<OnFail> {
+    match &node.value {
+        Value::Str(s) if s == "stop" => Some(OnFail::Stop),
+        Value::Str(s) if s == "continue" => Some(OnFail::Continue),
+        Value::Str(s) => {
+            let hint = suggest(s, ["stop", "continue"])
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            checker.error(
+                node.pos,
+                format!(
+                    "`on_fail` must be `stop`, `continue` or `{{goto: STEP_ID}}`, found `{s}`{hint}"
+                ),
+            );
+            None
+        }
+        Value::Map(_) => {
+            let entries = checker.mapping(node, "`on_fail`", ON_FAIL_KEYS)?;
+            let Some(target) = entry(entries, "goto") else {
+                checker.error(node.pos, "`on_fail` mapping needs `goto: STEP_ID`");
+                return None;
+            };
+            checker.string(target, "`goto`").map(|step| OnFail::Goto {
+                step,
+                pos: target.pos,
+            })
+        }
+        _ => {
+            checker.error(
+                node.pos,
+                format!(
+                    "`on_fail` must be `stop`, `continue` or `{{goto: STEP_ID}}`, found {}",
+                    node.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn executor(
+    checker: &mut Checker,
+    kind: &str,
+    node: &Node,
+    step: &[(Key, Node)],
+    label: &str,
+) -> Option<Executor> {
+    match kind {
+        "http" => http(checker, node, label).map(Executor::Http),
+        "prometheus" => {
+            let entries = checker.mapping(node, "`prometheus`", PROMETHEUS_KEYS)?;
+            let url = required(checker, entries, node, "prometheus", "url")
+                .and_then(|n| checker.template(n, "prometheus `url`"));
+            let query = required(checker, entries, node, "prometheus", "query")
+                .and_then(|n| checker.template(n, "prometheus `query`"));
+            let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "`timeout`"));
+            Some(Executor::Prometheus(PrometheusSpec {
+                url: url?,
+                query: query?,
+                timeout,
+            }))
+        }
+        "statuspage" => {
+            if node.as_str().is_some() {
+                let url = checker.template(node, "statuspage url")?;
+                return Some(Executor::Statuspage(StatuspageSpec { url, timeout: None }));
+            }
+            let entries = checker.mapping(node, "`statuspage`", STATUSPAGE_KEYS)?;
+            let url = required(checker, entries, node, "statuspage", "url")
+                .and_then(|n| checker.template(n, "statuspage `url`"));
+            let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "`timeout`"));
+            Some(Executor::Statuspage(StatuspageSpec { url: url?, timeout }))
+        }
+        "tcp" => {
+            if node.as_str().is_some() {
+                let address = checker.template(node, "tcp address")?;
+                return Some(Executor::Tcp(TcpSpec {
+                    address,
+                    timeout: None,
+                }));
+            }
+            let entries = checker.mapping(node, "`tcp`", TCP_KEYS)?;
+            let address = required(checker, entries, node, "tcp", "address")
+                .and_then(|n| checker.template(n, "tcp `address`"));
+            let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "`timeout`"));
+            Some(Executor::Tcp(TcpSpec {
+                address: address?,
+                timeout,
+            }))
+        }
+        "command" => command(checker, node).map(Executor::Command),
+        "manual" => manual(checker, node, step, label).map(Executor::Manual),
+        "wait" => checker.duration(node, "`wait`").map(Executor::Wait),
+        _ => None,
+    }
+}
+
+fn required<'n>(
+    checker: &mut Checker,
+    entries: &'n [(Key, Node)],
+    node: &Node,
+    what: &str,
+    name: &str,
+) -> Option<&'n Node> {
+    let found = entry(entries, name);
+    if found.is_none() {
+        checker.error(
+            node.pos,
+            format!("`{what}` is missing required key `{name}`"),
+        );
+    }
+    found
+}
+
+fn http(checker: &mut Checker, node: &Node, _label: &str) -> Option<HttpSpec> {
+    let mut spec = HttpSpec {
+        url: Template {
+            source: String::new(),
+            pos: node.pos,
+        },
+        method: "GET".into(),
+        headers: Vec::new(),
+        body: None,
+        samples: 1,
+        concurrency: 1,
+        timeout: None,
+        insecure: false,
+        follow_redirects: true,
+    };
+    if node.as_str().is_some() {
+        spec.url = checker.template(node, "http url")?;
+        return Some(spec);
+    }
+    let entries = checker.mapping(node, "`http`", HTTP_KEYS)?;
+    let before = checker.diagnostics.len();
+    if let Some(url) = required(checker, entries, node, "http", "url")
+        .and_then(|n| checker.template(n, "http `url`"))
+    {
+        spec.url = url;
+    }
+    if let Some(n) = entry(entries, "method")
+        && let Some(m) = checker.string(n, "http `method`")
+    {
+        let upper = m.to_ascii_uppercase();
+        if upper.is_empty() || !upper.chars().all(|c| c.is_ascii_alphabetic()) {
+            checker.error(n.pos, format!("`{m}` is not an HTTP method"));
+        }
+        spec.method = upper;
+    }
+    if let Some(n) = entry(entries, "headers") {
+        spec.headers = checker.string_map(n, "header");
+    }
+    if let (Some(_), Some(json_key)) = (entry(entries, "body"), key(entries, "json")) {
+        checker.error_at_key(json_key, "`http` takes `body` (text) or `json`, not both");
+    }
+    if let Some(n) = entry(entries, "body") {
+        spec.body = checker.template(n, "http `body`").map(HttpBody::Text);
+    }
+    if let Some(n) = entry(entries, "json") {
+        spec.body = checker.template_value(n, "http `json`").map(HttpBody::Json);
+    }
+    if let Some(n) = entry(entries, "samples") {
+        spec.samples = checker.count(n, "`samples`", 1, 1_000_000).unwrap_or(1);
+    }
+    if let Some(n) = entry(entries, "concurrency") {
+        spec.concurrency = checker.count(n, "`concurrency`", 1, 10_000).unwrap_or(1);
+    }
+    if let Some(n) = entry(entries, "timeout") {
+        spec.timeout = checker.duration(n, "http `timeout`");
+    }
+    if let Some(n) = entry(entries, "insecure") {
+        spec.insecure = checker.boolean(n, "`insecure`").unwrap_or(false);
+    }
+    if let Some(n) = entry(entries, "follow_redirects") {
+        spec.follow_redirects = checker.boolean(n, "`follow_redirects`").unwrap_or(true);
+    }
+    (checker.diagnostics.len() == before).then_some(spec)
+}
+
+fn command(checker: &mut Checker, node: &Node) -> Option<CommandSpec> {
+    if let Value::Str(s) = &node.value {
+        checker.error(
+            node.pos,
+            format!(
+                "`command` takes `argv: [...]` (run directly) or `shell: \"...\"` (run by sh); for this one write `command: {{shell: {s:?}}}`"
+            ),
+        );
+        return None;
+    }
+    if let Value::Seq(_) = node.value {
+        let argv = argv(checker, node)?;
+        return Some(CommandSpec {
+            program: CommandProgram::Argv(argv),
+            env: Vec::new(),
+            cwd: None,
+            timeout: None,
+        });
+    }
+    let entries = checker.mapping(node, "`command`", COMMAND_KEYS)?;
+    let before = checker.diagnostics.len();
+    let program = match (entry(entries, "argv"), entry(entries, "shell")) {
+        (Some(a), None) => argv(checker, a).map(CommandProgram::Argv),
+        (None, Some(s)) => checker.template(s, "`shell`").map(CommandProgram::Shell),
+        (Some(_), Some(_)) => {
+            let k = key(entries, "shell").expect("present");
+            checker.error_at_key(k, "`command` takes `argv` or `shell`, not both");
+            None
+        }
+        (None, None) => {
+            checker.error(
+                node.pos,
+                "`command` needs `argv: [...]` or `shell: \"...\"`",
+            );
+            None
+        }
+    };
+    let env = entry(entries, "env")
+        .map(|n| {
+            let env = checker.string_map(n, "env var");
+            for (name, t) in &env {
+                if !is_env_name(name) {
+                    checker.error(
+                        t.pos,
+                        format!("`{name}` is not an environment variable name"),
+                    );
+                }
+            }
+            env
+        })
+        .unwrap_or_default();
+    let cwd = entry(entries, "cwd").and_then(|n| checker.template(n, "`cwd`"));
+    let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "command `timeout`"));
+    if checker.diagnostics.len() > before {
+        return None;
+    }
+    Some(CommandSpec {
+        program: program?,
+        env,
+        cwd,
+        timeout,
+    })
+}
+
+fn argv(checker: &mut Checker, node: &Node) -> Option<Vec<Template>> {
+    let Some(items) = node.as_seq() else {
+        checker.error(
+            node.pos,
+            format!("`argv` must be a list of strings, found {}", node.kind()),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        checker.error(node.pos, "`argv` is empty: it needs at least the program");
+        return None;
+    }
+    let mut out = Vec::new();
+    for item in items {
+        out.push(checker.template(item, "an `argv` element")?);
+    }
+    Some(out)
+}
+
+fn manual(
+    checker: &mut Checker,
+    node: &Node,
+    step: &[(Key, Node)],
+    label: &str,
+) -> Option<ManualSpec> {
+    let (instructions, inner_ask) = match &node.value {
+        Value::Str(_) => (checker.template(node, "`manual` instructions")?, None),
+        Value::Map(_) => {
+            let entries = checker.mapping(node, "`manual`", MANUAL_KEYS)?;
+            let text = required(checker, entries, node, "manual", "instructions")
+                .and_then(|n| checker.template(n, "`manual` instructions"))?;
+            (text, entry(entries, "ask"))
+        }
+        _ => {
+            checker.error(
+                node.pos,
+                format!(
+                    "`manual` must be the instructions for the human, found {}",
+                    node.kind()
+                ),
+            );
+            return None;
+        }
+    };
+    let ask_node = match (inner_ask, entry(step, "ask")) {
+        (Some(_), Some(_)) => {
+            let k = key(step, "ask").expect("present");
+            checker.error_at_key(k, format!("{label} has `ask` twice"));
+            return None;
+        }
+        (a, b) => a.or(b),
+    };
+    let mut ask = Vec::new();
+    if let Some(n) = ask_node {
+        let Some(items) = n.as_seq() else {
+            checker.error(
+                n.pos,
+                format!(
+                    "`ask` must be a list of {{name, prompt, secret}}, found {}",
+                    n.kind()
+                ),
+            );
+            return None;
+        };
+        for item in items {
+            let Some(fields) = checker.mapping(item, "an `ask` field", ASK_KEYS) else {
+                continue;
+            };
+            let name = match entry(fields, "name") {
+                Some(v) => checker.string(v, "ask `name`"),
+                None => {
+                    checker.error(item.pos, "an `ask` field is missing required key `name`");
+                    None
+                }
+            };
+            let Some(name) = name else { continue };
+            if !is_valid_step_id(&name) {
+                checker.error(
+                    entry(fields, "name").map_or(item.pos, |v| v.pos),
+                    format!(
+                        "ask name `{name}` must match [a-z][a-z0-9_]* so expressions can read it"
+                    ),
+                );
+                continue;
+            }
+            if ask.iter().any(|a: &AskField| a.name == name) {
+                checker.error(item.pos, format!("ask field `{name}` is listed twice"));
+                continue;
+            }
+            let prompt = entry(fields, "prompt")
+                .and_then(|v| checker.string(v, "ask `prompt`"))
+                .unwrap_or_else(|| name.replace('_', " "));
+            let secret = entry(fields, "secret")
+                .and_then(|v| checker.boolean(v, "ask `secret`"))
+                .unwrap_or(false);
+            ask.push(AskField {
+                name,
+                prompt,
+                secret,
+            });
+        }
+    }
+    Some(ManualSpec { instructions, ask })
+}

@@ -1,0 +1,359 @@
+//! Loading a runbook file and the checks that span steps: unique ids, `goto` targets,
+//! `steps.X` references, declared secrets, and the names each expression reads.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::model::*;
+use super::parse::{self, Checker};
+use crate::diagnostic::{Diagnostic, suggest};
+use crate::expr;
+use crate::yaml::{self, Pos};
+
+/// Why a runbook could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read.
+    Io { path: String, message: String },
+    /// The file was read but is not a valid runbook: every problem found, in file order.
+    Invalid {
+        source: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl LoadError {
+    /// The error as printed: every diagnostic with its source line.
+    pub fn render(&self) -> String {
+        match self {
+            LoadError::Io { path, message } => format!("{path}: {message}"),
+            LoadError::Invalid {
+                source,
+                diagnostics,
+            } => diagnostics
+                .iter()
+                .map(|d| d.render(source))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+/// Reads, parses and validates a runbook file.
+pub fn load(path: &Path) -> Result<Runbook, LoadError> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: display.clone(),
+        message: crate::io_message(&e),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| LoadError::Io {
+        path: display.clone(),
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    })?;
+    from_text(&display, text)
+}
+
+/// Parses and validates runbook text; `file` names it in messages.
+pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
+    let sha256 = hex_sha256(text.as_bytes());
+    let root = match yaml::parse(&text) {
+        Ok(root) => root,
+        Err(e) => {
+            return Err(LoadError::Invalid {
+                diagnostics: vec![Diagnostic::new(
+                    file,
+                    e.pos,
+                    format!("YAML syntax error: {}", e.message),
+                )],
+                source: text,
+            });
+        }
+    };
+    let mut checker = Checker::new(file);
+    let source = Source {
+        path: file.to_string(),
+        text: String::new(),
+        sha256,
+    };
+    let parsed = parse::runbook(&mut checker, &root, source);
+    if let Some(runbook) = &parsed {
+        cross_check(&mut checker, runbook);
+    }
+    if !checker.diagnostics.is_empty() || parsed.is_none() {
+        let mut diagnostics = checker.diagnostics;
+        diagnostics.sort_by_key(|d| d.pos);
+        diagnostics.dedup();
+        return Err(LoadError::Invalid {
+            source: text,
+            diagnostics,
+        });
+    }
+    let mut runbook = parsed.expect("checked above");
+    runbook.source.text = text;
+    Ok(runbook)
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Fields each executor produces, for checking the names `expect` and `steps.X.field` read.
+pub fn executor_fields(executor: &Executor) -> Vec<&str> {
+    let fixed: &[&str] = match executor {
+        Executor::Http(_) => &[
+            "status",
+            "count",
+            "status_counts",
+            "error_count",
+            "errors",
+            "rate_5xx",
+            "rate_error",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "max_ms",
+            "body",
+            "body_truncated",
+            "json",
+            "headers",
+            "url",
+            "method",
+        ],
+        Executor::Prometheus(_) => &["value", "values", "series", "result_type", "error"],
+        Executor::Statuspage(_) => &[
+            "indicator",
+            "description",
+            "components",
+            "incidents",
+            "page",
+            "error",
+        ],
+        Executor::Tcp(_) => &["connected", "connect_ms", "address", "error"],
+        Executor::Command(_) => &[
+            "exit_code",
+            "stdout",
+            "stderr",
+            "json",
+            "timed_out",
+            "signal",
+            "duration_ms",
+        ],
+        Executor::Manual(m) => return m.ask.iter().map(|a| a.name.as_str()).collect(),
+        Executor::Wait(_) => &["waited_ms"],
+    };
+    fixed.to_vec()
+}
+
+/// Fields every finished step has besides its executor's.
+pub const COMMON_FIELDS: &[&str] = &["outcome", "passed", "summary", "duration_ms", "attempt"];
+/// Fields a step with `loop` has.
+pub const LOOP_FIELDS: &[&str] = &["items", "passed_count", "failed_count"];
+/// MiniJinja's global functions, which expressions may call.
+const GLOBALS: &[&str] = &["range", "dict", "namespace", "debug"];
+
+/// Where an expression or template stands, which decides the names it may read.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    /// `when`, `loop`: before the step runs.
+    Before,
+    /// Templates of the executor: `item` inside loops.
+    Template,
+    /// `expect`: the step's own fields at top level.
+    Expect,
+}
+
+fn cross_check(checker: &mut Checker, runbook: &Runbook) {
+    let mut seen: HashSet<&str> = HashSet::new();
+    for step in runbook.all_steps() {
+        if !seen.insert(&step.id) {
+            checker.error(step.pos, format!("duplicate step id `{}`", step.id));
+        }
+    }
+    let ids: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
+    for (list, steps) in [("steps", &runbook.steps), ("finally", &runbook.finally)] {
+        let local: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+        for step in steps {
+            if let OnFail::Goto { step: target, pos } = &step.on_fail
+                && !local.contains(&target.as_str())
+            {
+                let message = if ids.contains(&target.as_str()) {
+                    format!("`goto: {target}` leaves `{list}`: a goto must stay within its list")
+                } else {
+                    unknown_step(&format!("`goto: {target}`"), target, &ids)
+                };
+                checker.error(*pos, message);
+            }
+        }
+    }
+    for step in runbook.all_steps() {
+        let mut checks: Vec<(Scope, Pos, &str, bool)> = Vec::new();
+        if let Some(w) = &step.when {
+            checks.push((Scope::Before, w.pos, &w.source, true));
+        }
+        if let Some(LoopSource::Expr(l)) = &step.loop_over {
+            checks.push((Scope::Before, l.pos, &l.source, true));
+        }
+        for e in &step.expect {
+            checks.push((Scope::Expect, e.pos, &e.source, true));
+        }
+        for t in step_templates(step) {
+            checks.push((Scope::Template, t.pos, &t.source, false));
+        }
+        for (scope, pos, source, is_expr) in checks {
+            let names = if is_expr {
+                expr::check_expression(source)
+            } else {
+                expr::check_template(source)
+            };
+            for name in names.unwrap_or_default() {
+                if let Some(message) = check_name(runbook, step, scope, &name, &ids) {
+                    checker.error(pos, message);
+                }
+            }
+        }
+    }
+}
+
+fn unknown_step(what: &str, target: &str, ids: &[&str]) -> String {
+    match suggest(target, ids.iter().copied()) {
+        Some(close) => format!("{what}: no step has id `{target}` (did you mean `{close}`?)"),
+        None => format!("{what}: no step has id `{target}`"),
+    }
+}
+
+/// Checks one name an expression reads; returns the problem, if any.
+fn check_name(
+    runbook: &Runbook,
+    step: &Step,
+    scope: Scope,
+    name: &str,
+    ids: &[&str],
+) -> Option<String> {
+    let mut parts = name.split('.');
+    let head = parts.next().unwrap_or_default();
+    match head {
+        "vars" => None,
+        "secrets" => {
+            let secret = parts.next()?;
+            if runbook.secrets.iter().any(|s| s == secret) {
+                None
+            } else {
+                Some(format!(
+                    "`secrets.{secret}` is not declared: add `{secret}` to the runbook's `secrets:` list"
+                ))
+            }
+        }
+        "steps" => {
+            let id = parts.next()?;
+            let Some(target) = runbook.step(id) else {
+                return Some(unknown_step(&format!("`steps.{id}`"), id, ids));
+            };
+            let field = parts.next()?;
+            let mut known = executor_fields(&target.executor);
+            known.extend_from_slice(COMMON_FIELDS);
+            if target.loop_over.is_some() {
+                known.extend_from_slice(LOOP_FIELDS);
+            }
+            if known.contains(&field) {
+                return None;
+            }
+            Some(match suggest(field, known.iter().copied()) {
+                Some(close) => format!(
+                    "`steps.{id}.{field}`: step `{id}` has no field `{field}` (did you mean `{close}`?)"
+                ),
+                None => format!(
+                    "`steps.{id}.{field}`: step `{id}` has no field `{field}` (its fields: {})",
+                    known.join(", ")
+                ),
+            })
+        }
+        "item" if step.loop_over.is_some() && scope != Scope::Before => None,
+        "item" => Some(if step.loop_over.is_some() {
+            "`item` is not defined here: `when` and `loop` are evaluated once, before the items"
+                .into()
+        } else {
+            "`item` is only defined in a step with `loop`".into()
+        }),
+        _ if GLOBALS.contains(&head) => None,
+        _ if scope == Scope::Expect => {
+            let known = executor_fields(&step.executor);
+            if known.contains(&head) {
+                return None;
+            }
+            let mut candidates = known.clone();
+            candidates.extend(["vars", "secrets", "steps"]);
+            Some(match suggest(head, candidates.iter().copied()) {
+                Some(close) => format!(
+                    "`expect` reads `{head}`, which this {} step does not produce (did you mean `{close}`?)",
+                    step.executor.kind()
+                ),
+                None => format!(
+                    "`expect` reads `{head}`, which this {} step does not produce (its fields: {})",
+                    step.executor.kind(),
+                    known.join(", ")
+                ),
+            })
+        }
+        _ => {
+            let roots = ["vars", "secrets", "steps", "item"];
+            Some(match suggest(head, roots) {
+                Some(close) => format!("unknown name `{head}` (did you mean `{close}`?)"),
+                None => format!(
+                    "unknown name `{head}`: expressions read `vars`, `secrets`, `steps` and, in loops, `item`"
+                ),
+            })
+        }
+    }
+}
+
+/// Every template an executor renders.
+pub fn step_templates(step: &Step) -> Vec<&Template> {
+    let mut out = Vec::new();
+    match &step.executor {
+        Executor::Http(h) => {
+            out.push(&h.url);
+            out.extend(h.headers.iter().map(|(_, t)| t));
+            match &h.body {
+                Some(HttpBody::Text(t)) => out.push(t),
+                Some(HttpBody::Json(v)) => collect_value_templates(v, &mut out),
+                None => {}
+            }
+        }
+        Executor::Prometheus(p) => {
+            out.push(&p.url);
+            out.push(&p.query);
+        }
+        Executor::Statuspage(s) => out.push(&s.url),
+        Executor::Tcp(t) => out.push(&t.address),
+        Executor::Command(c) => {
+            match &c.program {
+                CommandProgram::Argv(argv) => out.extend(argv.iter()),
+                CommandProgram::Shell(s) => out.push(s),
+            }
+            out.extend(c.env.iter().map(|(_, t)| t));
+            out.extend(c.cwd.iter());
+        }
+        Executor::Manual(m) => out.push(&m.instructions),
+        Executor::Wait(_) => {}
+    }
+    out
+}
+
+fn collect_value_templates<'a>(value: &'a TemplateValue, out: &mut Vec<&'a Template>) {
+    match value {
+        TemplateValue::Str(t) => out.push(t),
+        TemplateValue::Seq(items) => items.iter().for_each(|v| collect_value_templates(v, out)),
+        TemplateValue::Map(entries) => entries
+            .iter()
+            .for_each(|(_, v)| collect_value_templates(v, out)),
+        _ => {}
+    }
+}

@@ -1,0 +1,179 @@
+//! The events of a run, as written to the timeline (one JSON object per line).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// One line of the timeline: the envelope every event shares, and the event itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-22T19:30:00.123Z`.
+    pub ts: String,
+    pub run_id: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        runbook: String,
+        title: String,
+        file: String,
+        sha256: String,
+        /// `guided` or `non-interactive`.
+        mode: String,
+        dry_run: bool,
+        /// Vars in effect, secrets redacted.
+        vars: Map<String, Json>,
+        version: String,
+        /// `user@host`, or `ci` under CI.
+        actor: String,
+        /// Where the timeline is, as given.
+        timeline: String,
+    },
+    /// A recorded run was picked up again with `--resume`.
+    RunResumed {
+        actor: String,
+        version: String,
+        /// The step the run continues at, if any.
+        next_step: Option<String>,
+        vars: Map<String, Json>,
+    },
+    StepStarted {
+        step: String,
+        title: String,
+        /// 1-based position in its list.
+        index: usize,
+        /// `steps` or `finally`.
+        phase: String,
+        action: bool,
+        /// How many times this step has been entered in this run (goto loops).
+        entry: u32,
+    },
+    /// An attempt of a step with `retry` that did not pass and will be tried again.
+    StepAttempt {
+        step: String,
+        attempt: u32,
+        outcome: Outcome,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failures: Vec<String>,
+        data: Map<String, Json>,
+        duration_ms: u64,
+        next_delay_ms: u64,
+    },
+    StepFinished {
+        step: String,
+        title: String,
+        outcome: Outcome,
+        duration_ms: u64,
+        summary: String,
+        data: Map<String, Json>,
+        attempt: u32,
+        /// The expectations that did not hold, each with the actual values.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failures: Vec<String>,
+        action: bool,
+        /// Who decided: the operator for confirmed or skipped actions, `--yes`, or the policy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
+        phase: String,
+    },
+    Milestone {
+        milestone: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        actor: String,
+    },
+    Note {
+        text: String,
+        actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
+    RunFinished {
+        outcome: RunOutcome,
+        exit_code: i32,
+        duration_ms: u64,
+        /// Why the run ended this way, in one line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        counts: Map<String, Json>,
+    },
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::RunResumed { .. } => "run_resumed",
+            Event::StepStarted { .. } => "step_started",
+            Event::StepAttempt { .. } => "step_attempt",
+            Event::StepFinished { .. } => "step_finished",
+            Event::Milestone { .. } => "milestone",
+            Event::Note { .. } => "note",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    DryRun,
+    Blocked,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+            Outcome::DryRun => "dry_run",
+            Outcome::Blocked => "blocked",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// Failed or error: what `on_fail` and `retry` respond to.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed | Outcome::Error | Outcome::Interrupted
+        )
+    }
+}
+
+/// How a run ended; each maps to one exit code.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Completed,
+    Failed,
+    Aborted,
+    Blocked,
+    Interrupted,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Completed => "completed",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Aborted => "aborted",
+            RunOutcome::Blocked => "blocked",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Reading a timeline back: every complete line is an event; an unterminated last line is a
+//! torn write from a crash and is ignored.
+
+use std::path::Path;
+
+use super::event::Record;
+
+/// The events of a timeline file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub records: Vec<Record>,
+    /// The last line had no newline (a torn write) and was ignored.
+    pub torn: bool,
+    /// Complete lines that are not events this version knows, with their line numbers.
+    pub problems: Vec<(usize, usize, String)>,
+}
+
+/// Parses timeline text. Unknown event kinds (from newer versions) are skipped, not errors.
+pub fn parse_lines(text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    // split leaves "" after a final newline; anything else there is a torn line.
+    let tail = lines.pop().unwrap_or_default();
+    if !tail.is_empty() {
+        parsed.torn = true;
+    }
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                parsed.problems.push((i + 1, e.column(), e.to_string()));
+                continue;
+            }
+        };
+        match serde_json::from_value::<Record>(value.clone()) {
+            Ok(record) => parsed.records.push(record),
+            Err(e) => {
+                let known = value
+                    .get("event")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|name| {
+                        [
+                            "run_started",
+                            "run_resumed",
+                            "step_started",
+                            "step_attempt",
+                            "step_finished",
+                            "milestone",
+                            "note",
+                            "run_finished",
+                        ]
+                        .contains(&name)
+                    });
+                if known || value.get("seq").is_none() {
+                    parsed.problems.push((i + 1, 1, e.to_string()));
+                }
+            }
+        }
+    }
+    parsed
+}
+
+/// Reads a timeline file; a line that is complete but not an event is an error naming
+/// `FILE:LINE:COL`.
+pub fn read(path: &Path) -> Result<Parsed, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {}", path.display(), crate::io_message(&e)))?;
+    let parsed = parse_lines(&text);
+    if let Some((line, col, message)) = parsed.problems.first() {
+        return Err(format!(
+            "{}:{line}:{col}: not a timeline event: {message}",
+            path.display()
+        ));
+    }
+    if parsed.records.is_empty() {
+        return Err(format!("{}: the timeline has no events", path.display()));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_ignored() {
+        let good = r#"{"seq":1,"ts":"t","run_id":"r","event":"note","text":"a","actor":"me"}"#;
+        let text = format!("{good}\n{{\"seq\":2,\"ts\"");
+        let parsed = parse_lines(&text);
+        assert_eq!(parsed.records.len(), 1);
+        assert!(parsed.torn);
+        assert!(parsed.problems.is_empty());
+    }
+
+    #[test]
+    fn broken_middle_line_is_a_problem() {
+        let good = r#"{"seq":1,"ts":"t","run_id":"r","event":"note","text":"a","actor":"me"}"#;
+        let parsed = parse_lines(&format!("{good}\nnot json\n{good}\n"));
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.problems[0].0, 2);
+    }
+}

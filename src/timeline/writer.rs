@@ -1,0 +1,182 @@
+//! Appending events to a timeline so that a crash loses at most the line being written.
+//!
+//! Each event is one `write_all` of a whole line under an exclusive file lock, followed by
+//! `sync_data` before the engine moves on. The lock lets `runbook note` append from another
+//! terminal while a run writes: whoever holds it reads the last `seq` if the file grew behind
+//! its back, so sequence numbers stay unique and lines never interleave.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::event::{Event, Record};
+use super::reader;
+use crate::redact::Redactor;
+
+/// An open timeline being appended to.
+pub struct TimelineWriter {
+    file: File,
+    path: PathBuf,
+    run_id: String,
+    next_seq: u64,
+    /// The file length after our last write; a different length means someone else appended.
+    known_len: u64,
+    redactor: Arc<Redactor>,
+}
+
+impl TimelineWriter {
+    /// Creates a new timeline (and its directories). Fails if the file exists.
+    pub fn create(path: &Path, run_id: &str, redactor: Arc<Redactor>) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        // The new directory entry must survive a crash too, not just the file's contents.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(TimelineWriter {
+            file,
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            next_seq: 1,
+            known_len: 0,
+            redactor,
+        })
+    }
+
+    /// Opens an existing timeline to continue it: a torn last line (no newline) is cut off so
+    /// the next event starts on a line of its own.
+    pub fn resume(
+        path: &Path,
+        run_id: &str,
+        last_seq: u64,
+        redactor: Arc<Redactor>,
+    ) -> io::Result<Self> {
+        let mut file = OpenOptions::new().append(true).read(true).open(path)?;
+        file.lock()?;
+        let len = cut_torn_tail(&mut file)?;
+        file.unlock()?;
+        Ok(TimelineWriter {
+            file,
+            path: path.to_path_buf(),
+            run_id: run_id.to_string(),
+            next_seq: last_seq + 1,
+            known_len: len,
+            redactor,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Appends one event, durably. Returns the record as written (redacted).
+    pub fn write(&mut self, event: Event) -> io::Result<Record> {
+        self.file.lock()?;
+        let result = self.write_locked(event);
+        let _ = self.file.unlock();
+        result
+    }
+
+    fn write_locked(&mut self, event: Event) -> io::Result<Record> {
+        let len = self.file.metadata()?.len();
+        if len != self.known_len {
+            let (last, _) = last_seq(&mut self.file)?;
+            self.next_seq = self.next_seq.max(last + 1);
+        }
+        let record = Record {
+            seq: self.next_seq,
+            ts: now_rfc3339(),
+            run_id: self.run_id.clone(),
+            event,
+        };
+        let (line, redacted) = encode(&record, &self.redactor)?;
+        self.file.write_all(line.as_bytes())?;
+        self.file.sync_data()?;
+        self.known_len = len + line.len() as u64;
+        self.next_seq += 1;
+        Ok(redacted)
+    }
+}
+
+/// Serializes a record as one redacted line; also returns the redacted record itself.
+fn encode(record: &Record, redactor: &Redactor) -> io::Result<(String, Record)> {
+    let value = serde_json::to_value(record).map_err(io::Error::other)?;
+    let value = redactor.redact_json(&value);
+    let mut line = serde_json::to_string(&value).map_err(io::Error::other)?;
+    line.push('\n');
+    let redacted: Record = serde_json::from_value(value).map_err(io::Error::other)?;
+    Ok((line, redacted))
+}
+
+/// Appends one event to a timeline another process may be writing (for `runbook note`).
+pub fn append_event(path: &Path, event: Event, redactor: &Redactor) -> io::Result<Record> {
+    let mut file = OpenOptions::new().append(true).read(true).open(path)?;
+    file.lock()?;
+    let result = (|| {
+        cut_torn_tail(&mut file)?;
+        let (last, run_id) = last_seq(&mut file)?;
+        let record = Record {
+            seq: last + 1,
+            ts: now_rfc3339(),
+            run_id: run_id.unwrap_or_default(),
+            event,
+        };
+        let (line, redacted) = encode(&record, redactor)?;
+        file.write_all(line.as_bytes())?;
+        file.sync_data()?;
+        Ok(redacted)
+    })();
+    let _ = file.unlock();
+    result
+}
+
+/// The highest `seq` and the `run_id` in the file.
+fn last_seq(file: &mut File) -> io::Result<(u64, Option<String>)> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_string(&mut text)?;
+    let parsed = reader::parse_lines(&text);
+    let last = parsed.records.iter().map(|r| r.seq).max().unwrap_or(0);
+    Ok((last, parsed.records.first().map(|r| r.run_id.clone())))
+}
+
+/// Truncates an unterminated last line; returns the new length.
+fn cut_torn_tail(file: &mut File) -> io::Result<u64> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    let keep = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(idx) => idx + 1,
+        None => 0,
+    };
+    if keep < bytes.len() {
+        file.set_len(keep as u64)?;
+        file.sync_data()?;
+    }
+    Ok(keep as u64)
+}
+
+/// Now as RFC 3339 UTC with milliseconds. `RUNBOOK_TEST_CLOCK` fixes it for golden tests.
+pub fn now_rfc3339() -> String {
+    if let Ok(fixed) = std::env::var("RUNBOOK_TEST_CLOCK")
+        && !fixed.is_empty()
+    {
+        return fixed;
+    }
+    format!("{:.3}", jiff::Timestamp::now())
+}

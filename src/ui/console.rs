@@ -1,0 +1,97 @@
+//! One line per finished step on stdout: outcome, id, title, summary (and what failed),
+//! duration. Colour only when stdout is a terminal and `NO_COLOR` is unset.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use console::Style;
+
+use crate::engine::Observer;
+use crate::redact::Redactor;
+use crate::timeline::{Event, Outcome, Record};
+
+pub struct Console {
+    redactor: Arc<Redactor>,
+    colour: bool,
+}
+
+impl Console {
+    pub fn new(redactor: Arc<Redactor>) -> Self {
+        Console {
+            redactor,
+            colour: console::colors_enabled() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    fn style(&self, outcome: Outcome) -> Style {
+        if !self.colour {
+            return Style::new();
+        }
+        match outcome {
+            Outcome::Passed => Style::new().green().bold(),
+            Outcome::Failed | Outcome::Error | Outcome::Interrupted => Style::new().red().bold(),
+            Outcome::Blocked => Style::new().magenta().bold(),
+            Outcome::Skipped | Outcome::DryRun => Style::new().yellow(),
+        }
+    }
+}
+
+/// The label of an outcome as printed: `PASSED`, `DRY-RUN`.
+pub fn label(outcome: Outcome) -> String {
+    outcome.as_str().replace('_', "-").to_ascii_uppercase()
+}
+
+impl Observer for Console {
+    fn on_record(&mut self, record: &Record) {
+        match &record.event {
+            Event::StepFinished {
+                step,
+                title,
+                outcome,
+                duration_ms,
+                summary,
+                failures,
+                attempt,
+                ..
+            } => {
+                let mut line = format!(
+                    "{} {step}  {title}: {summary}",
+                    self.style(*outcome)
+                        .apply_to(format!("{:<11}", label(*outcome)))
+                );
+                let extra: Vec<&String> = failures.iter().filter(|f| *f != summary).collect();
+                if !extra.is_empty() {
+                    line.push_str(" — ");
+                    line.push_str(
+                        &extra
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                }
+                if *attempt > 1 {
+                    line.push_str(&format!(" [attempt {attempt}]"));
+                }
+                line.push_str(&format!(
+                    " ({})",
+                    crate::duration::human(Duration::from_millis(*duration_ms))
+                ));
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", self.redactor.redact(&line));
+                let _ = out.flush();
+            }
+            Event::Milestone {
+                milestone, step, ..
+            } => {
+                let at = step
+                    .as_ref()
+                    .map(|s| format!(" at `{s}`"))
+                    .unwrap_or_default();
+                eprintln!("runbook: milestone {}{at}", milestone.to_ascii_uppercase());
+            }
+            _ => {}
+        }
+    }
+}
