@@ -177,3 +177,25 @@ mod tests {
         assert_eq!(lookup(&root, "steps.b"), None);
     }
 }
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The shipped runbook picks the node groups to act on with these filters.
+    #[test]
+    fn selects_groups_over_a_threshold() {
+        let ctx = context(&json!({"values": [
+            {"labels": {"group": "frontend"}, "value": 0.4},
+            {"labels": {"group": "api"}, "value": 0.01}
+        ]}));
+        let picked = eval_json(
+            "values | selectattr('value', 'gt', 0.1) | map(attribute='labels.group') | list",
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(picked, json!(["frontend"]));
+        assert!(eval_bool("false and undefined_name.x", &ctx).is_ok());
+    }
+}

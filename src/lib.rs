@@ -12,6 +12,7 @@ pub mod exit;
 pub mod expr;
 pub mod redact;
 pub mod runbook;
+pub mod sim;
 pub mod timeline;
 pub mod ui;
 pub mod yaml;

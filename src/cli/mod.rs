@@ -1,8 +1,10 @@
 //! The command line: raw arguments become a validated configuration before anything runs.
 
+mod drill;
 mod inputs;
 mod inspect;
 mod run;
+mod sim;
 
 use std::path::PathBuf;
 
@@ -40,6 +42,10 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Serve a simulated production environment (an outage scenario) on loopback.
+    Sim(sim::SimArgs),
+    /// Run a runbook against the built-in simulator and judge the scenario's success criteria.
+    Drill(drill::DrillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +101,8 @@ pub fn main() -> i32 {
         Command::Validate { files } => inspect::validate(&files),
         Command::List { dir } => inspect::list(&dir),
         Command::Show { file } => inspect::show(&file),
+        Command::Sim(args) => sim::sim(args),
+        Command::Drill(args) => drill::drill(args),
     };
     exit.code()
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Map, Value as Json};
@@ -25,6 +25,32 @@ struct Prepared {
     start: StartPoint,
     history: History,
     guided: bool,
+    quiet: bool,
+}
+
+/// Where the runbook comes from: a file, or text built into the binary (the drill's default).
+#[derive(Clone, Debug)]
+pub(crate) enum RunbookSource {
+    File(PathBuf),
+    Embedded { name: String, text: String },
+}
+
+/// A run as the command line or a drill asks for it.
+pub(crate) struct Invocation {
+    pub source: RunbookSource,
+    pub args: RunArgs,
+    /// Vars that override the runbook's defaults and `--vars` files (a drill's simulator).
+    pub extra_vars: Map<String, Json>,
+    /// Secret values given by the caller instead of the environment (a drill's admin token).
+    pub extra_secrets: Map<String, Json>,
+    /// Print nothing but errors (a drill over every scenario prints a table instead).
+    pub quiet: bool,
+}
+
+/// What a finished run left behind.
+pub(crate) struct Finished {
+    pub exit: Exit,
+    pub timeline: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> Exit {
@@ -38,22 +64,50 @@ pub fn run(args: RunArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    crate::exec::http::install_crypto_provider();
-    let prepared = match prepare(&args) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Exit::Ok,
-        Err(exit) => return exit,
+    let invocation = Invocation {
+        source: RunbookSource::File(args.file.clone()),
+        args,
+        extra_vars: Map::new(),
+        extra_secrets: Map::new(),
+        quiet: false,
     };
-    runtime.block_on(execute(prepared))
+    runtime.block_on(run_invocation(invocation)).exit
 }
 
-fn load_runbook(path: &Path) -> Result<Runbook, Exit> {
-    runbook::load(path).map_err(|e| {
+/// Runs a runbook to its end (inside a runtime).
+pub(crate) async fn run_invocation(invocation: Invocation) -> Finished {
+    crate::exec::http::install_crypto_provider();
+    match prepare(&invocation) {
+        Ok(Some(p)) => {
+            let timeline = Some(p.writer.path().to_path_buf());
+            Finished {
+                exit: execute(p).await,
+                timeline,
+            }
+        }
+        Ok(None) => Finished {
+            exit: Exit::Ok,
+            timeline: None,
+        },
+        Err(exit) => Finished {
+            exit,
+            timeline: None,
+        },
+    }
+}
+
+fn load_runbook(source: &RunbookSource) -> Result<Runbook, Exit> {
+    let (loaded, shown) = match source {
+        RunbookSource::File(path) => (runbook::load(path), path.display().to_string()),
+        RunbookSource::Embedded { name, text } => {
+            (runbook::from_text(name, text.clone()), name.clone())
+        }
+    };
+    loaded.map_err(|e| {
         eprintln!("{}", e.render());
         if let runbook::LoadError::Invalid { diagnostics, .. } = &e {
             eprintln!(
-                "error: {} is not a valid runbook ({} problem{})",
-                path.display(),
+                "error: {shown} is not a valid runbook ({} problem{})",
                 diagnostics.len(),
                 if diagnostics.len() == 1 { "" } else { "s" }
             );
@@ -63,8 +117,9 @@ fn load_runbook(path: &Path) -> Result<Runbook, Exit> {
 }
 
 /// Resolves the mode, secrets, vars, answers and timeline. `Ok(None)`: nothing to do.
-fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
-    let runbook = Arc::new(load_runbook(&args.file)?);
+fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
+    let args = &invocation.args;
+    let runbook = Arc::new(load_runbook(&invocation.source)?);
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let guided = !args.non_interactive
         && !ci
@@ -77,7 +132,12 @@ fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
     let mut secrets = Map::new();
     let mut missing = Vec::new();
     for name in &runbook.secrets {
-        match std::env::var(name) {
+        let given = invocation
+            .extra_secrets
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        match given.ok_or(()).or_else(|_| std::env::var(name)) {
             Ok(value) => {
                 redactor.add(&value);
                 secrets.insert(name.clone(), Json::String(value));
@@ -106,6 +166,7 @@ fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
             Exit::Usage
         })?);
     }
+    overrides.extend(invocation.extra_vars.clone());
     for var in &args.var {
         let (k, v) = inputs::var_arg(var).map_err(|e| {
             error(e);
@@ -152,7 +213,7 @@ fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
             if recorded.sha256 != runbook.source.sha256 && !args.force {
                 error(format!(
                     "{} changed since the run in {} started (sha256 {} then, {} now): resume with --force to continue anyway",
-                    args.file.display(),
+                    runbook.source.path,
                     path.display(),
                     short(&recorded.sha256),
                     short(&runbook.source.sha256)
@@ -217,6 +278,7 @@ fn prepare(args: &RunArgs) -> Result<Option<Prepared>, Exit> {
         start,
         history,
         guided,
+        quiet: invocation.quiet,
     }))
 }
 
@@ -240,19 +302,21 @@ async fn execute(p: Prepared) -> Exit {
         rx,
     )
     .with_history(p.history);
-    engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
-    eprintln!(
-        "runbook: {} — timeline {}",
-        runbook.title,
-        timeline_path.display()
-    );
+    if !p.quiet {
+        engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
+        eprintln!(
+            "runbook: {} — timeline {}",
+            runbook.title,
+            timeline_path.display()
+        );
+    }
     let first = if resumed {
         let next_step = match p.start.phase {
             engine::Phase::Steps => runbook.steps.get(p.start.index),
             engine::Phase::Finally => runbook.finally.get(p.start.index),
         }
         .map(|s| s.id.clone());
-        if let Some(id) = &next_step {
+        if let Some(id) = next_step.as_ref().filter(|_| !p.quiet) {
             eprintln!("runbook: resuming at step `{id}`");
         }
         engine.emit(Event::RunResumed {
@@ -297,7 +361,9 @@ async fn execute(p: Prepared) -> Exit {
                 exit.code(),
                 timeline_path.display()
             );
-            if result.outcome == RunOutcome::Completed {
+            if p.quiet {
+                // A drill over every scenario reports in its own table.
+            } else if result.outcome == RunOutcome::Completed {
                 eprintln!("{line}");
             } else {
                 eprintln!("error: {}", line.trim_start_matches("runbook: "));

@@ -145,6 +145,8 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let options = serde_saphyr::options! {
         // Keep every mapping key and number as written; the runbook checker decides what is valid.
         no_schema: false,
+        // YAML 1.2 Core booleans only: `y`, `yes`, `on` stay text (the "Norway problem").
+        strict_booleans: true,
     };
     match serde_saphyr::from_str_with_options::<Node>(text, options) {
         Ok(node) => Ok(node),
@@ -155,9 +157,43 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 .unwrap_or(Pos::new(1, 1));
             Err(SyntaxError {
                 pos,
-                message: first_line_of(&err),
+                message: message_of(&err),
             })
         }
+    }
+}
+
+/// The message for a user: serde-saphyr's own text for a few errors names its API
+/// (`DuplicateKeyPolicy`, `from_str_multiple`) or prints a debug structure.
+fn message_of(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = err;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    match inner {
+        E::DuplicateMappingKey { key: Some(k), .. } => {
+            format!("duplicate key `{k}`: each key may appear once in a mapping")
+        }
+        E::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key: each key may appear once in a mapping".into()
+        }
+        E::MultipleDocuments { .. } => {
+            "a second YAML document (after `---`): a file holds one document".into()
+        }
+        E::Budget {
+            breach: BudgetBreach::Depth { depth },
+            ..
+        } => format!(
+            "lists and mappings nested too deeply (more than {} levels)",
+            depth.saturating_sub(1)
+        ),
+        E::Budget { .. } => "the document is too large or too complex to read".into(),
+        E::RecursiveReferencesRequireWeakTypes { .. } => {
+            "an alias refers to the value that contains it".into()
+        }
+        _ => first_line_of(err),
     }
 }
 
@@ -310,6 +346,16 @@ mod tests {
     fn duplicate_keys_are_errors() {
         let err = parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.pos.line, 2, "{err:?}");
+        assert!(err.message.contains("duplicate key `a`"), "{err:?}");
+    }
+
+    #[test]
+    fn limits_are_reported_in_plain_words() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.message.contains("nested too deeply"), "{err:?}");
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert!(err.message.contains("second YAML document"), "{err:?}");
     }
 
     #[test]

@@ -1,0 +1,388 @@
+//! `runbook drill`: run a runbook against the built-in simulator and judge the scenario's
+//! success criteria — proof, before the outage, that the runbook fixes what it was written for
+//! and does no harm where it should not act.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::RunArgs;
+use super::run::{Invocation, RunbookSource, run_invocation};
+use crate::exit::Exit;
+use crate::sim::{Sim, scenario, verdict};
+use crate::timeline::{Event, Outcome, reader};
+
+/// The shipped runbook for the 2020 outage, used when `runbooks/lb-502.yaml` is not at hand.
+const SHIPPED_RUNBOOK: &str = include_str!("../../runbooks/lb-502.yaml");
+const SHIPPED_PATH: &str = "runbooks/lb-502.yaml";
+
+/// `runbook drill` arguments.
+#[derive(Debug, clap::Args)]
+pub struct DrillArgs {
+    /// The runbook to drill [default: runbooks/lb-502.yaml, the shipped 2020 runbook].
+    #[arg(value_name = "RUNBOOK")]
+    pub runbook: Option<PathBuf>,
+    /// A built-in scenario name or a scenario file [default: classlink-2020].
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "all")]
+    pub scenario: Option<String>,
+    /// Run against every built-in scenario and print a table.
+    #[arg(long)]
+    pub all: bool,
+    /// Write a JUnit report with one testcase per scenario.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Directory for the drills' timelines.
+    #[arg(long, value_name = "DIR", default_value = "timelines")]
+    pub timeline_dir: PathBuf,
+}
+
+/// One scenario's verdict.
+struct Verdict {
+    scenario: String,
+    title: String,
+    passed: bool,
+    checks: Vec<verdict::Check>,
+    steps_run: usize,
+    actions_taken: usize,
+    recovery: Option<Duration>,
+    timeline: Option<PathBuf>,
+    elapsed: Duration,
+}
+
+pub fn drill(args: DrillArgs) -> Exit {
+    let source = match &args.runbook {
+        Some(path) => RunbookSource::File(path.clone()),
+        None if Path::new(SHIPPED_PATH).exists() => {
+            RunbookSource::File(PathBuf::from(SHIPPED_PATH))
+        }
+        None => RunbookSource::Embedded {
+            name: format!("<built-in {SHIPPED_PATH}>"),
+            text: SHIPPED_RUNBOOK.to_string(),
+        },
+    };
+    let names: Vec<String> = if args.all {
+        scenario::BUILT_IN
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    } else {
+        vec![
+            args.scenario
+                .clone()
+                .unwrap_or_else(|| scenario::DEFAULT.to_string()),
+        ]
+    };
+    let mut scenarios = Vec::new();
+    for name in &names {
+        match scenario::resolve(name) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("{}", e.message);
+                return Exit::Usage;
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            super::error(format!("cannot start the runtime: {e}"));
+            return Exit::Failed;
+        }
+    };
+    let runbook_name = match &source {
+        RunbookSource::File(p) => p.display().to_string(),
+        RunbookSource::Embedded { name, .. } => name.clone(),
+    };
+    let quiet = args.all;
+    let mut verdicts = Vec::new();
+    for scenario in scenarios {
+        if !quiet {
+            eprintln!(
+                "drill: {runbook_name} against {} ({})",
+                scenario.name, scenario.title
+            );
+        }
+        match runtime.block_on(drill_one(&source, scenario, &args, quiet)) {
+            Ok(v) => verdicts.push(v),
+            Err(exit) => return exit,
+        }
+    }
+    if quiet {
+        print_table(&verdicts);
+    } else {
+        for v in &verdicts {
+            print_verdict(v);
+        }
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = write_junit(path, &runbook_name, &verdicts)
+    {
+        super::error(format!("cannot write {}: {e}", path.display()));
+        return Exit::Failed;
+    }
+    if verdicts.iter().all(|v| v.passed) {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
+}
+
+async fn drill_one(
+    source: &RunbookSource,
+    scenario: scenario::Scenario,
+    args: &DrillArgs,
+    quiet: bool,
+) -> Result<Verdict, Exit> {
+    let name = scenario.name.clone();
+    let title = scenario.title.clone();
+    let sim = Sim::start(scenario, ([127, 0, 0, 1], 0).into(), None)
+        .await
+        .map_err(|e| {
+            super::error(format!("cannot start the simulator: {e}"));
+            Exit::Failed
+        })?;
+    let mut secrets = Map::new();
+    secrets.insert("SIM_ADMIN_TOKEN".into(), json!(sim.token));
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let runbook_stem = match source {
+        RunbookSource::File(p) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        RunbookSource::Embedded { .. } => "lb-502".into(),
+    };
+    let mut timeline = args
+        .timeline_dir
+        .join(format!("{runbook_stem}-{name}-{stamp}.jsonl"));
+    let mut n = 2;
+    while timeline.exists() {
+        timeline = args
+            .timeline_dir
+            .join(format!("{runbook_stem}-{name}-{stamp}-{n}.jsonl"));
+        n += 1;
+    }
+    let invocation = Invocation {
+        source: source.clone(),
+        args: RunArgs {
+            file: PathBuf::new(),
+            var: Vec::new(),
+            vars: Vec::new(),
+            non_interactive: true,
+            yes: true,
+            dry_run: false,
+            timeline: Some(timeline),
+            answers: None,
+            resume: None,
+            force: false,
+        },
+        extra_vars: sim.vars(),
+        extra_secrets: secrets,
+        quiet,
+    };
+    let started = std::time::Instant::now();
+    let finished = run_invocation(invocation).await;
+    if finished.exit == Exit::Usage {
+        sim.stop();
+        return Err(Exit::Usage);
+    }
+    // Remediations still taking effect count: wait for them (bounded) before judging.
+    for _ in 0..100 {
+        if !sim.world.lock().map(|w| w.has_pending()).unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut checks = vec![verdict::Check {
+        criterion: "the run completed".into(),
+        passed: finished.exit == Exit::Ok,
+        found: format!("exit {}", finished.exit.code()),
+    }];
+    {
+        let mut world = sim.world.lock().unwrap_or_else(|e| e.into_inner());
+        checks.extend(verdict::judge(&mut world));
+    }
+    sim.stop();
+    let (steps_run, actions_taken, recovery) = finished
+        .timeline
+        .as_deref()
+        .map(timeline_facts)
+        .unwrap_or((0, 0, None));
+    Ok(Verdict {
+        scenario: name,
+        title,
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+        steps_run,
+        actions_taken,
+        recovery,
+        timeline: finished.timeline,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Steps run, actions taken, and the time from the first failing check to recovery (the
+/// `resolved` milestone, or else the last passing step).
+fn timeline_facts(path: &Path) -> (usize, usize, Option<Duration>) {
+    let Ok(parsed) = reader::read(path) else {
+        return (0, 0, None);
+    };
+    let mut steps = 0;
+    let mut actions = 0;
+    let mut first_failure: Option<jiff::Timestamp> = None;
+    let mut recovered: Option<jiff::Timestamp> = None;
+    let mut resolved: Option<jiff::Timestamp> = None;
+    for record in &parsed.records {
+        let ts: Option<jiff::Timestamp> = record.ts.parse().ok();
+        match &record.event {
+            Event::StepFinished {
+                outcome, action, ..
+            } => {
+                let ran = matches!(
+                    outcome,
+                    Outcome::Passed | Outcome::Failed | Outcome::Error | Outcome::Interrupted
+                );
+                if ran {
+                    steps += 1;
+                }
+                if ran && *action {
+                    actions += 1;
+                }
+                if matches!(outcome, Outcome::Failed | Outcome::Error) && first_failure.is_none() {
+                    first_failure = ts;
+                }
+                if *outcome == Outcome::Passed && first_failure.is_some() {
+                    recovered = ts;
+                }
+            }
+            Event::Milestone { milestone, .. } if milestone == "resolved" => resolved = ts,
+            _ => {}
+        }
+    }
+    let recovery = first_failure.and_then(|start| {
+        let end = resolved.or(recovered)?;
+        let span = end.duration_since(start);
+        Duration::try_from(span).ok()
+    });
+    (steps, actions, recovery)
+}
+
+fn recovery_text(v: &Verdict) -> String {
+    match v.recovery {
+        Some(d) => crate::duration::human(d),
+        None => "-".into(),
+    }
+}
+
+fn print_verdict(v: &Verdict) {
+    println!(
+        "\ndrill {}: {} ({})",
+        if v.passed { "PASSED" } else { "FAILED" },
+        v.scenario,
+        v.title
+    );
+    for c in &v.checks {
+        println!(
+            "  {}  {} (found: {})",
+            if c.passed { "pass" } else { "FAIL" },
+            c.criterion,
+            c.found
+        );
+    }
+    println!(
+        "  time from first failing check to recovery: {}; steps run: {}; actions taken: {}; drill took {}",
+        recovery_text(v),
+        v.steps_run,
+        v.actions_taken,
+        crate::duration::human(v.elapsed)
+    );
+    if let Some(t) = &v.timeline {
+        println!("  timeline: {}", t.display());
+    }
+}
+
+fn print_table(verdicts: &[Verdict]) {
+    println!(
+        "{:<18} {:<8} {:>5} {:>7} {:>10}",
+        "SCENARIO", "VERDICT", "STEPS", "ACTIONS", "RECOVERY"
+    );
+    for v in verdicts {
+        println!(
+            "{:<18} {:<8} {:>5} {:>7} {:>10}",
+            v.scenario,
+            if v.passed { "PASS" } else { "FAIL" },
+            v.steps_run,
+            v.actions_taken,
+            recovery_text(v)
+        );
+    }
+    for v in verdicts.iter().filter(|v| !v.passed) {
+        println!("\n{} failed:", v.scenario);
+        for c in v.checks.iter().filter(|c| !c.passed) {
+            println!("  FAIL  {} (found: {})", c.criterion, c.found);
+        }
+        if let Some(t) = &v.timeline {
+            println!("  timeline: {}", t.display());
+        }
+    }
+}
+
+fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Result<()> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("runbook drill");
+    let mut suite = TestSuite::new(format!("drill {runbook}"));
+    for v in verdicts {
+        let status = if v.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let failed: Vec<String> = v
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{} (found: {})", c.criterion, c.found))
+                .collect();
+            s.set_message(failed.join("; "));
+            s.set_description(failed.join("\n"));
+            s
+        };
+        let mut case = TestCase::new(v.scenario.clone(), status);
+        case.set_classname(format!("runbook.drill.{}", v.scenario));
+        case.set_time(v.elapsed);
+        let out: Vec<String> = v
+            .checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} (found: {})",
+                    if c.passed { "pass" } else { "FAIL" },
+                    c.criterion,
+                    c.found
+                )
+            })
+            .chain(
+                v.timeline
+                    .iter()
+                    .map(|t| format!("timeline: {}", t.display())),
+            )
+            .collect();
+        case.set_system_out(out.join("\n"));
+        suite.add_test_case(case);
+    }
+    report.add_test_suite(suite);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let xml = report.to_string().map_err(std::io::Error::other)?;
+    std::fs::write(path, xml)
+}
+
+/// `runbook sim --vars-out`: the vars as YAML.
+pub fn vars_yaml(vars: &Map<String, Json>) -> String {
+    serde_saphyr::to_string(&Json::Object(vars.clone())).unwrap_or_default()
+}

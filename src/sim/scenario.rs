@@ -1,0 +1,772 @@
+//! Scenarios: what the simulated production looks like and what is broken in it, written in
+//! YAML and checked like runbooks (every problem, located, with suggestions).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::diagnostic::Diagnostic;
+use crate::runbook::parse::Checker;
+use crate::yaml::{self, Key, Node, Pos, Value};
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub node_groups: BTreeMap<String, NodeGroup>,
+    pub latency: Latency,
+    pub status_pages: BTreeMap<String, StatusPage>,
+    pub reference_sites: BTreeMap<String, Site>,
+    pub faults: Vec<Fault>,
+    pub delays: Delays,
+    pub success: Vec<Criterion>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoadBalancer {
+    /// The node group it sends requests to.
+    pub group: String,
+    /// Another load balancer every request also passes through (LaunchPad -> API).
+    pub upstream: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeGroup {
+    pub nodes: u32,
+    /// CPU utilization of each node, 0 to 1.
+    pub cpu: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    pub base: Duration,
+    pub jitter: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusPage {
+    pub name: String,
+    pub indicator: String,
+    pub description: String,
+    pub components: BTreeMap<String, String>,
+    pub incidents: Vec<Incident>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Incident {
+    pub name: String,
+    pub status: String,
+    pub impact: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub error_rate: f64,
+}
+
+/// Something broken.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// The load balancer answers 502 for a share of requests until its config is refreshed.
+    StaleConfig { lb: String, error_rate: f64 },
+    /// The group is over its CPU budget: latency and 502s grow until it is scaled out.
+    CpuSaturation {
+        group: String,
+        cpu: f64,
+        error_rate: f64,
+        latency: Duration,
+    },
+    /// Some nodes of the group answer 502 until the group is reprovisioned.
+    BadNodes { group: String, nodes: u32 },
+    /// The provider is down: every load balancer fails a share of requests and the status
+    /// page says so, until the outage clears by itself.
+    ProviderOutage {
+        page: String,
+        error_rate: f64,
+        clears_after: Duration,
+    },
+    /// The load balancer accepts connections and never answers.
+    Hang { lb: String },
+}
+
+/// How long each remediation takes to take effect.
+#[derive(Clone, Copy, Debug)]
+pub struct Delays {
+    pub refresh: Duration,
+    pub reprovision: Duration,
+    pub scale: Duration,
+}
+
+/// A success criterion, checked against the simulator after a drill.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Criterion {
+    /// Every named load balancer (or all) serves less than this share of 502s.
+    Lb5xxBelow {
+        lb: Option<String>,
+        rate: f64,
+    },
+    NoAdminRequest,
+    NoReprovision,
+    NoRefresh,
+    NoScale,
+    Refreshed(String),
+    Reprovisioned(String),
+    Scaled(String),
+}
+
+impl Criterion {
+    /// As a person reads it: `all LBs serve < 1% 502`.
+    pub fn describe(&self) -> String {
+        match self {
+            Criterion::Lb5xxBelow { lb, rate } => {
+                let pct = format_pct(*rate);
+                match lb {
+                    Some(lb) => format!("LB {lb} serves < {pct} 502"),
+                    None => format!("all LBs serve < {pct} 502"),
+                }
+            }
+            Criterion::NoAdminRequest => "no admin request was made".into(),
+            Criterion::NoReprovision => "no reprovision".into(),
+            Criterion::NoRefresh => "no LB refresh".into(),
+            Criterion::NoScale => "no scaling".into(),
+            Criterion::Refreshed(lb) => format!("LB {lb} was refreshed"),
+            Criterion::Reprovisioned(g) => format!("node group {g} was reprovisioned"),
+            Criterion::Scaled(g) => format!("node group {g} was scaled out"),
+        }
+    }
+}
+
+pub fn format_pct(rate: f64) -> String {
+    let pct = rate * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 {
+        format!("{}%", pct.round() as i64)
+    } else {
+        format!("{pct:.1}%")
+    }
+}
+
+/// The scenarios built into the binary, by name, default first.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "classlink-2020",
+        include_str!("../../scenarios/classlink-2020.yaml"),
+    ),
+    (
+        "cpu-saturation",
+        include_str!("../../scenarios/cpu-saturation.yaml"),
+    ),
+    ("bad-nodes", include_str!("../../scenarios/bad-nodes.yaml")),
+    (
+        "provider-outage",
+        include_str!("../../scenarios/provider-outage.yaml"),
+    ),
+    ("healthy", include_str!("../../scenarios/healthy.yaml")),
+];
+
+/// The default scenario of `runbook sim` and `runbook drill`.
+pub const DEFAULT: &str = "classlink-2020";
+
+/// Why a scenario could not be loaded: the rendered diagnostics, or an I/O message.
+#[derive(Debug)]
+pub struct ScenarioError {
+    pub message: String,
+}
+
+/// A built-in scenario by name, or a scenario file by path.
+pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+        return from_text(&format!("<built-in {name}>"), text);
+    }
+    let path = Path::new(name_or_path);
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            message: format!("{}: {}", path.display(), crate::io_message(&e)),
+        })?;
+        return from_text(&path.display().to_string(), &text);
+    }
+    let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    let hint = crate::diagnostic::suggest(name_or_path, names.iter().copied())
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    Err(ScenarioError {
+        message: format!(
+            "no built-in scenario or file named `{name_or_path}`{hint}; built-in: {}",
+            names.join(", ")
+        ),
+    })
+}
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "title",
+    "description",
+    "load_balancers",
+    "node_groups",
+    "latency",
+    "status_pages",
+    "reference_sites",
+    "faults",
+    "delays",
+    "success",
+];
+const FAULTS: &[&str] = &[
+    "stale_config",
+    "cpu_saturation",
+    "bad_nodes",
+    "provider_outage",
+    "hang",
+];
+const CRITERIA: &[&str] = &[
+    "lb_5xx_below",
+    "no_admin_request",
+    "no_reprovision",
+    "no_refresh",
+    "no_scale",
+    "refreshed",
+    "reprovisioned",
+    "scaled",
+];
+
+/// Parses and validates scenario text.
+pub fn from_text(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let render = |diagnostics: Vec<Diagnostic>| ScenarioError {
+        message: diagnostics
+            .iter()
+            .map(|d| d.render(text))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    let root = yaml::parse(text).map_err(|e| {
+        render(vec![Diagnostic::new(
+            file,
+            e.pos,
+            format!("YAML syntax error: {}", e.message),
+        )])
+    })?;
+    let mut c = Checker::new(file);
+    let scenario = scenario(&mut c, &root);
+    if !c.diagnostics.is_empty() {
+        let mut d = c.diagnostics;
+        d.sort_by_key(|d| d.pos);
+        d.dedup();
+        return Err(render(d));
+    }
+    scenario.ok_or_else(|| render(vec![Diagnostic::new(file, root.pos, "invalid scenario")]))
+}
+
+fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
+    entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+}
+
+fn fraction(c: &mut Checker, node: &Node, what: &str) -> Option<f64> {
+    let v = match node.value {
+        Value::Int(i) => i as f64,
+        Value::Float(f) => f,
+        _ => {
+            c.error(
+                node.pos,
+                format!("{what} must be a number from 0 to 1, found {}", node.kind()),
+            );
+            return None;
+        }
+    };
+    if !(0.0..=1.0).contains(&v) {
+        c.error(node.pos, format!("{what} must be from 0 to 1, found {v}"));
+        return None;
+    }
+    Some(v)
+}
+
+fn required<'n>(
+    c: &mut Checker,
+    entries: &'n [(Key, Node)],
+    at: Pos,
+    what: &str,
+    key: &str,
+) -> Option<&'n Node> {
+    let found = entry(entries, key);
+    if found.is_none() {
+        c.error(at, format!("{what} is missing required key `{key}`"));
+    }
+    found
+}
+
+fn named_maps<'n>(c: &mut Checker, node: Option<&'n Node>, what: &str) -> Vec<(&'n Key, &'n Node)> {
+    let Some(node) = node else { return Vec::new() };
+    match &node.value {
+        Value::Map(entries) => entries.iter().map(|(k, v)| (k, v)).collect(),
+        Value::Null => Vec::new(),
+        _ => {
+            c.error(
+                node.pos,
+                format!("`{what}` must be a mapping of names, found {}", node.kind()),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
+    let entries = c.mapping(root, "the scenario", TOP_KEYS)?;
+    let name =
+        required(c, entries, root.pos, "the scenario", "name").and_then(|n| c.string(n, "`name`"));
+    let title = required(c, entries, root.pos, "the scenario", "title")
+        .and_then(|n| c.string(n, "`title`"));
+    let description = entry(entries, "description").and_then(|n| c.string(n, "`description`"));
+
+    let mut node_groups = BTreeMap::new();
+    for (k, v) in named_maps(c, entry(entries, "node_groups"), "node_groups") {
+        let Some(fields) = c.mapping(v, &format!("node group `{}`", k.name), &["nodes", "cpu"])
+        else {
+            continue;
+        };
+        let nodes = required(c, fields, v.pos, "a node group", "nodes")
+            .and_then(|n| c.count(n, "`nodes`", 1, 1000));
+        let cpu = match entry(fields, "cpu") {
+            Some(n) => fraction(c, n, "`cpu`"),
+            None => Some(0.2),
+        };
+        if let (Some(nodes), Some(cpu)) = (nodes, cpu) {
+            node_groups.insert(k.name.clone(), NodeGroup { nodes, cpu });
+        }
+    }
+    if node_groups.is_empty() && entry(entries, "node_groups").is_none() {
+        c.error(
+            root.pos,
+            "the scenario is missing required key `node_groups`",
+        );
+    }
+
+    let mut load_balancers = BTreeMap::new();
+    let lb_nodes = named_maps(c, entry(entries, "load_balancers"), "load_balancers");
+    if lb_nodes.is_empty() {
+        c.error(
+            root.pos,
+            "the scenario needs at least one load balancer under `load_balancers`",
+        );
+    }
+    let lb_names: Vec<String> = lb_nodes.iter().map(|(k, _)| k.name.clone()).collect();
+    for (k, v) in &lb_nodes {
+        let Some(fields) = c.mapping(
+            v,
+            &format!("load balancer `{}`", k.name),
+            &["group", "upstream"],
+        ) else {
+            continue;
+        };
+        let group = required(c, fields, v.pos, "a load balancer", "group").and_then(|n| {
+            let g = c.string(n, "`group`")?;
+            if !node_groups.contains_key(&g) {
+                c.error(n.pos, format!("no node group named `{g}`"));
+                return None;
+            }
+            Some(g)
+        });
+        let upstream = entry(fields, "upstream").and_then(|n| {
+            let u = c.string(n, "`upstream`")?;
+            if !lb_names.contains(&u) || u == k.name {
+                c.error(
+                    n.pos,
+                    format!("`upstream` must name another load balancer, found `{u}`"),
+                );
+                return None;
+            }
+            Some(u)
+        });
+        if let Some(group) = group {
+            load_balancers.insert(k.name.clone(), LoadBalancer { group, upstream });
+        }
+    }
+
+    let mut latency = Latency {
+        base: Duration::from_millis(5),
+        jitter: Duration::from_millis(5),
+    };
+    if let Some(n) = entry(entries, "latency")
+        && let Some(fields) = c.mapping(n, "`latency`", &["base", "jitter"])
+    {
+        if let Some(b) = entry(fields, "base").and_then(|v| c.duration(v, "latency `base`")) {
+            latency.base = b;
+        }
+        if let Some(j) = entry(fields, "jitter").and_then(|v| c.duration(v, "latency `jitter`")) {
+            latency.jitter = j;
+        }
+    }
+
+    let mut status_pages = BTreeMap::new();
+    for (k, v) in named_maps(c, entry(entries, "status_pages"), "status_pages") {
+        if let Some(page) = status_page(c, &k.name, v) {
+            status_pages.insert(k.name.clone(), page);
+        }
+    }
+    let mut reference_sites = BTreeMap::new();
+    for (k, v) in named_maps(c, entry(entries, "reference_sites"), "reference_sites") {
+        let Some(fields) = c.mapping(v, &format!("reference site `{}`", k.name), &["error_rate"])
+        else {
+            continue;
+        };
+        let error_rate =
+            entry(fields, "error_rate").map_or(Some(0.0), |n| fraction(c, n, "`error_rate`"));
+        if let Some(error_rate) = error_rate {
+            reference_sites.insert(k.name.clone(), Site { error_rate });
+        }
+    }
+
+    let mut faults = Vec::new();
+    if let Some(n) = entry(entries, "faults") {
+        match &n.value {
+            Value::Seq(items) => {
+                for item in items {
+                    if let Some(f) = fault(c, item, &load_balancers, &node_groups, &status_pages) {
+                        faults.push(f);
+                    }
+                }
+            }
+            Value::Null => {}
+            _ => c.error(
+                n.pos,
+                format!("`faults` must be a list, found {}", n.kind()),
+            ),
+        }
+    }
+
+    let mut delays = Delays {
+        refresh: Duration::from_millis(500),
+        reprovision: Duration::from_secs(1),
+        scale: Duration::from_secs(1),
+    };
+    if let Some(n) = entry(entries, "delays")
+        && let Some(fields) = c.mapping(n, "`delays`", &["refresh", "reprovision", "scale"])
+    {
+        for (k, v) in fields {
+            let Some(d) = c.duration(v, &format!("delay `{}`", k.name)) else {
+                continue;
+            };
+            match k.name.as_str() {
+                "refresh" => delays.refresh = d,
+                "reprovision" => delays.reprovision = d,
+                "scale" => delays.scale = d,
+                _ => {}
+            }
+        }
+    }
+
+    let mut success = Vec::new();
+    match entry(entries, "success") {
+        None => c.error(
+            root.pos,
+            "the scenario is missing required key `success` (its success criteria)",
+        ),
+        Some(n) => match &n.value {
+            Value::Seq(items) if !items.is_empty() => {
+                for item in items {
+                    if let Some(cr) = criterion(c, item, &load_balancers, &node_groups) {
+                        success.push(cr);
+                    }
+                }
+            }
+            _ => c.error(n.pos, "`success` must be a non-empty list of criteria"),
+        },
+    }
+
+    Some(Scenario {
+        name: name?,
+        title: title?,
+        description,
+        load_balancers,
+        node_groups,
+        latency,
+        status_pages,
+        reference_sites,
+        faults,
+        delays,
+        success,
+    })
+}
+
+fn status_page(c: &mut Checker, key: &str, node: &Node) -> Option<StatusPage> {
+    let fields = c.mapping(
+        node,
+        &format!("status page `{key}`"),
+        &[
+            "name",
+            "indicator",
+            "description",
+            "components",
+            "incidents",
+        ],
+    )?;
+    let name = entry(fields, "name")
+        .and_then(|n| c.string(n, "`name`"))
+        .unwrap_or_else(|| key.to_string());
+    let indicator = entry(fields, "indicator")
+        .and_then(|n| c.string(n, "`indicator`"))
+        .unwrap_or_else(|| "none".into());
+    let description = entry(fields, "description")
+        .and_then(|n| c.string(n, "`description`"))
+        .unwrap_or_else(|| "All Systems Operational".into());
+    let mut components = BTreeMap::new();
+    if let Some(n) = entry(fields, "components") {
+        match n.as_map() {
+            Some(pairs) => {
+                for (k, v) in pairs {
+                    if let Some(s) = c.string(v, "a component status") {
+                        components.insert(k.name.clone(), s);
+                    }
+                }
+            }
+            None => c.error(n.pos, "`components` must map component names to statuses"),
+        }
+    }
+    let mut incidents = Vec::new();
+    if let Some(n) = entry(fields, "incidents") {
+        for item in n.as_seq().unwrap_or_default() {
+            let Some(f) = c.mapping(item, "an incident", &["name", "status", "impact"]) else {
+                continue;
+            };
+            let get = |c: &mut Checker, k: &str, d: &str| {
+                entry(f, k)
+                    .and_then(|v| c.string(v, &format!("incident `{k}`")))
+                    .unwrap_or_else(|| d.to_string())
+            };
+            incidents.push(Incident {
+                name: get(c, "name", "Incident"),
+                status: get(c, "status", "investigating"),
+                impact: get(c, "impact", "minor"),
+            });
+        }
+    }
+    Some(StatusPage {
+        name,
+        indicator,
+        description,
+        components,
+        incidents,
+    })
+}
+
+fn fault(
+    c: &mut Checker,
+    node: &Node,
+    lbs: &BTreeMap<String, LoadBalancer>,
+    groups: &BTreeMap<String, NodeGroup>,
+    pages: &BTreeMap<String, StatusPage>,
+) -> Option<Fault> {
+    let entries = c.mapping(node, "a fault", FAULTS)?;
+    let [(key, body)] = entries else {
+        c.error(
+            node.pos,
+            format!(
+                "a fault is one of {}, written as `- KIND: {{...}}`",
+                FAULTS.join(", ")
+            ),
+        );
+        return None;
+    };
+    let lb_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
+        let n = required(c, fields, body.pos, &format!("`{}`", key.name), "lb")?;
+        let lb = c.string(n, "`lb`")?;
+        if !lbs.contains_key(&lb) {
+            c.error(n.pos, format!("no load balancer named `{lb}`"));
+            return None;
+        }
+        Some(lb)
+    };
+    let group_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
+        let n = required(c, fields, body.pos, &format!("`{}`", key.name), "group")?;
+        let g = c.string(n, "`group`")?;
+        if !groups.contains_key(&g) {
+            c.error(n.pos, format!("no node group named `{g}`"));
+            return None;
+        }
+        Some(g)
+    };
+    match key.name.as_str() {
+        "stale_config" => {
+            let f = c.mapping(body, "`stale_config`", &["lb", "error_rate"])?;
+            let lb = lb_ref(c, f);
+            let rate = required(c, f, body.pos, "`stale_config`", "error_rate")
+                .and_then(|n| fraction(c, n, "`error_rate`"));
+            Some(Fault::StaleConfig {
+                lb: lb?,
+                error_rate: rate?,
+            })
+        }
+        "cpu_saturation" => {
+            let f = c.mapping(
+                body,
+                "`cpu_saturation`",
+                &["group", "cpu", "error_rate", "latency"],
+            )?;
+            let group = group_ref(c, f);
+            let cpu = required(c, f, body.pos, "`cpu_saturation`", "cpu")
+                .and_then(|n| fraction(c, n, "`cpu`"));
+            let rate =
+                entry(f, "error_rate").map_or(Some(0.25), |n| fraction(c, n, "`error_rate`"));
+            let latency = entry(f, "latency").map_or(Some(Duration::from_millis(300)), |n| {
+                c.duration(n, "`latency`")
+            });
+            Some(Fault::CpuSaturation {
+                group: group?,
+                cpu: cpu?,
+                error_rate: rate?,
+                latency: latency?,
+            })
+        }
+        "bad_nodes" => {
+            let f = c.mapping(body, "`bad_nodes`", &["group", "nodes"])?;
+            let group = group_ref(c, f)?;
+            let max = groups.get(&group).map_or(1, |g| g.nodes);
+            let nodes = required(c, f, body.pos, "`bad_nodes`", "nodes")
+                .and_then(|n| c.count(n, "`nodes`", 1, i64::from(max)));
+            Some(Fault::BadNodes {
+                group,
+                nodes: nodes?,
+            })
+        }
+        "provider_outage" => {
+            let f = c.mapping(
+                body,
+                "`provider_outage`",
+                &["page", "error_rate", "clears_after"],
+            )?;
+            let page = required(c, f, body.pos, "`provider_outage`", "page").and_then(|n| {
+                let p = c.string(n, "`page`")?;
+                if !pages.contains_key(&p) {
+                    c.error(n.pos, format!("no status page named `{p}`"));
+                    return None;
+                }
+                Some(p)
+            });
+            let rate = entry(f, "error_rate").map_or(Some(0.4), |n| fraction(c, n, "`error_rate`"));
+            let clears = required(c, f, body.pos, "`provider_outage`", "clears_after")
+                .and_then(|n| c.duration(n, "`clears_after`"));
+            Some(Fault::ProviderOutage {
+                page: page?,
+                error_rate: rate?,
+                clears_after: clears?,
+            })
+        }
+        "hang" => {
+            let f = c.mapping(body, "`hang`", &["lb"])?;
+            Some(Fault::Hang { lb: lb_ref(c, f)? })
+        }
+        _ => None,
+    }
+}
+
+fn criterion(
+    c: &mut Checker,
+    node: &Node,
+    lbs: &BTreeMap<String, LoadBalancer>,
+    groups: &BTreeMap<String, NodeGroup>,
+) -> Option<Criterion> {
+    let (key_name, key_pos, body) = match &node.value {
+        Value::Str(s) => (s.clone(), node.pos, None),
+        Value::Map(entries) if entries.len() == 1 => (
+            entries[0].0.name.clone(),
+            entries[0].0.pos,
+            Some(&entries[0].1),
+        ),
+        _ => {
+            c.error(
+                node.pos,
+                format!("a criterion is one of {}", CRITERIA.join(", ")),
+            );
+            return None;
+        }
+    };
+    if !CRITERIA.contains(&key_name.as_str()) {
+        let hint = crate::diagnostic::suggest(&key_name, CRITERIA.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_else(|| format!(" (known: {})", CRITERIA.join(", ")));
+        c.error(key_pos, format!("unknown criterion `{key_name}`{hint}"));
+        return None;
+    }
+    let name_ref = |c: &mut Checker, known: Vec<&String>, what: &str| -> Option<String> {
+        let Some(b) = body else {
+            c.error(
+                node.pos,
+                format!("`{key_name}` needs the name of a {what}: `{key_name}: NAME`"),
+            );
+            return None;
+        };
+        let n = c.string(b, &format!("`{key_name}`"))?;
+        if !known.contains(&&n) {
+            c.error(b.pos, format!("no {what} named `{n}`"));
+            return None;
+        }
+        Some(n)
+    };
+    match key_name.as_str() {
+        "lb_5xx_below" => {
+            let Some(b) = body else {
+                c.error(
+                    node.pos,
+                    "`lb_5xx_below` needs `{lb: NAME|all, rate: 0.01}`",
+                );
+                return None;
+            };
+            let f = c.mapping(b, "`lb_5xx_below`", &["lb", "rate"])?;
+            let lb = match entry(f, "lb").and_then(|n| c.string(n, "`lb`")) {
+                None => None,
+                Some(s) if s == "all" => None,
+                Some(s) if lbs.contains_key(&s) => Some(s),
+                Some(s) => {
+                    c.error(b.pos, format!("no load balancer named `{s}`"));
+                    return None;
+                }
+            };
+            let rate = required(c, f, b.pos, "`lb_5xx_below`", "rate")
+                .and_then(|n| fraction(c, n, "`rate`"))?;
+            Some(Criterion::Lb5xxBelow { lb, rate })
+        }
+        "no_admin_request" => Some(Criterion::NoAdminRequest),
+        "no_reprovision" => Some(Criterion::NoReprovision),
+        "no_refresh" => Some(Criterion::NoRefresh),
+        "no_scale" => Some(Criterion::NoScale),
+        "refreshed" => name_ref(c, lbs.keys().collect(), "load balancer").map(Criterion::Refreshed),
+        "reprovisioned" => {
+            name_ref(c, groups.keys().collect(), "node group").map(Criterion::Reprovisioned)
+        }
+        "scaled" => name_ref(c, groups.keys().collect(), "node group").map(Criterion::Scaled),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_scenarios_are_valid() {
+        for (name, _) in BUILT_IN {
+            let s = resolve(name).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+            assert_eq!(&s.name, name);
+            assert!(!s.success.is_empty());
+        }
+    }
+
+    #[test]
+    fn errors_are_located() {
+        let text = "name: x\ntitle: y\nnode_groups: {web: {nodes: 2}}\nload_balancers: {front: {group: wbe}}\nfaults:\n  - stale_confg: {lb: front}\nsuccess: [no_refrsh]\n";
+        let err = from_text("s.yaml", text).unwrap_err().message;
+        assert!(
+            err.contains("s.yaml:4:33: no node group named `wbe`"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "s.yaml:6:5: unknown key `stale_confg` in a fault (did you mean `stale_config`?)"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("s.yaml:7:11: unknown criterion `no_refrsh` (did you mean `no_refresh`?)"),
+            "{err}"
+        );
+    }
+}
