@@ -53,20 +53,44 @@ impl Diagnostic {
         let number = self.pos.line.to_string();
         let gutter = " ".repeat(number.len());
         let col = self.pos.col.saturating_sub(1) as usize;
-        let indent: String = line
-            .chars()
-            .take(col)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+        // A generated or minified file can have a line of megabytes: show a window around
+        // the column rather than the whole line.
+        let chars: Vec<char> = line.chars().collect();
+        let start = col
+            .saturating_sub(MAX_SHOWN / 4)
+            .min(chars.len().saturating_sub(MAX_SHOWN));
+        let end = (start + MAX_SHOWN).min(chars.len());
+        let cut = |cut: bool| if cut { "..." } else { "" };
+        // Control characters (a binary file, an escape sequence) would garble the terminal.
+        let shown: String = chars[start..end]
+            .iter()
+            .map(|&c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
             .collect();
-        let available = line.chars().count().saturating_sub(col).max(1);
+        let indent: String = " ".repeat(cut(start > 0).len())
+            + &chars[start..col.clamp(start, end)]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' })
+                .collect::<String>();
+        let available = end.saturating_sub(col).max(1);
         let _ = write!(
             out,
-            "\n{gutter} |\n{number} | {line}\n{gutter} | {indent}{}",
+            "\n{gutter} |\n{number} | {}{shown}{}\n{gutter} | {indent}{}",
+            cut(start > 0),
+            cut(end < chars.len()),
             "^".repeat(self.width.min(available))
         );
         out
     }
 }
+
+/// The most characters of a source line shown under a diagnostic.
+const MAX_SHOWN: usize = 160;
 
 /// The known word closest to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -118,6 +142,17 @@ mod tests {
             text,
             "f.yaml:2:3: unknown key `tiemout`\n  |\n2 |   tiemout: 5s\n  |   ^^^^^^^"
         );
+    }
+
+    #[test]
+    fn cuts_long_lines_around_the_column() {
+        let line = format!("a: {}", "x".repeat(1_000_000));
+        let d = Diagnostic::new("f.yaml", Pos::new(1, 500), "here").with_width(3);
+        let text = d.render(&line);
+        assert!(text.len() < 1000, "{}", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].starts_with("1 | ...x") && lines[2].ends_with("x..."));
+        assert_eq!(lines[3].find('^'), lines[2].find("...").map(|i| i + 3 + 40));
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             return Err(bad(trimmed));
         }
         let number: f64 = rest[..number_len].parse().map_err(|_| bad(trimmed))?;
-        rest = &rest[number_len..];
+        // `5 s` reads like `5s`; `5 parsecs` then fails on its unit, not as "no unit".
+        rest = rest[number_len..].trim_start();
         let unit_len = rest
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(rest.len());
@@ -116,6 +117,8 @@ mod tests {
             assert!(parse(text).is_err(), "{text:?} should not parse");
         }
         assert!(parse("5").unwrap_err().contains("no unit"));
+        assert!(!parse("5 parsecs").unwrap_err().contains("no unit"));
+        assert_eq!(parse("5 s").unwrap(), Duration::from_secs(5));
     }
 
     #[test]

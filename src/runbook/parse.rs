@@ -357,7 +357,9 @@ pub(crate) fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Parses a runbook tree. Returns the runbook only if no problem was found.
+/// Parses a runbook tree. Unless the document is not a mapping at all, returns the runbook as
+/// far as it could be read, steps with problems left out, so the cross-step checks still run:
+/// it is valid only if `checker` holds no diagnostics.
 pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Option<Runbook> {
     if matches!(root.value, Value::Null) {
         checker.error(
@@ -367,7 +369,6 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         return None;
     }
     let entries = checker.mapping(root, "the runbook", TOP_KEYS)?;
-    let before = checker.diagnostics.len();
 
     let name = match entry(entries, "name") {
         Some(node) => checker.string(node, "`name`").and_then(|n| {
@@ -469,7 +470,7 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         }
     };
     if let Some(node) = entry(entries, "steps")
-        && node.as_seq().is_some_and(|s| s.is_empty())
+        && (node.as_seq().is_some_and(|s| s.is_empty()) || matches!(node.value, Value::Null))
     {
         checker.error(
             node.pos,
@@ -480,12 +481,9 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         .map(|n| step_list(checker, n, "finally"))
         .unwrap_or_default();
 
-    if checker.diagnostics.len() > before {
-        return None;
-    }
     Some(Runbook {
-        name: name?,
-        title: title?,
+        name: name.unwrap_or_default(),
+        title: title.unwrap_or_default(),
         description,
         vars,
         secrets,
@@ -503,7 +501,8 @@ fn step_list(checker: &mut Checker, node: &Node, list: &str) -> Vec<Step> {
             .enumerate()
             .filter_map(|(i, item)| step(checker, item, list, i + 1))
             .collect(),
-        Value::Null if list == "finally" => Vec::new(),
+        // An empty `steps:` is reported by the caller; an empty `finally:` is fine.
+        Value::Null => Vec::new(),
         _ => {
             checker.error(
                 node.pos,
@@ -517,8 +516,12 @@ fn step_list(checker: &mut Checker, node: &Node, list: &str) -> Vec<Step> {
 fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option<Step> {
     let known: Vec<&str> = CONTROL_KEYS.iter().chain(EXECUTORS).copied().collect();
     let what = format!("step {number} of `{list}`");
-    let entries = checker.mapping(node, &what, &known)?;
-    let before = checker.diagnostics.len();
+    // Name the step by its id in messages when it has a readable one.
+    let shown = match node.get("id").and_then(Node::as_str) {
+        Some(id) if is_valid_step_id(id) => format!("step `{id}`"),
+        _ => what.clone(),
+    };
+    let entries = checker.mapping(node, &shown, &known)?;
 
     let id = match entry(entries, "id") {
         Some(n) => checker.string(n, "step `id`").and_then(|id| {
@@ -584,8 +587,8 @@ fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option
         }
     };
     if let Some(ask_key) = key(entries, "ask")
-        && !matches!(executor, Some(Executor::Manual(_)))
-        && executor_keys.len() == 1
+        && let [only] = executor_keys.as_slice()
+        && only.name != "manual"
     {
         checker.error_at_key(
             ask_key,
@@ -643,14 +646,17 @@ fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option
     });
     let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "step `timeout`"));
 
-    if checker.diagnostics.len() > before {
+    // A step with problems is still returned when its id and executor could be read, so the
+    // cross-step checks see its references (the runbook is invalid anyway). Without its `loop`,
+    // every `item` it reads would look undefined: such a step is left out.
+    if entry(entries, "loop").is_some() && loop_over.is_none() {
         return None;
     }
     let executor = executor?;
     let action = explicit_action.unwrap_or_else(|| default_action(&executor));
     Some(Step {
         id: id?,
-        title: title?,
+        title: title.unwrap_or_default(),
         description,
         pos: node.pos,
         executor,
@@ -894,11 +900,11 @@ fn command(checker: &mut Checker, node: &Node) -> Option<CommandSpec> {
     let env = entry(entries, "env")
         .map(|n| {
             let env = checker.string_map(n, "env var");
-            for (name, t) in &env {
-                if !is_env_name(name) {
-                    checker.error(
-                        t.pos,
-                        format!("`{name}` is not an environment variable name"),
+            for (k, _) in n.as_map().unwrap_or_default() {
+                if !is_env_name(&k.name) {
+                    checker.error_at_key(
+                        k,
+                        format!("`{}` is not an environment variable name", k.name),
                     );
                 }
             }

@@ -1,7 +1,7 @@
 //! Loading a runbook file and the checks that span steps: unique ids, `goto` targets,
 //! `steps.X` references, declared secrets, and the names each expression reads.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -10,7 +10,7 @@ use super::model::*;
 use super::parse::{self, Checker};
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::expr;
-use crate::yaml::{self, Pos};
+use crate::yaml::{self, Node, Pos, Value};
 
 /// Why a runbook could not be loaded.
 #[derive(Debug)]
@@ -48,14 +48,45 @@ pub fn load(path: &Path) -> Result<Runbook, LoadError> {
         path: display.clone(),
         message: crate::io_message(&e),
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| LoadError::Io {
-        path: display.clone(),
-        message: format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ),
-    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            return Err(not_utf8(
+                &display,
+                e.as_bytes(),
+                e.utf8_error().valid_up_to(),
+            ));
+        }
+    };
     from_text(&display, text)
+}
+
+/// A file that is not text is an invalid runbook like any other: located at its first bad byte.
+fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> LoadError {
+    let before = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    let pos = Pos::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    );
+    LoadError::Invalid {
+        diagnostics: vec![Diagnostic::new(
+            file,
+            pos,
+            format!(
+                "not UTF-8 text (byte 0x{:02x} at offset {valid_up_to}): a runbook is a YAML text file",
+                bytes[valid_up_to]
+            ),
+        )],
+        source: String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Parses and validates runbook text; `file` names it in messages.
@@ -82,7 +113,7 @@ pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
     };
     let parsed = parse::runbook(&mut checker, &root, source);
     if let Some(runbook) = &parsed {
-        cross_check(&mut checker, runbook);
+        cross_check(&mut checker, runbook, &Written::from(&root));
     }
     if !checker.diagnostics.is_empty() || parsed.is_none() {
         let mut diagnostics = checker.diagnostics;
@@ -170,28 +201,81 @@ enum Scope {
     Expect,
 }
 
-fn cross_check(checker: &mut Checker, runbook: &Runbook) {
-    let mut seen: HashSet<&str> = HashSet::new();
-    for step in runbook.all_steps() {
-        if !seen.insert(&step.id) {
-            checker.error(step.pos, format!("duplicate step id `{}`", step.id));
-        }
-    }
-    let ids: Vec<&str> = runbook.all_steps().map(|s| s.id.as_str()).collect();
-    for (list, steps) in [("steps", &runbook.steps), ("finally", &runbook.finally)] {
-        let local: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
-        for step in steps {
-            if let OnFail::Goto { step: target, pos } = &step.on_fail
-                && !local.contains(&target.as_str())
-            {
-                let message = if ids.contains(&target.as_str()) {
-                    format!("`goto: {target}` leaves `{list}`: a goto must stay within its list")
-                } else {
-                    unknown_step(&format!("`goto: {target}`"), target, &ids)
-                };
-                checker.error(*pos, message);
+/// What the file says, read from the tree rather than the runbook: the runbook leaves out the
+/// steps that have problems, and a reference to such a step is not a second error.
+struct Written<'a> {
+    /// Each step id written, with its list and where.
+    ids: Vec<(&'static str, &'a str, Pos)>,
+    /// Each `on_fail: {goto: ID}`, with its list and where the id is written.
+    gotos: Vec<(&'static str, &'a str, Pos)>,
+    /// The declared secrets; `None` when `secrets:` is not a list, so nothing can be said.
+    secrets: Option<Vec<&'a str>>,
+}
+
+impl<'a> Written<'a> {
+    fn from(root: &'a Node) -> Self {
+        let (mut ids, mut gotos) = (Vec::new(), Vec::new());
+        for list in ["steps", "finally"] {
+            for step in root.get(list).and_then(Node::as_seq).unwrap_or_default() {
+                if let Some(id) = step.get("id")
+                    && let Some(name) = id.as_str()
+                {
+                    ids.push((list, name, id.pos));
+                }
+                if let Some(target) = step.get("on_fail").and_then(|n| n.get("goto"))
+                    && let Some(name) = target.as_str()
+                {
+                    gotos.push((list, name, target.pos));
+                }
             }
         }
+        let secrets = match root.get("secrets") {
+            None => Some(Vec::new()),
+            Some(node) => match &node.value {
+                Value::Null => Some(Vec::new()),
+                Value::Seq(items) => Some(items.iter().filter_map(Node::as_str).collect()),
+                _ => None,
+            },
+        };
+        Written {
+            ids,
+            gotos,
+            secrets,
+        }
+    }
+}
+
+fn cross_check(checker: &mut Checker, runbook: &Runbook, written: &Written) {
+    let mut first_at: HashMap<&str, Pos> = HashMap::new();
+    for &(_, id, pos) in &written.ids {
+        match first_at.get(id) {
+            Some(first) => checker.error(
+                pos,
+                format!(
+                    "duplicate step id `{id}` (first used on line {})",
+                    first.line
+                ),
+            ),
+            None => {
+                first_at.insert(id, pos);
+            }
+        }
+    }
+    let ids: Vec<&str> = written.ids.iter().map(|&(_, id, _)| id).collect();
+    for &(list, target, pos) in &written.gotos {
+        if written
+            .ids
+            .iter()
+            .any(|&(l, id, _)| l == list && id == target)
+        {
+            continue;
+        }
+        let message = if ids.contains(&target) {
+            format!("`goto: {target}` leaves `{list}`: a goto must stay within its list")
+        } else {
+            unknown_step(&format!("`goto: {target}`"), target, &ids)
+        };
+        checker.error(pos, message);
     }
     for step in runbook.all_steps() {
         let mut checks: Vec<(Scope, Pos, &str, bool)> = Vec::new();
@@ -214,7 +298,7 @@ fn cross_check(checker: &mut Checker, runbook: &Runbook) {
                 expr::check_template(source)
             };
             for name in names.unwrap_or_default() {
-                if let Some(message) = check_name(runbook, step, scope, &name, &ids) {
+                if let Some(message) = check_name(runbook, written, step, scope, &name, &ids) {
                     checker.error(pos, message);
                 }
             }
@@ -232,6 +316,7 @@ fn unknown_step(what: &str, target: &str, ids: &[&str]) -> String {
 /// Checks one name an expression reads; returns the problem, if any.
 fn check_name(
     runbook: &Runbook,
+    written: &Written,
     step: &Step,
     scope: Scope,
     name: &str,
@@ -243,7 +328,7 @@ fn check_name(
         "vars" => None,
         "secrets" => {
             let secret = parts.next()?;
-            if runbook.secrets.iter().any(|s| s == secret) {
+            if written.secrets.as_ref().is_none_or(|s| s.contains(&secret)) {
                 None
             } else {
                 Some(format!(
@@ -254,7 +339,9 @@ fn check_name(
         "steps" => {
             let id = parts.next()?;
             let Some(target) = runbook.step(id) else {
-                return Some(unknown_step(&format!("`steps.{id}`"), id, ids));
+                // A step written but left out for its own problems has been reported already.
+                return (!ids.contains(&id))
+                    .then(|| unknown_step(&format!("`steps.{id}`"), id, ids));
             };
             let field = parts.next()?;
             let mut known = executor_fields(&target.executor);

@@ -147,6 +147,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         no_schema: false,
         // YAML 1.2 Core booleans only: `y`, `yes`, `on` stay text (the "Norway problem").
         strict_booleans: true,
+        // Each level of nesting costs a recursion through the tree's deserializer: about 40 KiB
+        // of stack in a debug build. 32 levels fit a 2 MiB thread and any real runbook.
+        budget: serde_saphyr::budget! { max_depth: 32 },
     };
     match serde_saphyr::from_str_with_options::<Node>(text, options) {
         Ok(node) => Ok(node),
