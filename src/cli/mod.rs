@@ -46,6 +46,21 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Run a runbook against the built-in simulator and judge the scenario's success criteria.
     Drill(drill::DrillArgs),
+    /// Append a note to a timeline (also while a run is writing to it).
+    Note {
+        #[arg(value_name = "TIMELINE")]
+        timeline: PathBuf,
+        /// The note.
+        #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Record an incident milestone (detected, mitigated, resolved, or any word) in a timeline.
+    Milestone {
+        #[arg(value_name = "TIMELINE")]
+        timeline: PathBuf,
+        #[arg(value_name = "MILESTONE")]
+        milestone: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -103,8 +118,54 @@ pub fn main() -> i32 {
         Command::Show { file } => inspect::show(&file),
         Command::Sim(args) => sim::sim(args),
         Command::Drill(args) => drill::drill(args),
+        Command::Note { timeline, text } => annotate(
+            &timeline,
+            crate::timeline::Event::Note {
+                text: text.join(" "),
+                actor: actor(),
+                step: None,
+            },
+        ),
+        Command::Milestone {
+            timeline,
+            milestone,
+        } => annotate(
+            &timeline,
+            crate::timeline::Event::Milestone {
+                milestone,
+                step: None,
+                actor: actor(),
+            },
+        ),
     };
     exit.code()
+}
+
+/// Appends a note or milestone to a timeline another process may be writing.
+fn annotate(timeline: &std::path::Path, event: crate::timeline::Event) -> Exit {
+    if let Err(e) = crate::timeline::reader::read(timeline) {
+        error(e);
+        return Exit::Usage;
+    }
+    match crate::timeline::append_event(timeline, event, &crate::redact::Redactor::new()) {
+        Ok(record) => {
+            eprintln!(
+                "runbook: recorded {} #{} in {}",
+                record.event.name(),
+                record.seq,
+                timeline.display()
+            );
+            Exit::Ok
+        }
+        Err(e) => {
+            error(format!(
+                "cannot append to {}: {}",
+                timeline.display(),
+                crate::io_message(&e)
+            ));
+            Exit::Usage
+        }
+    }
 }
 
 /// Prints an error on stderr, prefixed like every error of this tool.
@@ -119,7 +180,10 @@ pub(crate) fn actor() -> String {
     }
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_from_passwd)
+        .unwrap_or_else(|| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -128,4 +192,18 @@ pub(crate) fn actor() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into());
     format!("{user}@{host}")
+}
+
+/// The name of the user owning this process, from `/etc/passwd` (when `USER` is not set, as in
+/// containers and cron).
+fn user_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
 }
