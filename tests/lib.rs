@@ -1,1 +1,12 @@
+//! One integration-test binary: every test runs the real `runbook` binary against real servers
+//! on 127.0.0.1.
+mod support;
 
+mod cli;
+mod control;
+mod drill;
+mod executors;
+mod invalid;
+mod resume;
+mod sim;
+mod timeline;

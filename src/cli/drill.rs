@@ -193,7 +193,12 @@ async fn drill_one(
     }
     // Remediations still taking effect count: wait for them (bounded) before judging.
     for _ in 0..100 {
-        if !sim.world.lock().map(|w| w.has_pending()).unwrap_or(false) {
+        if !sim
+            .world
+            .lock()
+            .map(|mut w| w.has_pending())
+            .unwrap_or(false)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -213,10 +218,13 @@ async fn drill_one(
         .as_deref()
         .map(timeline_facts)
         .unwrap_or((0, 0, None));
+    let passed = checks.iter().all(|c| c.passed);
+    // A drill that did not pass did not recover, whatever passed along the way.
+    let recovery = recovery.filter(|_| passed);
     Ok(Verdict {
         scenario: name,
         title,
-        passed: checks.iter().all(|c| c.passed),
+        passed,
         checks,
         steps_run,
         actions_taken,
@@ -275,7 +283,8 @@ fn timeline_facts(path: &Path) -> (usize, usize, Option<Duration>) {
 fn recovery_text(v: &Verdict) -> String {
     match v.recovery {
         Some(d) => crate::duration::human(d),
-        None => "-".into(),
+        None if v.passed => "-".into(),
+        None => "not recovered".into(),
     }
 }
 

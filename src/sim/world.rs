@@ -134,6 +134,14 @@ fn pattern_fails(counter: u64, rate: f64) -> bool {
     ((counter + 1) as f64 * rate).floor() > (counter as f64 * rate).floor()
 }
 
+/// Which status page component a provider outage takes down: load balancing if listed.
+fn down_component(components: &BTreeMap<String, String>) -> usize {
+    components
+        .keys()
+        .position(|n| n.to_ascii_lowercase().contains("load balanc"))
+        .unwrap_or(0)
+}
+
 /// The share failing when independent causes each fail their share.
 fn combine(rates: impl IntoIterator<Item = f64>) -> f64 {
     1.0 - rates
@@ -437,7 +445,7 @@ impl World {
                     .map(|(i, name)| {
                         (
                             name.clone(),
-                            if i == 0 {
+                            if i == down_component(&cfg.components) {
                                 "major_outage"
                             } else {
                                 "partial_outage"
@@ -534,7 +542,7 @@ impl World {
                         "hang": s.hang,
                         "requests": s.requests,
                         "responses_5xx": s.responses_5xx,
-                        "rate_5xx": self.effective_5xx_rate(name),
+                        "rate_5xx": (self.effective_5xx_rate(name) * 10000.0).round() / 10000.0,
                     }),
                 )
             })
@@ -570,8 +578,9 @@ impl World {
         self.lbs.keys().cloned().collect()
     }
 
-    /// Whether any remediation is still on its way.
-    pub fn has_pending(&self) -> bool {
+    /// Whether any remediation is still on its way (applying those that are due).
+    pub fn has_pending(&mut self) -> bool {
+        self.tick();
         !self.pending.is_empty()
     }
 }
