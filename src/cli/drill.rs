@@ -83,15 +83,9 @@ pub fn drill(args: DrillArgs) -> Exit {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            super::error(format!("cannot start the runtime: {e}"));
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let runbook_name = match &source {
         RunbookSource::File(p) => p.display().to_string(),

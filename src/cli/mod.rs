@@ -168,6 +168,17 @@ fn annotate(timeline: &std::path::Path, event: crate::timeline::Event) -> Exit {
     }
 }
 
+/// The async runtime the commands that talk to the network run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            error(format!("cannot start the runtime: {e}"));
+            Exit::Failed
+        })
+}
+
 /// Prints an error on stderr, prefixed like every error of this tool.
 pub(crate) fn error(message: impl std::fmt::Display) {
     eprintln!("error: {message}");

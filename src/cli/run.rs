@@ -54,15 +54,9 @@ pub(crate) struct Finished {
 }
 
 pub fn run(args: RunArgs) -> Exit {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            error(format!("cannot start the runtime: {e}"));
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let invocation = Invocation {
         source: RunbookSource::File(args.file.clone()),

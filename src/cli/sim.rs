@@ -55,18 +55,13 @@ pub fn sim(args: SimArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            super::error(format!("cannot start the runtime: {e}"));
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async move {
         let title = scenario.title.clone();
+        let name_shown = scenario.name.clone();
         let sim = match Sim::start(scenario, args.listen, args.token.clone()).await {
             Ok(sim) => sim,
             Err(e) => {
@@ -89,7 +84,11 @@ pub fn sim(args: SimArgs) -> Exit {
             ));
             return Exit::Usage;
         }
-        eprintln!("runbook sim: {name} ({title}) on {}", sim.base_url());
+        eprintln!(
+            "runbook sim: {} ({title}) on {}",
+            name_shown,
+            sim.base_url()
+        );
         eprintln!("admin token: export SIM_ADMIN_TOKEN={}", sim.token);
         if let Some(path) = &args.vars_out {
             eprintln!(
