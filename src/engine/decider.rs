@@ -64,6 +64,84 @@ pub trait Decider: Send + Sync {
     fn manual(&self, prompt: &ManualPrompt) -> ManualDecision;
     /// Who this decider acts as, for notes and milestones.
     fn actor(&self) -> String;
+
+    /// Before each step runs (after `when`): show it, and in `--step` mode ask.
+    fn before_step(&self, _intro: &StepIntro) -> StepGate {
+        StepGate::Run
+    }
+
+    /// After a step failed where `on_fail` would stop the run, or was interrupted.
+    /// The non-interactive policy stops; a person may retry, skip, jump or abort.
+    fn after_failure(&self, _failure: &FailurePrompt) -> AfterFailure {
+        AfterFailure::Stop
+    }
+
+    /// Notes and milestones the person added at prompts since the last call.
+    fn take_annotations(&self) -> Vec<Annotation> {
+        Vec::new()
+    }
+}
+
+/// What the engine shows before a step.
+#[derive(Clone, Debug)]
+pub struct StepIntro {
+    pub step_id: String,
+    pub title: String,
+    /// 1-based position and the length of its list.
+    pub number: usize,
+    pub total: usize,
+    pub phase: &'static str,
+    pub action: bool,
+    /// What the step will do, templates resolved, secrets masked.
+    pub preview: String,
+    /// Steps of the same list a jump may go to: (id, title).
+    pub steps: Vec<(String, String)>,
+}
+
+/// The answer to [`Decider::before_step`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepGate {
+    Run,
+    /// Do not run it; recorded as skipped by `by`.
+    Skip {
+        by: String,
+    },
+    /// Go to another step of the same list.
+    Jump(String),
+    Abort,
+}
+
+/// What the engine shows after a failure.
+#[derive(Clone, Debug)]
+pub struct FailurePrompt {
+    pub step_id: String,
+    pub title: String,
+    pub summary: String,
+    pub failures: Vec<String>,
+    /// The step was cut short by Ctrl-C rather than failing.
+    pub interrupted: bool,
+    pub steps: Vec<(String, String)>,
+}
+
+/// The answer to [`Decider::after_failure`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum AfterFailure {
+    /// Do what the runbook says (`on_fail: stop` ends the run).
+    Stop,
+    Retry,
+    /// Go on with the next step as if `on_fail: continue`.
+    Skip,
+    Jump(String),
+    Abort,
+    /// End the run as interrupted (a second Ctrl-C).
+    Interrupt,
+}
+
+/// Something the person recorded at a prompt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Annotation {
+    Note(String),
+    Milestone(String),
 }
 
 /// The policy of unattended runs: actions only with `--yes`, answers only from `--answers`.

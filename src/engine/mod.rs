@@ -15,7 +15,8 @@ use serde_json::{Map, Value as Json, json};
 use tokio::sync::watch;
 
 pub use decider::{
-    ActionDecision, ActionPrompt, Decider, ManualDecision, ManualPrompt, NonInteractive,
+    ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
+    ManualPrompt, NonInteractive, StepGate, StepIntro,
 };
 
 use crate::exec::Progress;
@@ -91,6 +92,8 @@ pub struct RunResult {
 /// What a finished step tells the run loop.
 enum Flow {
     Next,
+    /// Run the same step again (the person chose retry).
+    Retry,
     Goto(String),
     End(RunOutcome, String),
 }
@@ -108,6 +111,8 @@ pub struct Engine {
     counts: HashMap<&'static str, u64>,
     progress: Progress,
     started: Instant,
+    /// A timeline write that failed inside a decision; the run stops on it.
+    emit_error: Option<anyhow::Error>,
 }
 
 impl Engine {
@@ -130,6 +135,7 @@ impl Engine {
             counts: HashMap::new(),
             progress: crate::exec::no_progress(),
             started: Instant::now(),
+            emit_error: None,
         }
     }
 
@@ -272,10 +278,11 @@ impl Engine {
             let entry = *entries;
             let was_interrupted = interrupted_action == Some(step.id.as_str()) && index == start;
             let flow = self
-                .run_step(step, phase, index, entry, was_interrupted)
+                .run_step(steps, phase, index, entry, was_interrupted)
                 .await?;
             match flow {
                 Flow::Next => index += 1,
+                Flow::Retry => {}
                 Flow::Goto(target) => {
                     index = steps
                         .iter()

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Map, Value as Json, json};
 
-use super::decider::{ActionDecision, ActionPrompt, ManualDecision, ManualPrompt, secret_answers};
+use super::decider::{
+    ActionDecision, ActionPrompt, AfterFailure, Annotation, FailurePrompt, ManualDecision,
+    ManualPrompt, StepGate, StepIntro, secret_answers,
+};
 use super::judge::{Judgement, judge};
 use super::resolve::{Resolved, preview, resolve};
 use super::{Engine, Flow, Phase};
@@ -45,6 +48,8 @@ struct Finish {
     decided_by: Option<String>,
     /// Set when the decider ended the run (abort).
     end: Option<(RunOutcome, String)>,
+    /// Set when the person chose to jump to another step.
+    goto: Option<String>,
 }
 
 impl Finish {
@@ -57,6 +62,7 @@ impl Finish {
             attempt: 1,
             decided_by: None,
             end: None,
+            goto: None,
         }
     }
 }
@@ -64,12 +70,13 @@ impl Finish {
 impl Engine {
     pub(super) async fn run_step(
         &mut self,
-        step: &Step,
+        list: &[Step],
         phase: Phase,
         index: usize,
         entry: u32,
         was_interrupted: bool,
     ) -> anyhow::Result<Flow> {
+        let step = &list[index];
         self.emit(Event::StepStarted {
             step: step.id.clone(),
             title: step.title.clone(),
@@ -79,7 +86,10 @@ impl Engine {
             entry,
         })?;
         let started = Instant::now();
-        let finish = self.execute_step(step, was_interrupted).await;
+        let finish = self.execute_step(list, phase, index, was_interrupted).await;
+        if let Some(e) = self.emit_error.take() {
+            return Err(e);
+        }
         let duration_ms = started.elapsed().as_millis() as u64;
 
         let passed = finish.outcome == Outcome::Passed;
@@ -138,10 +148,58 @@ impl Engine {
         if let Some((outcome, why)) = finish.end {
             return Ok(Flow::End(outcome, why));
         }
+        if let Some(target) = finish.goto {
+            return Ok(Flow::Goto(target));
+        }
+        let stops = finish.outcome == Outcome::Interrupted
+            || (finish.outcome.is_failure() && step.on_fail == crate::runbook::OnFail::Stop);
+        if stops {
+            let prompt = FailurePrompt {
+                step_id: step.id.clone(),
+                title: step.title.clone(),
+                summary: self.redactor.redact(&reason),
+                failures: Vec::new(),
+                interrupted: finish.outcome == Outcome::Interrupted,
+                steps: jump_targets(list),
+            };
+            let choice = self
+                .decide(&step.id, move |d| d.after_failure(&prompt))
+                .await;
+            if let Some(e) = self.emit_error.take() {
+                return Err(e);
+            }
+            // Whatever was chosen, the interrupt that led here has been dealt with.
+            self.interrupts_seen = *self.interrupts.borrow();
+            match choice {
+                Some(AfterFailure::Stop) => {}
+                Some(AfterFailure::Retry) => return Ok(Flow::Retry),
+                Some(AfterFailure::Skip) => return Ok(Flow::Next),
+                Some(AfterFailure::Jump(target)) => return Ok(Flow::Goto(target)),
+                Some(AfterFailure::Abort) => {
+                    return Ok(Flow::End(
+                        RunOutcome::Aborted,
+                        format!("aborted after step `{}`", step.id),
+                    ));
+                }
+                Some(AfterFailure::Interrupt) | None => {
+                    return Ok(Flow::End(
+                        RunOutcome::Interrupted,
+                        "interrupted by a signal".into(),
+                    ));
+                }
+            }
+        }
         Ok(Self::flow_after(step, finish.outcome, &reason))
     }
 
-    async fn execute_step(&mut self, step: &Step, was_interrupted: bool) -> Finish {
+    async fn execute_step(
+        &mut self,
+        list: &[Step],
+        phase: Phase,
+        index: usize,
+        was_interrupted: bool,
+    ) -> Finish {
+        let step = &list[index];
         let base = self.base_context();
         let ctx = expr::context(&Json::Object(base.clone()));
         if let Some(when) = &step.when {
@@ -178,6 +236,39 @@ impl Engine {
             shown = format!("{shown} (and each of {} items)", items.len());
         }
 
+        let intro = StepIntro {
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            number: index + 1,
+            total: list.len(),
+            phase: phase.as_str(),
+            action: step.action,
+            preview: shown.clone(),
+            steps: jump_targets(list),
+        };
+        match self.decide(&step.id, move |d| d.before_step(&intro)).await {
+            Some(StepGate::Run) => {}
+            Some(StepGate::Skip { by }) => {
+                let mut f = Finish::simple(Outcome::Skipped, format!("skipped by {by}"));
+                f.decided_by = Some(by);
+                return f;
+            }
+            Some(StepGate::Jump(target)) => {
+                let mut f = Finish::simple(Outcome::Skipped, format!("jumped to `{target}`"));
+                f.goto = Some(target);
+                return f;
+            }
+            Some(StepGate::Abort) => {
+                let mut f = Finish::simple(Outcome::Skipped, "aborted by the operator");
+                f.end = Some((
+                    RunOutcome::Aborted,
+                    format!("aborted at step `{}`", step.id),
+                ));
+                return f;
+            }
+            None => return Finish::simple(Outcome::Interrupted, "interrupted at the prompt"),
+        }
+
         if let Executor::Manual(manual) = &step.executor {
             if step.action && self.setup.dry_run {
                 return Finish::simple(Outcome::DryRun, format!("dry run: would ask: {shown}"));
@@ -196,7 +287,13 @@ impl Engine {
                 preview: shown.clone(),
                 was_interrupted,
             };
-            match self.ask(move |d| d.confirm_action(&prompt)).await {
+            let Some(decision) = self
+                .decide(&step.id, move |d| d.confirm_action(&prompt))
+                .await
+            else {
+                return Finish::simple(Outcome::Interrupted, "interrupted at the prompt");
+            };
+            match decision {
                 ActionDecision::Run { by } => decided_by = Some(by),
                 ActionDecision::Skip { by } => {
                     let mut f = Finish::simple(Outcome::Skipped, format!("skipped by {by}"));
@@ -249,6 +346,7 @@ impl Engine {
                     attempt: attempt_no,
                     decided_by,
                     end: None,
+                    goto: None,
                 };
             }
             if let Err(e) = self.emit(Event::StepAttempt {
@@ -290,15 +388,39 @@ impl Engine {
         }
     }
 
-    /// Asks the decider on a blocking thread: a human may take minutes to answer.
-    async fn ask<T: Send + 'static>(
-        &self,
+    /// Asks the decider on a blocking thread (a human may take minutes to answer), then
+    /// records the notes and milestones they added. `None` when a signal came first.
+    async fn decide<T: Send + 'static>(
+        &mut self,
+        step_id: &str,
         question: impl FnOnce(&dyn super::Decider) -> T + Send + 'static,
-    ) -> T {
+    ) -> Option<T> {
         let decider = Arc::clone(&self.decider);
-        tokio::task::spawn_blocking(move || question(decider.as_ref()))
+        let answer = self
+            .until_interrupted(tokio::task::spawn_blocking(move || {
+                question(decider.as_ref())
+            }))
             .await
-            .expect("the decider does not panic")
+            .map(|joined| joined.expect("the decider does not panic"));
+        let actor = self.decider.actor();
+        for annotation in self.decider.take_annotations() {
+            let event = match annotation {
+                Annotation::Note(text) => Event::Note {
+                    text,
+                    actor: actor.clone(),
+                    step: Some(step_id.to_string()),
+                },
+                Annotation::Milestone(milestone) => Event::Milestone {
+                    milestone,
+                    step: Some(step_id.to_string()),
+                    actor: actor.clone(),
+                },
+            };
+            if let Err(e) = self.emit(event) {
+                self.emit_error.get_or_insert(e);
+            }
+        }
+        answer
     }
 
     async fn manual_step(
@@ -313,7 +435,10 @@ impl Engine {
             instructions,
             ask,
         };
-        match self.ask(move |d| d.manual(&prompt)).await {
+        let Some(decision) = self.decide(&step.id, move |d| d.manual(&prompt)).await else {
+            return Finish::simple(Outcome::Interrupted, "interrupted at the prompt");
+        };
+        match decision {
             ManualDecision::Done { answers, by } => {
                 for secret in secret_answers(step, &answers) {
                     self.redactor.add(&secret);
@@ -525,4 +650,11 @@ pub(crate) async fn execute(
             "a manual step is answered by the operator, not executed".into(),
         )),
     }
+}
+
+/// The steps of a list a person may jump to.
+fn jump_targets(list: &[Step]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|s| (s.id.clone(), s.title.clone()))
+        .collect()
 }
