@@ -174,6 +174,7 @@ async fn drill_one(
             answers: None,
             resume: None,
             force: false,
+            step: false,
         },
         extra_vars: sim.vars(),
         extra_secrets: secrets,

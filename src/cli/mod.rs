@@ -95,6 +95,9 @@ pub struct RunArgs {
     /// With --resume: continue even though the runbook changed since the run started.
     #[arg(long, requires = "resume")]
     pub force: bool,
+    /// Guided: ask before every step, checks included ([c]ontinue / [s]kip / [j]ump / [a]bort).
+    #[arg(long)]
+    pub step: bool,
 }
 
 /// Runs the command line and returns the process exit code.

@@ -26,6 +26,8 @@ struct Prepared {
     history: History,
     guided: bool,
     quiet: bool,
+    /// The terminal of a guided run.
+    screen: Option<Arc<ui::guided::Screen>>,
 }
 
 /// Where the runbook comes from: a file, or text built into the binary (the drill's default).
@@ -175,8 +177,14 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         })?,
         None => HashMap::new(),
     };
-    let decider: Arc<dyn Decider> = if guided {
-        Arc::new(ui::prompt::LinePrompt::new(actor.clone(), args.yes))
+    let screen = guided.then(|| ui::guided::Screen::new(Arc::clone(&redactor)));
+    let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
+        Arc::new(ui::guided::Guided::new(
+            Arc::clone(screen),
+            actor.clone(),
+            args.yes,
+            args.step,
+        ))
     } else {
         Arc::new(NonInteractive {
             yes: args.yes,
@@ -185,7 +193,14 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         })
     };
 
-    let (writer, vars, start, history) = match &args.resume {
+    // A guided run offers to pick up an unfinished run of the same runbook.
+    let offered = match (&screen, &args.resume) {
+        (Some(screen), None) => unfinished_run(&runbook)
+            .filter(|(path, next)| ui::guided::offer_resume(screen, path, next.as_deref()))
+            .map(|(path, _)| path),
+        _ => None,
+    };
+    let (writer, vars, start, history) = match args.resume.as_ref().or(offered.as_ref()) {
         Some(path) => {
             let parsed = reader::read(path).map_err(|e| {
                 error(e);
@@ -273,12 +288,13 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         history,
         guided,
         quiet: invocation.quiet,
+        screen,
     }))
 }
 
 async fn execute(p: Prepared) -> Exit {
     let (tx, rx) = watch::channel(0u32);
-    tokio::spawn(watch_signals(tx));
+    tokio::spawn(watch_signals(tx, p.guided));
     let runbook = Arc::clone(&p.setup.runbook);
     let dry_run = p.setup.dry_run;
     let timeline_path = p.writer.path().to_path_buf();
@@ -296,7 +312,20 @@ async fn execute(p: Prepared) -> Exit {
         rx,
     )
     .with_history(p.history);
-    if !p.quiet {
+    if let Some(screen) = &p.screen {
+        ui::guided::header(
+            screen,
+            &runbook.title,
+            runbook.description.as_deref(),
+            &redacted_vars,
+            &timeline_path.display().to_string(),
+        );
+        engine.observe(Box::new(ui::guided::GuidedView::new(
+            Arc::clone(screen),
+            timeline_path.display().to_string(),
+        )));
+        engine = engine.with_progress(screen.progress());
+    } else if !p.quiet {
         engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
         eprintln!(
             "runbook: {} — timeline {}",
@@ -372,7 +401,7 @@ async fn execute(p: Prepared) -> Exit {
 }
 
 /// Counts SIGINT and SIGTERM; the engine interrupts the running step on each.
-async fn watch_signals(tx: watch::Sender<u32>) {
+async fn watch_signals(tx: watch::Sender<u32>, guided: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -386,7 +415,9 @@ async fn watch_signals(tx: watch::Sender<u32>) {
             _ = term.recv() => {}
         }
         tx.send_modify(|n| *n += 1);
-        eprintln!("runbook: interrupted; stopping the current step, then running `finally`");
+        if !guided {
+            eprintln!("runbook: interrupted; stopping the current step, then running `finally`");
+        }
     }
 }
 
@@ -424,4 +455,33 @@ fn default_timeline(name: &str) -> PathBuf {
         n += 1;
     }
     path
+}
+
+/// The most recent timeline in `timelines/` of an unfinished run of this runbook, with the
+/// step it would continue at.
+fn unfinished_run(runbook: &Runbook) -> Option<(PathBuf, Option<String>)> {
+    let prefix = format!("{}-", runbook.name);
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir("timelines")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&prefix) && name.ends_with(".jsonl")
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    candidates.sort();
+    candidates.into_iter().rev().take(20).find_map(|(_, path)| {
+        let parsed = reader::read(&path).ok()?;
+        let recorded = engine::resume::recorded(&parsed.records, runbook).ok()?;
+        if recorded.runbook != runbook.name || recorded.finished.is_some() {
+            return None;
+        }
+        let start = recorded.start?;
+        let list = match start.phase {
+            engine::Phase::Steps => &runbook.steps,
+            engine::Phase::Finally => &runbook.finally,
+        };
+        Some((path, list.get(start.index).map(|s| s.id.clone())))
+    })
 }

@@ -32,6 +32,8 @@ pub enum ActionDecision {
     Block {
         reason: String,
     },
+    /// Ctrl-C at the prompt.
+    Interrupt,
 }
 
 /// What the engine shows for a manual step.
@@ -56,6 +58,8 @@ pub enum ManualDecision {
     Block {
         reason: String,
     },
+    /// Ctrl-C at the prompt.
+    Interrupt,
 }
 
 /// Answers the engine's questions.
@@ -109,6 +113,8 @@ pub enum StepGate {
     /// Go to another step of the same list.
     Jump(String),
     Abort,
+    /// Ctrl-C at the prompt.
+    Interrupt,
 }
 
 /// What the engine shows after a failure.

@@ -14,7 +14,7 @@ use super::decider::{
 use super::judge::{Judgement, judge};
 use super::resolve::{Resolved, preview, resolve};
 use super::{Engine, Flow, Phase};
-use crate::exec::{self, ExecError, ExecOutput, Progress};
+use crate::exec::{self, ExecError, ExecOutput, Progress, ProgressUpdate};
 use crate::expr;
 use crate::runbook::{Defaults, Executor, LoopSource, Step};
 use crate::timeline::{Event, Outcome, RunOutcome};
@@ -162,14 +162,14 @@ impl Engine {
                 interrupted: finish.outcome == Outcome::Interrupted,
                 steps: jump_targets(list),
             };
+            // The interrupt that led here is dealt with by asking; a further one ends the run.
+            self.interrupts_seen = *self.interrupts.borrow();
             let choice = self
                 .decide(&step.id, move |d| d.after_failure(&prompt))
                 .await;
             if let Some(e) = self.emit_error.take() {
                 return Err(e);
             }
-            // Whatever was chosen, the interrupt that led here has been dealt with.
-            self.interrupts_seen = *self.interrupts.borrow();
             match choice {
                 Some(AfterFailure::Stop) => {}
                 Some(AfterFailure::Retry) => return Ok(Flow::Retry),
@@ -266,7 +266,9 @@ impl Engine {
                 ));
                 return f;
             }
-            None => return Finish::simple(Outcome::Interrupted, "interrupted at the prompt"),
+            Some(StepGate::Interrupt) | None => {
+                return Finish::simple(Outcome::Interrupted, "interrupted at the prompt");
+            }
         }
 
         if let Executor::Manual(manual) = &step.executor {
@@ -311,6 +313,9 @@ impl Engine {
                 ActionDecision::Block { reason } => {
                     return Finish::simple(Outcome::Blocked, reason);
                 }
+                ActionDecision::Interrupt => {
+                    return Finish::simple(Outcome::Interrupted, "interrupted at the prompt");
+                }
             }
         }
 
@@ -320,6 +325,12 @@ impl Engine {
         let mut attempt_no = 1;
         loop {
             let base = self.base_context();
+            (self.progress)(ProgressUpdate::Running {
+                step: step.id.clone(),
+                kind: step.executor.kind(),
+                attempt: attempt_no,
+                attempts,
+            });
             let result = {
                 let work = run_attempt(
                     step,
@@ -361,6 +372,12 @@ impl Engine {
             }) {
                 return Finish::simple(Outcome::Error, e.to_string());
             }
+            (self.progress)(ProgressUpdate::Retrying {
+                step: step.id.clone(),
+                attempt: attempt_no,
+                attempts,
+                delay,
+            });
             if self
                 .until_interrupted(tokio::time::sleep(delay))
                 .await
@@ -474,6 +491,9 @@ impl Engine {
                 f
             }
             ManualDecision::Block { reason } => Finish::simple(Outcome::Blocked, reason),
+            ManualDecision::Interrupt => {
+                Finish::simple(Outcome::Interrupted, "interrupted at the prompt")
+            }
         }
     }
 }
@@ -637,6 +657,7 @@ pub(crate) async fn execute(
         Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
         Resolved::Command(req) => exec::command::run(&req).await,
         Resolved::Wait(d) => {
+            progress(ProgressUpdate::Waiting { duration: d });
             tokio::time::sleep(d).await;
             let mut fields = Map::new();
             fields.insert("waited_ms".into(), json!(d.as_millis() as u64));

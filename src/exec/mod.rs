@@ -35,6 +35,13 @@ pub struct ExecError(pub String);
 /// Live progress of a running check, for the guided UI (ignored non-interactively).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProgressUpdate {
+    /// A step's executor starts (attempt `attempt` of `attempts`).
+    Running {
+        step: String,
+        kind: &'static str,
+        attempt: u32,
+        attempts: u32,
+    },
     /// HTTP sampling: requests done of total, with the running 5xx rate and p95.
     Samples {
         done: u32,
@@ -42,6 +49,15 @@ pub enum ProgressUpdate {
         rate_5xx: f64,
         p95_ms: Option<f64>,
     },
+    /// An attempt failed; the next starts after `delay`.
+    Retrying {
+        step: String,
+        attempt: u32,
+        attempts: u32,
+        delay: Duration,
+    },
+    /// A `wait` step sleeps for `duration`.
+    Waiting { duration: Duration },
 }
 
 /// Where executors report progress.

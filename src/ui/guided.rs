@@ -1,0 +1,660 @@
+//! Guided mode: the on-call engineer's terminal. Shows each step before it runs, live progress
+//! while it runs, the result after; asks before actions, for manual steps and after failures;
+//! takes notes and milestones at every prompt; ends with a table of what happened.
+//!
+//! Everything here reaches the engine only as a [`Decider`] (answers) and an [`Observer`]
+//! (events), so a guided run has exactly the semantics of a non-interactive one.
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use console::{Key, Style, Term};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value as Json};
+
+use crate::engine::{
+    ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
+    ManualPrompt, Observer, StepGate, StepIntro,
+};
+use crate::exec::{Progress, ProgressUpdate};
+use crate::redact::Redactor;
+use crate::timeline::{Event, Outcome, Record};
+
+/// The terminal and the one progress line, shared by the decider and the observer.
+pub struct Screen {
+    term: Term,
+    colour: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    redactor: Arc<Redactor>,
+}
+
+impl Screen {
+    pub fn new(redactor: Arc<Redactor>) -> Arc<Self> {
+        // Prompts and progress go to stderr when it is a terminal, else to stdout (which guided
+        // mode requires to be one), so `2>log` does not hide the questions.
+        let err = Term::stderr();
+        let term = if err.is_term() { err } else { Term::stdout() };
+        Arc::new(Screen {
+            colour: console::colors_enabled_stderr() && std::env::var_os("NO_COLOR").is_none(),
+            term,
+            bar: Mutex::new(None),
+            redactor,
+        })
+    }
+
+    fn style(&self, s: Style) -> Style {
+        if self.colour { s } else { Style::new() }
+    }
+
+    /// Prints a line above any progress bar, secrets masked.
+    pub fn line(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match bar.as_ref() {
+            Some(b) => b.println(text),
+            None => {
+                let _ = self.term.write_line(&text);
+            }
+        }
+    }
+
+    fn clear_bar(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn set_bar(&self, bar: ProgressBar) {
+        let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = slot.take() {
+            old.finish_and_clear();
+        }
+        *slot = Some(bar);
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            f(b);
+        }
+    }
+
+    fn spinner(&self, message: String) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(None, self.draw_target());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    fn draw_target(&self) -> indicatif::ProgressDrawTarget {
+        if self.term.is_term() {
+            indicatif::ProgressDrawTarget::term(self.term.clone(), 10)
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        }
+    }
+
+    /// The progress sink the engine and executors report to.
+    pub fn progress(self: &Arc<Self>) -> Progress {
+        let screen = Arc::clone(self);
+        Arc::new(move |update| screen.on_progress(update))
+    }
+
+    fn on_progress(&self, update: ProgressUpdate) {
+        match update {
+            ProgressUpdate::Running {
+                step,
+                kind,
+                attempt,
+                attempts,
+            } => {
+                let message = if attempts > 1 {
+                    format!("{step}: {kind}, attempt {attempt}/{attempts}")
+                } else {
+                    format!("{step}: {kind}")
+                };
+                self.set_bar(self.spinner(message));
+            }
+            ProgressUpdate::Samples {
+                done,
+                total,
+                rate_5xx,
+                p95_ms,
+            } => {
+                let needs_bar = self
+                    .bar
+                    .lock()
+                    .map(|b| b.as_ref().is_none_or(|b| b.length().is_none()))
+                    .unwrap_or(true);
+                if needs_bar {
+                    let bar =
+                        ProgressBar::with_draw_target(Some(u64::from(total)), self.draw_target());
+                    bar.set_style(
+                        ProgressStyle::with_template("  [{bar:30}] {pos}/{len} requests  {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    self.set_bar(bar);
+                }
+                self.with_bar(|b| {
+                    b.set_position(u64::from(done));
+                    let p95 = p95_ms.map_or("-".into(), crate::duration::human_ms);
+                    b.set_message(format!("5xx {:.1}%  p95 {p95}", rate_5xx * 100.0));
+                });
+            }
+            ProgressUpdate::Retrying {
+                step,
+                attempt,
+                attempts,
+                delay,
+            } => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(delay.as_millis() as u64),
+                    self.draw_target(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template("  {msg} next attempt in {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(format!(
+                    "{step}: attempt {attempt}/{attempts} did not pass;"
+                ));
+                self.set_bar(bar.clone());
+                countdown(bar, delay);
+            }
+            ProgressUpdate::Waiting { duration } => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(duration.as_millis() as u64),
+                    self.draw_target(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template("  waiting {eta} left [{bar:30}]")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                self.set_bar(bar.clone());
+                countdown(bar, duration);
+            }
+        }
+    }
+}
+
+/// Moves a bar measured in milliseconds along with the clock.
+fn countdown(bar: ProgressBar, total: Duration) {
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !bar.is_finished() && start.elapsed() < total {
+            bar.set_position(start.elapsed().as_millis() as u64);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// A person at the terminal answering the engine.
+pub struct Guided {
+    screen: Arc<Screen>,
+    actor: String,
+    yes: bool,
+    step_mode: bool,
+    annotations: Mutex<Vec<Annotation>>,
+}
+
+/// What a key at a prompt meant.
+enum Pressed {
+    Key(char),
+    CtrlC,
+}
+
+impl Guided {
+    pub fn new(screen: Arc<Screen>, actor: String, yes: bool, step_mode: bool) -> Self {
+        Guided {
+            screen,
+            actor,
+            yes,
+            step_mode,
+            annotations: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Asks until one of `keys` is pressed. `n` (note) and `m` (milestone) work at every
+    /// prompt and ask again afterwards.
+    fn choose(&self, question: &str, keys: &[char]) -> Pressed {
+        self.screen.clear_bar();
+        let prompt = format!(
+            "{} {}",
+            self.screen
+                .style(Style::new().cyan().bold())
+                .apply_to(question),
+            self.screen
+                .style(Style::new().dim())
+                .apply_to("· [n]ote / [m]ilestone")
+        );
+        loop {
+            let _ = self.screen.term.write_str(&format!("{prompt} "));
+            let key = self.screen.term.read_key_raw();
+            match key {
+                Ok(Key::Char(c)) => {
+                    let c = c.to_ascii_lowercase();
+                    let _ = self.screen.term.write_line(&c.to_string());
+                    if c == 'n' {
+                        self.ask_note();
+                    } else if c == 'm' {
+                        self.ask_milestone();
+                    } else if keys.contains(&c) {
+                        return Pressed::Key(c);
+                    }
+                }
+                Ok(Key::CtrlC) => {
+                    let _ = self.screen.term.write_line("^C");
+                    return Pressed::CtrlC;
+                }
+                Ok(Key::Enter | Key::Unknown | Key::UnknownEscSeq(_)) => {
+                    let _ = self.screen.term.write_line("");
+                }
+                Ok(_) => {
+                    let _ = self.screen.term.write_line("");
+                }
+                // No terminal to read from after all: behave like end of input.
+                Err(_) => return Pressed::Key('a'),
+            }
+        }
+    }
+
+    fn read_line(&self, prompt: &str) -> Option<String> {
+        let _ = self.screen.term.write_str(&format!("{prompt}: "));
+        let _ = self.screen.term.flush();
+        self.screen.term.read_line().ok()
+    }
+
+    fn ask_note(&self) {
+        if let Some(text) = self.read_line("note").filter(|t| !t.trim().is_empty()) {
+            self.annotations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Annotation::Note(text.trim().to_string()));
+            self.screen.line("  noted.");
+        }
+    }
+
+    fn ask_milestone(&self) {
+        if let Some(text) = self
+            .read_line("milestone (detected, mitigated, resolved, or a word)")
+            .filter(|t| !t.trim().is_empty())
+        {
+            let word = text.trim().to_ascii_lowercase();
+            self.annotations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Annotation::Milestone(word.clone()));
+            self.screen.line(&format!(
+                "  milestone {} recorded.",
+                word.to_ascii_uppercase()
+            ));
+        }
+    }
+
+    /// Asks for a step to jump to, by number or id.
+    fn ask_jump(&self, steps: &[(String, String)]) -> Option<String> {
+        for (i, (id, title)) in steps.iter().enumerate() {
+            self.screen.line(&format!("  {:>2}. {id}  {title}", i + 1));
+        }
+        let answer = self.read_line("jump to step (number or id)")?;
+        let answer = answer.trim();
+        if let Ok(n) = answer.parse::<usize>()
+            && (1..=steps.len()).contains(&n)
+        {
+            return Some(steps[n - 1].0.clone());
+        }
+        steps
+            .iter()
+            .find(|(id, _)| id == answer)
+            .map(|(id, _)| id.clone())
+    }
+}
+
+impl Decider for Guided {
+    fn before_step(&self, intro: &StepIntro) -> StepGate {
+        let phase = if intro.phase == "finally" {
+            " (finally)"
+        } else {
+            ""
+        };
+        let kind = if intro.action {
+            self.screen
+                .style(Style::new().yellow().bold())
+                .apply_to("ACTION")
+                .to_string()
+        } else {
+            "check".into()
+        };
+        self.screen.line("");
+        self.screen.line(&format!(
+            "{} {}  {}",
+            self.screen
+                .style(Style::new().bold())
+                .apply_to(format!("[{}/{}]{phase}", intro.number, intro.total)),
+            self.screen
+                .style(Style::new().bold())
+                .apply_to(&intro.title),
+            self.screen
+                .style(Style::new().dim())
+                .apply_to(format!("({}, {kind})", intro.step_id)),
+        ));
+        for line in intro.preview.lines() {
+            self.screen.line(&format!("  {line}"));
+        }
+        if !self.step_mode {
+            return StepGate::Run;
+        }
+        loop {
+            match self.choose(
+                "[c]ontinue / [s]kip / [j]ump to step / [a]bort",
+                &['c', 's', 'j', 'a'],
+            ) {
+                Pressed::Key('c') => return StepGate::Run,
+                Pressed::Key('s') => {
+                    return StepGate::Skip {
+                        by: self.actor.clone(),
+                    };
+                }
+                Pressed::Key('j') => {
+                    if let Some(target) = self.ask_jump(&intro.steps) {
+                        return StepGate::Jump(target);
+                    }
+                }
+                Pressed::CtrlC => return StepGate::Interrupt,
+                _ => return StepGate::Abort,
+            }
+        }
+    }
+
+    fn confirm_action(&self, prompt: &ActionPrompt) -> ActionDecision {
+        if self.yes {
+            return ActionDecision::Run { by: "--yes".into() };
+        }
+        if prompt.was_interrupted {
+            self.screen.line(
+                "  note: this action started before the run stopped; it may already have taken effect",
+            );
+        }
+        match self.choose(
+            "Run this action? [y]es / [s]kip / [a]bort",
+            &['y', 's', 'a'],
+        ) {
+            Pressed::Key('y') => ActionDecision::Run {
+                by: self.actor.clone(),
+            },
+            Pressed::Key('s') => ActionDecision::Skip {
+                by: self.actor.clone(),
+            },
+            Pressed::CtrlC => ActionDecision::Interrupt,
+            _ => ActionDecision::Abort,
+        }
+    }
+
+    fn manual(&self, prompt: &ManualPrompt) -> ManualDecision {
+        self.screen.clear_bar();
+        let mut answers = Map::new();
+        for field in &prompt.ask {
+            let _ = self.screen.term.write_str(&format!("  {}: ", field.prompt));
+            let value = if field.secret {
+                self.screen.term.read_secure_line()
+            } else {
+                self.screen.term.read_line()
+            };
+            match value {
+                Ok(v) => {
+                    answers.insert(field.name.clone(), Json::String(v));
+                }
+                Err(_) => return ManualDecision::Interrupt,
+            }
+        }
+        match self.choose("Done? [y]es / [s]kip / [a]bort", &['y', 's', 'a']) {
+            Pressed::Key('y') => ManualDecision::Done {
+                answers,
+                by: self.actor.clone(),
+            },
+            Pressed::Key('s') => ManualDecision::Skip {
+                by: self.actor.clone(),
+            },
+            Pressed::CtrlC => ManualDecision::Interrupt,
+            _ => ManualDecision::Abort,
+        }
+    }
+
+    fn after_failure(&self, failure: &FailurePrompt) -> AfterFailure {
+        if failure.interrupted {
+            self.screen.line(&format!(
+                "  {} interrupted (Ctrl-C again ends the run)",
+                failure.step_id
+            ));
+        }
+        loop {
+            match self.choose(
+                "[r]etry / [s]kip and continue / [j]ump / [a]bort",
+                &['r', 's', 'j', 'a'],
+            ) {
+                Pressed::Key('r') => return AfterFailure::Retry,
+                Pressed::Key('s') => return AfterFailure::Skip,
+                Pressed::Key('j') => {
+                    if let Some(target) = self.ask_jump(&failure.steps) {
+                        return AfterFailure::Jump(target);
+                    }
+                }
+                Pressed::CtrlC => return AfterFailure::Interrupt,
+                _ => return AfterFailure::Abort,
+            }
+        }
+    }
+
+    fn take_annotations(&self) -> Vec<Annotation> {
+        std::mem::take(&mut *self.annotations.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn actor(&self) -> String {
+        self.actor.clone()
+    }
+}
+
+/// Shows results as they are recorded, and the closing table.
+pub struct GuidedView {
+    screen: Arc<Screen>,
+    rows: Vec<(String, String, Outcome, u64)>,
+    milestones: Vec<(String, String)>,
+    timeline: String,
+}
+
+impl GuidedView {
+    pub fn new(screen: Arc<Screen>, timeline: String) -> Self {
+        GuidedView {
+            screen,
+            rows: Vec::new(),
+            milestones: Vec::new(),
+            timeline,
+        }
+    }
+
+    fn outcome_style(&self, outcome: Outcome) -> Style {
+        self.screen.style(match outcome {
+            Outcome::Passed => Style::new().green().bold(),
+            Outcome::Failed | Outcome::Error | Outcome::Interrupted => Style::new().red().bold(),
+            Outcome::Blocked => Style::new().magenta().bold(),
+            Outcome::Skipped | Outcome::DryRun => Style::new().yellow(),
+        })
+    }
+}
+
+/// Local wall-clock time of an RFC 3339 timestamp, `HH:MM:SS`.
+fn clock(ts: &str) -> String {
+    ts.parse::<jiff::Timestamp>()
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+impl Observer for GuidedView {
+    fn on_record(&mut self, record: &Record) {
+        match &record.event {
+            Event::StepFinished {
+                step,
+                title,
+                outcome,
+                duration_ms,
+                summary,
+                failures,
+                ..
+            } => {
+                self.screen.clear_bar();
+                let label = super::console::label(*outcome);
+                // A step skipped by `when` had no introduction: name it here.
+                let summary = if *outcome == Outcome::Skipped && summary.starts_with("skipped: ") {
+                    format!("{title} ({step}): {summary}")
+                } else {
+                    summary.clone()
+                };
+                self.screen.line(&format!(
+                    "  {} {summary} {}",
+                    self.outcome_style(*outcome).apply_to(format!("{label:<8}")),
+                    self.screen.style(Style::new().dim()).apply_to(format!(
+                        "({})",
+                        crate::duration::human(Duration::from_millis(*duration_ms))
+                    ))
+                ));
+                for f in failures.iter().filter(|f| **f != summary) {
+                    self.screen.line(&format!(
+                        "    {} {f}",
+                        self.outcome_style(*outcome).apply_to("✗")
+                    ));
+                }
+                self.rows
+                    .push((step.clone(), title.clone(), *outcome, *duration_ms));
+            }
+            Event::Milestone {
+                milestone, step, ..
+            } => {
+                let at = step
+                    .as_ref()
+                    .map(|s| format!(" at {s}"))
+                    .unwrap_or_default();
+                self.screen.line(&format!(
+                    "  {}{at}",
+                    self.screen
+                        .style(Style::new().cyan().bold())
+                        .apply_to(format!("◆ {}", milestone.to_ascii_uppercase()))
+                ));
+                self.milestones.push((milestone.clone(), clock(&record.ts)));
+            }
+            Event::Note { text, actor, .. } => {
+                self.screen.line(&format!("  note by {actor}: {text}"));
+            }
+            Event::RunFinished { outcome, .. } => {
+                self.screen.clear_bar();
+                self.screen.line("");
+                self.screen.line(&format!(
+                    "{:<4}{:<24} {:<12} {}",
+                    "#", "STEP", "OUTCOME", "DURATION"
+                ));
+                for (i, (step, _title, outcome, ms)) in self.rows.iter().enumerate() {
+                    self.screen.line(&format!(
+                        "{:<4}{:<24} {} {}",
+                        i + 1,
+                        step,
+                        self.outcome_style(*outcome)
+                            .apply_to(format!("{:<12}", super::console::label(*outcome))),
+                        crate::duration::human(Duration::from_millis(*ms))
+                    ));
+                }
+                if !self.milestones.is_empty() {
+                    self.screen.line(&format!(
+                        "milestones: {}",
+                        self.milestones
+                            .iter()
+                            .map(|(m, t)| format!("{} {t}", m.to_ascii_uppercase()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                self.screen.line(&format!(
+                    "run {}; timeline: {}",
+                    outcome.as_str(),
+                    self.timeline
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The header of a guided run: what runs, with which vars, and where it is recorded.
+pub fn header(
+    screen: &Screen,
+    title: &str,
+    description: Option<&str>,
+    vars: &Map<String, Json>,
+    timeline: &str,
+) {
+    screen.line(
+        &screen
+            .style(Style::new().bold())
+            .apply_to(title)
+            .to_string(),
+    );
+    if let Some(d) = description {
+        for line in d.trim().lines() {
+            screen.line(&format!("  {line}"));
+        }
+    }
+    if !vars.is_empty() {
+        screen.line("vars:");
+        for (k, v) in vars {
+            screen.line(&format!("  {k} = {v}"));
+        }
+    }
+    screen.line(&format!("timeline: {timeline}"));
+    screen.line(
+        &screen
+            .style(Style::new().dim())
+            .apply_to("keys: at every prompt [n] adds a note and [m] records a milestone; Ctrl-C stops the running step")
+            .to_string(),
+    );
+}
+
+/// Asks whether to resume an unfinished run; `true` to resume.
+pub fn offer_resume(screen: &Screen, path: &std::path::Path, next: Option<&str>) -> bool {
+    let at = next.map(|s| format!(" at step `{s}`")).unwrap_or_default();
+    loop {
+        let _ = screen.term.write_str(&format!(
+            "An unfinished run of this runbook is in {}. Resume it{at}? [y]es / [n]o ",
+            path.display()
+        ));
+        match screen.term.read_key_raw() {
+            Ok(Key::Char('y' | 'Y')) => {
+                let _ = screen.term.write_line("y");
+                return true;
+            }
+            Ok(Key::Char('n' | 'N')) => {
+                let _ = screen.term.write_line("n");
+                return false;
+            }
+            Ok(Key::CtrlC) | Err(_) => {
+                let _ = screen.term.write_line("");
+                return false;
+            }
+            _ => {
+                let _ = screen.term.write_line("");
+            }
+        }
+    }
+}
+
+/// Flushes stdout before prompting on stderr, so lines appear in order.
+pub fn flush() {
+    let _ = std::io::stdout().flush();
+}
