@@ -50,6 +50,9 @@ struct Finish {
     end: Option<(RunOutcome, String)>,
     /// Set when the person chose to jump to another step.
     goto: Option<String>,
+    /// When the work itself began, after any prompt: a step's duration leaves out the time a
+    /// person took to decide.
+    began: Option<Instant>,
 }
 
 impl Finish {
@@ -63,6 +66,7 @@ impl Finish {
             decided_by: None,
             end: None,
             goto: None,
+            began: None,
         }
     }
 }
@@ -90,7 +94,7 @@ impl Engine {
         if let Some(e) = self.emit_error.take() {
             return Err(e);
         }
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let duration_ms = finish.began.unwrap_or(started).elapsed().as_millis() as u64;
 
         let passed = finish.outcome == Outcome::Passed;
         let mut recorded = finish.fields.clone();
@@ -319,6 +323,7 @@ impl Engine {
             }
         }
 
+        let began = Instant::now();
         let retry = step.retry.or(self.setup.runbook.defaults.retry);
         let attempts = retry.map_or(1, |r| r.attempts.max(1));
         let delay = retry.map_or(Duration::ZERO, |r| r.delay);
@@ -345,6 +350,7 @@ impl Engine {
                 let mut f = Finish::simple(Outcome::Interrupted, "interrupted by a signal");
                 f.attempt = attempt_no;
                 f.decided_by = decided_by;
+                f.began = Some(began);
                 return f;
             };
             let retryable = attempt.outcome.is_failure() && attempt_no < attempts;
@@ -358,6 +364,7 @@ impl Engine {
                     decided_by,
                     end: None,
                     goto: None,
+                    began: Some(began),
                 };
             }
             if let Err(e) = self.emit(Event::StepAttempt {
@@ -386,6 +393,7 @@ impl Engine {
                 let mut f = Finish::simple(Outcome::Interrupted, "interrupted by a signal");
                 f.attempt = attempt_no;
                 f.fields = attempt.fields;
+                f.began = Some(began);
                 return f;
             }
             attempt_no += 1;

@@ -347,7 +347,8 @@ impl Decider for Guided {
         for line in intro.preview.lines() {
             self.screen.line(&format!("  {line}"));
         }
-        if !self.step_mode {
+        // `finally` always runs: --step does not offer to skip it.
+        if !self.step_mode || intro.phase == "finally" {
             return StepGate::Run;
         }
         loop {
