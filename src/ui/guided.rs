@@ -344,8 +344,12 @@ impl Decider for Guided {
                 .style(Style::new().dim())
                 .apply_to(format!("({}, {kind})", intro.step_id)),
         ));
+        // Previews (long URLs, JSON bodies) are cut to the terminal's width; the timeline and
+        // the result line keep everything.
+        let width = usize::from(self.screen.term.size().1).max(40);
         for line in intro.preview.lines() {
-            self.screen.line(&format!("  {line}"));
+            self.screen
+                .line(&console::truncate_str(&format!("  {line}"), width, "…"));
         }
         // `finally` always runs: --step does not offer to skip it.
         if !self.step_mode || intro.phase == "finally" {
