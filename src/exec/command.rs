@@ -67,6 +67,8 @@ pub async fn run(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
         ))
     })?;
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
+    // If this future is dropped (the operator pressed Ctrl-C), the whole group goes with it.
+    let mut guard = GroupGuard(pgid);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
@@ -96,6 +98,8 @@ pub async fn run(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
                 child.wait().await.ok()
             }
         };
+        // The command ended by itself: what it left running in the background is its own.
+        guard.0 = None;
         // Background children may hold the pipes open; give their output a moment, then stop
         // listening rather than wait for them.
         if !output_closed {
@@ -181,6 +185,17 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>)
                 let room = BODY_CAP.saturating_sub(kept.len());
                 kept.extend_from_slice(&buf[..n.min(room)]);
             }
+        }
+    }
+}
+
+/// Kills the command's process group when a step is cancelled mid-command.
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            kill_group(pgid);
         }
     }
 }
@@ -325,6 +340,31 @@ mod tests {
             waited += Duration::from_millis(20);
         }
         assert!(gone(pid), "background child {pid} survived the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_step_kills_the_command_and_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let script = format!("sleep 30 & echo $! > '{}'; wait", pid_file.display());
+        let req = shell(&script);
+        // Cancel the step the way Ctrl-C does: drop the running future.
+        let cancelled = tokio::time::timeout(Duration::from_millis(300), run(&req)).await;
+        assert!(
+            cancelled.is_err(),
+            "the command should still have been running"
+        );
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.trim().to_string();
+        let mut waited = Duration::ZERO;
+        while !gone(&pid) && waited < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+        }
+        assert!(
+            gone(&pid),
+            "background child {pid} survived the cancelled step"
+        );
     }
 
     #[tokio::test]
