@@ -175,6 +175,7 @@ async fn drill_one(
             resume: None,
             force: false,
             step: false,
+            junit: None,
         },
         extra_vars: sim.vars(),
         extra_secrets: secrets,

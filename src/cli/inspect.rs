@@ -7,7 +7,7 @@ use crate::duration;
 use crate::exit::Exit;
 use crate::runbook::{self, CommandProgram, Executor, HttpBody, LoopSource, OnFail, Step};
 
-pub fn validate(files: &[PathBuf]) -> Exit {
+pub fn validate(files: &[PathBuf], _format: super::ValidateFormat) -> Exit {
     let mut exit = Exit::Ok;
     for file in files {
         match runbook::load(file) {

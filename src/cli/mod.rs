@@ -1,10 +1,12 @@
 //! The command line: raw arguments become a validated configuration before anything runs.
 
 mod drill;
+mod generate;
 mod inputs;
 mod inspect;
 mod run;
 mod sim;
+mod timeline;
 
 use std::path::PathBuf;
 
@@ -30,6 +32,9 @@ pub enum Command {
         /// Runbook files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Output: `text` for people, `json` for editors and CI annotations.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ValidateFormat,
     },
     /// List the runbooks in a directory with name, title and step count.
     List {
@@ -46,6 +51,21 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Run a runbook against the built-in simulator and judge the scenario's success criteria.
     Drill(drill::DrillArgs),
+    /// Render timelines as a postmortem: text, markdown, json, junit or html.
+    Timeline(timeline::TimelineArgs),
+    /// Print the JSON Schema of the runbook format (or, with --scenario, of scenarios).
+    Schema {
+        /// The scenario format instead of the runbook format.
+        #[arg(long)]
+        scenario: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Append a note to a timeline (also while a run is writing to it).
     Note {
         #[arg(value_name = "TIMELINE")]
@@ -61,6 +81,13 @@ pub enum Command {
         #[arg(value_name = "MILESTONE")]
         milestone: String,
     },
+}
+
+/// How `validate` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +125,9 @@ pub struct RunArgs {
     /// Guided: ask before every step, checks included ([c]ontinue / [s]kip / [j]ump / [a]bort).
     #[arg(long)]
     pub step: bool,
+    /// Also write a JUnit report of the run (one testcase per step).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -116,7 +146,11 @@ pub fn main() -> i32 {
     };
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files } => inspect::validate(&files),
+        Command::Validate { files, format } => inspect::validate(&files, format),
+        Command::Timeline(args) => timeline::timeline(args),
+        Command::Schema { scenario } => generate::schema(scenario),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man => generate::man(),
         Command::List { dir } => inspect::list(&dir),
         Command::Show { file } => inspect::show(&file),
         Command::Sim(args) => sim::sim(args),
