@@ -11,6 +11,7 @@ pub mod exec;
 pub mod exit;
 pub mod expr;
 pub mod redact;
+pub mod report;
 pub mod runbook;
 pub mod sim;
 pub mod timeline;

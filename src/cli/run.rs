@@ -75,10 +75,19 @@ pub(crate) async fn run_invocation(invocation: Invocation) -> Finished {
     crate::exec::http::install_crypto_provider();
     match prepare(&invocation) {
         Ok(Some(p)) => {
-            let timeline = Some(p.writer.path().to_path_buf());
+            let timeline = p.writer.path().to_path_buf();
+            let mut exit = execute(p).await;
+            if let Some(junit) = &invocation.args.junit
+                && let Err(e) = super::timeline::write_junit(&timeline, junit)
+            {
+                error(format!("cannot write the JUnit report: {e}"));
+                if exit == Exit::Ok {
+                    exit = Exit::Failed;
+                }
+            }
             Finished {
-                exit: execute(p).await,
-                timeline,
+                exit,
+                timeline: Some(timeline),
             }
         }
         Ok(None) => Finished {

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use jiff::tz::TimeZone;
+
 use crate::exit::Exit;
+use crate::report::{self, Report};
 
 /// `runbook timeline` arguments.
 #[derive(Debug, clap::Args)]
@@ -29,7 +32,73 @@ pub enum Format {
     Html,
 }
 
-pub fn timeline(_args: TimelineArgs) -> Exit {
-    super::error("`runbook timeline` is being built");
-    Exit::Usage
+pub fn timeline(args: TimelineArgs) -> Exit {
+    let tz = match report::model::zone(args.tz.as_deref()) {
+        Ok(tz) => tz,
+        Err(e) => {
+            super::error(e);
+            return Exit::Usage;
+        }
+    };
+    let report = match Report::load(&args.timelines) {
+        Ok(r) => r,
+        Err(e) => {
+            super::error(e);
+            return Exit::Usage;
+        }
+    };
+    let text = match render(&report, args.format, &tz) {
+        Ok(t) => t,
+        Err(e) => {
+            super::error(e);
+            return Exit::Failed;
+        }
+    };
+    match &args.output {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                super::error(format!(
+                    "cannot create {}: {}",
+                    dir.display(),
+                    crate::io_message(&e)
+                ));
+                return Exit::Usage;
+            }
+            if let Err(e) = std::fs::write(path, text) {
+                super::error(format!(
+                    "cannot write {}: {}",
+                    path.display(),
+                    crate::io_message(&e)
+                ));
+                return Exit::Usage;
+            }
+            eprintln!("runbook: wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Exit::Ok
+}
+
+/// Renders a report in a format.
+pub fn render(report: &Report, format: Format, tz: &TimeZone) -> Result<String, String> {
+    Ok(match format {
+        Format::Text => report::text::render(report, tz),
+        Format::Markdown => report::markdown::render(report, tz),
+        Format::Json => report::json::render(report),
+        Format::Junit => report::junit::render(report)?,
+        Format::Html => report::html::render(report, tz),
+    })
+}
+
+/// Writes the JUnit report of a finished run (`run --junit`).
+pub fn write_junit(timeline: &std::path::Path, path: &std::path::Path) -> Result<(), String> {
+    let report = Report::load(&[timeline])?;
+    let xml = report::junit::render(&report)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: {}", dir.display(), crate::io_message(&e)))?;
+    }
+    std::fs::write(path, xml).map_err(|e| format!("{}: {}", path.display(), crate::io_message(&e)))
 }

@@ -1,0 +1,190 @@
+//! One self-contained HTML page (no external assets, works offline): the summary, a chart of
+//! the 5xx rate and p95 latency of every endpoint sampled more than once, and the timeline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::lines::{Kind, lines};
+use super::model::{Report, human_ms};
+use super::svg::{Marker, chart, xml};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table{border-collapse:collapse}\
+td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}\
+.t{font-family:ui-monospace,monospace;white-space:pre-wrap}.passed{color:#2e7d32}.failed,.error,.interrupted{color:#c62828}\
+.blocked{color:#6a1b9a}.skipped,.dry_run{color:#9e6a00}.milestone{font-weight:bold;color:#1565c0}.note{color:#555}\
+.detail{color:#c62828;padding-left:6.5em}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}";
+
+/// The charts: for each endpoint sampled more than once, its 5xx rate and p95 over the run.
+pub fn charts(report: &Report) -> Vec<(String, String)> {
+    let samples = report.http_samples();
+    let mut by_url: BTreeMap<String, Vec<(Timestamp, f64, Option<f64>)>> = BTreeMap::new();
+    for (ts, url, data) in &samples {
+        let rate = data.get("rate_5xx").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let p95 = data.get("p95_ms").and_then(|v| v.as_f64());
+        by_url
+            .entry(url.clone())
+            .or_default()
+            .push((*ts, rate, p95));
+    }
+    let (Some(start), Some(end)) = (
+        report.started,
+        report
+            .events
+            .last()
+            .and_then(|r| r.ts.parse::<Timestamp>().ok()),
+    ) else {
+        return Vec::new();
+    };
+    let mut markers: Vec<Marker> = report
+        .steps
+        .iter()
+        .filter(|s| s.action && super::model::ran(s.outcome))
+        .map(|s| Marker {
+            ts: s.ts,
+            label: s.step.clone(),
+            kind: "action",
+        })
+        .collect();
+    markers.extend(report.milestones.iter().map(|m| Marker {
+        ts: m.ts,
+        label: m.text.to_ascii_uppercase(),
+        kind: "milestone",
+    }));
+    by_url
+        .into_iter()
+        .filter(|(_, points)| points.len() > 1)
+        .flat_map(|(url, points)| {
+            let rate: Vec<(Timestamp, f64)> = points.iter().map(|(t, r, _)| (*t, *r)).collect();
+            let p95: Vec<(Timestamp, f64)> = points
+                .iter()
+                .filter_map(|(t, _, p)| Some((*t, (*p)?)))
+                .collect();
+            vec![
+                (
+                    format!("5xx rate of {url}"),
+                    chart(
+                        &format!("5xx rate: {url}"),
+                        &rate,
+                        "%",
+                        Some(1.0),
+                        &markers,
+                        start,
+                        end,
+                    ),
+                ),
+                (
+                    format!("p95 latency of {url}"),
+                    chart(
+                        &format!("p95 latency: {url}"),
+                        &p95,
+                        "ms",
+                        None,
+                        &markers,
+                        start,
+                        end,
+                    ),
+                ),
+            ]
+        })
+        .collect()
+}
+
+pub fn render(report: &Report, tz: &TimeZone) -> String {
+    let title = report.title_or_name();
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Timeline: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        xml(&title)
+    );
+    let _ = writeln!(out, "<h1>Timeline: {}</h1>", xml(&title));
+    let s = &report.summary;
+    let outcome = s
+        .outcome
+        .map(|o| format!("{} (exit {})", o.as_str(), s.exit_code.unwrap_or_default()))
+        .unwrap_or_else(|| "unfinished".into());
+    let _ = writeln!(
+        out,
+        "<p>Runbook <code>{}</code>{}; run {}; outcome <strong>{}</strong>.</p>",
+        xml(report.name()),
+        if report.file.is_empty() {
+            String::new()
+        } else {
+            format!(" (<code>{}</code>)", xml(&report.file))
+        },
+        report
+            .run_ids
+            .iter()
+            .map(|r| format!("<code>{}</code>", xml(r)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        xml(&outcome)
+    );
+    let _ = writeln!(out, "<h2>Summary</h2>\n<table>");
+    for (k, v) in [
+        ("Time to detect", human_ms(s.time_to_detect_ms)),
+        ("Time to mitigate", human_ms(s.time_to_mitigate_ms)),
+        ("Time to resolve", human_ms(s.time_to_resolve_ms)),
+        ("Steps run", s.steps_run.to_string()),
+        ("Actions taken", s.actions_taken.to_string()),
+        ("Run duration", human_ms(s.duration_ms)),
+    ] {
+        let _ = writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", xml(&v));
+    }
+    let _ = writeln!(out, "</table>");
+    let charts = charts(report);
+    if !charts.is_empty() {
+        let _ = writeln!(out, "<h2>Error rate and latency</h2>");
+        for (caption, svg) in charts {
+            let _ = writeln!(
+                out,
+                "<figure>{svg}<figcaption>{}; dashed lines mark actions (orange) and milestones (blue).</figcaption></figure>",
+                xml(&caption)
+            );
+        }
+    }
+    let _ = writeln!(out, "<h2>Timeline</h2>");
+    let mut date = String::new();
+    let mut open = false;
+    for line in lines(report, tz) {
+        if line.date != date {
+            if open {
+                let _ = writeln!(out, "</div>");
+            }
+            date = line.date.clone();
+            let _ = writeln!(
+                out,
+                "<h3>{} (all times {})</h3>\n<div class=\"t\">",
+                xml(&line.date),
+                xml(&line.zone)
+            );
+            open = true;
+        }
+        let class = match &line.kind {
+            Kind::Step { outcome, .. } => outcome.as_str().to_string(),
+            Kind::Attempt { .. } => "failed".into(),
+            Kind::Milestone(_) => "milestone".into(),
+            Kind::Note => "note".into(),
+            Kind::Run => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "<div class=\"{class}\">{} {}  {}</div>",
+            xml(&line.second),
+            xml(&line.zone),
+            xml(&line.text)
+        );
+        for d in &line.details {
+            let _ = writeln!(out, "<div class=\"detail\">{}</div>", xml(d));
+        }
+    }
+    if open {
+        let _ = writeln!(out, "</div>");
+    }
+    let _ = writeln!(out, "</body>\n</html>");
+    out
+}

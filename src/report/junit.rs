@@ -1,0 +1,55 @@
+//! JUnit XML: one testcase per step entry (classname `runbook.<name>`, name `NN <title>`),
+//! failures with the expectations and their actual values, skipped and dry-run steps as
+//! skipped, times in seconds.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::Report;
+use crate::timeline::Outcome;
+
+pub fn render(report: &Report) -> Result<String, String> {
+    let name = report.name().to_string();
+    let mut junit = JUnit::new(format!("runbook {name}"));
+    let mut suite = TestSuite::new(format!("runbook.{name}"));
+    let width = report.steps.len().to_string().len().max(2);
+    for row in &report.steps {
+        let message = || {
+            if row.failures.is_empty() {
+                row.summary.clone()
+            } else {
+                row.failures.join("; ")
+            }
+        };
+        let status = match row.outcome {
+            Outcome::Passed => TestCaseStatus::success(),
+            Outcome::Failed => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(message());
+                s.set_type("expectation");
+                s.set_description(format!("{}\n{}", row.summary, row.failures.join("\n")));
+                s
+            }
+            Outcome::Error | Outcome::Blocked | Outcome::Interrupted => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(message());
+                s.set_type(row.outcome.as_str());
+                s.set_description(row.summary.clone());
+                s
+            }
+            Outcome::Skipped | Outcome::DryRun => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("{}: {}", row.outcome.as_str(), row.summary));
+                s
+            }
+        };
+        let mut case = TestCase::new(format!("{:0width$} {}", row.number, row.title), status);
+        case.set_classname(format!("runbook.{name}"));
+        case.set_time(Duration::from_millis(row.duration_ms));
+        case.set_system_out(format!("[{}] {}", row.step, row.summary));
+        suite.add_test_case(case);
+    }
+    junit.add_test_suite(suite);
+    junit.to_string().map_err(|e| e.to_string())
+}

@@ -1,0 +1,121 @@
+//! The postmortem timeline in the Google SRE style: a date header with its zone, one line per
+//! event, milestones in bold, then the incident's key durations.
+
+use std::fmt::Write as _;
+
+use jiff::tz::TimeZone;
+
+use super::lines::{Kind, lines};
+use super::model::{Report, human_ms};
+
+pub fn render(report: &Report, tz: &TimeZone) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Timeline: {}", escape(&report.title_or_name()));
+    let _ = writeln!(out);
+    let mut facts = vec![format!("Runbook `{}`", report.name())];
+    if !report.file.is_empty() {
+        facts.push(format!("file `{}`", report.file));
+    }
+    if !report.run_ids.is_empty() {
+        facts.push(format!(
+            "run {}",
+            report
+                .run_ids
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(outcome) = report.summary.outcome {
+        facts.push(format!(
+            "outcome **{}** (exit {})",
+            outcome.as_str(),
+            report.summary.exit_code.unwrap_or_default()
+        ));
+    }
+    let _ = writeln!(out, "{}.", facts.join(", "));
+    let mut date = String::new();
+    for line in lines(report, tz) {
+        if line.date != date {
+            date = line.date.clone();
+            let _ = writeln!(out);
+            let _ = writeln!(out, "## {} (all times {})", line.date, line.zone);
+            let _ = writeln!(out);
+        }
+        let text = match &line.kind {
+            Kind::Milestone(name) => {
+                let rest = line.text.strip_prefix(name.as_str()).unwrap_or("");
+                format!("**{name}**{}", escape(rest))
+            }
+            _ => escape(&line.text),
+        };
+        // One line per event, what failed included; two trailing spaces are a Markdown line
+        // break, so each event stays on its own line when rendered.
+        let mut text = text;
+        for detail in &line.details {
+            text.push_str(" — ");
+            text.push_str(&escape(detail));
+        }
+        let _ = writeln!(out, "{} {}  {text}  ", line.minute, line.zone);
+    }
+    let s = &report.summary;
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Summary");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| | |");
+    let _ = writeln!(out, "|---|---|");
+    let _ = writeln!(
+        out,
+        "| Time to detect | {} |",
+        human_ms(s.time_to_detect_ms)
+    );
+    let _ = writeln!(
+        out,
+        "| Time to mitigate | {} |",
+        human_ms(s.time_to_mitigate_ms)
+    );
+    let _ = writeln!(
+        out,
+        "| Time to resolve | {} |",
+        human_ms(s.time_to_resolve_ms)
+    );
+    let _ = writeln!(out, "| Steps run | {} |", s.steps_run);
+    let _ = writeln!(out, "| Actions taken | {} |", s.actions_taken);
+    let _ = writeln!(out, "| Run duration | {} |", human_ms(s.duration_ms));
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Times to detect, mitigate and resolve are measured from the start of the run to the first `detected`, `mitigated` and `resolved` milestone."
+    );
+    out
+}
+
+/// Keeps free text from turning into HTML when rendered: `<` before a letter, `/` or `!`
+/// would open a tag. Everything else stays as written, so `rate_5xx < 0.02` reads verbatim.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '<'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n == '/' || *n == '!')
+        {
+            out.push_str("&lt;");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Report {
+    pub(crate) fn title_or_name(&self) -> String {
+        if self.title.is_empty() {
+            self.name().to_string()
+        } else {
+            self.title.clone()
+        }
+    }
+}

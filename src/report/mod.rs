@@ -1,0 +1,13 @@
+//! Reports: a run's timeline handed back in the forms people use — a postmortem timeline to
+//! paste (Markdown), a page with the error rate over time (HTML with SVG charts), JUnit for
+//! CI, JSON for scripts, and text for the terminal.
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod lines;
+pub mod markdown;
+pub mod model;
+pub mod svg;
+pub mod text;
+
+pub use model::Report;

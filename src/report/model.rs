@@ -1,0 +1,279 @@
+//! One or more timelines read into what every report needs: the events in time order, one row
+//! per step entry, milestones, notes, and the incident's key durations.
+
+use std::path::Path;
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use crate::timeline::{Event, Outcome, Record, RunOutcome, reader};
+
+/// A step as it finished (one row per entry: a retried or revisited step has several).
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRow {
+    /// 1-based, in the order the steps finished.
+    pub number: usize,
+    pub step: String,
+    pub title: String,
+    pub outcome: Outcome,
+    pub ts: Timestamp,
+    pub duration_ms: u64,
+    pub summary: String,
+    pub failures: Vec<String>,
+    pub attempt: u32,
+    pub action: bool,
+    pub decided_by: Option<String>,
+    pub phase: String,
+}
+
+/// A milestone or a note.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mark {
+    pub ts: Timestamp,
+    pub text: String,
+    pub actor: String,
+    pub step: Option<String>,
+}
+
+/// The key durations of the incident, from the start of the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub time_to_detect_ms: Option<u64>,
+    pub time_to_mitigate_ms: Option<u64>,
+    pub time_to_resolve_ms: Option<u64>,
+    pub duration_ms: Option<u64>,
+    pub steps_run: usize,
+    pub actions_taken: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub outcome: Option<RunOutcome>,
+    pub exit_code: Option<i32>,
+}
+
+/// Everything the reports render.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub runbook: String,
+    pub title: String,
+    pub file: String,
+    pub run_ids: Vec<String>,
+    pub actor: String,
+    pub mode: String,
+    pub events: Vec<Record>,
+    pub steps: Vec<StepRow>,
+    pub milestones: Vec<Mark>,
+    pub notes: Vec<Mark>,
+    pub started: Option<Timestamp>,
+    pub summary: Summary,
+}
+
+/// A step ran when it produced a result (not skipped, blocked or a dry run).
+pub fn ran(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Passed | Outcome::Failed | Outcome::Error | Outcome::Interrupted
+    )
+}
+
+fn ts_of(record: &Record) -> Option<Timestamp> {
+    record.ts.parse().ok()
+}
+
+impl Report {
+    /// Reads and merges timelines (several runs, or a resumed run's files) in time order.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Report, String> {
+        let mut events = Vec::new();
+        for path in paths {
+            events.extend(reader::read(path.as_ref())?.records);
+        }
+        Ok(Report::from_records(events))
+    }
+
+    pub fn from_records(mut events: Vec<Record>) -> Report {
+        // Time order; a run's own sequence breaks ties (events within a millisecond).
+        events.sort_by(|a, b| (ts_of(a), &a.run_id, a.seq).cmp(&(ts_of(b), &b.run_id, b.seq)));
+        let mut report = Report {
+            runbook: String::new(),
+            title: String::new(),
+            file: String::new(),
+            run_ids: Vec::new(),
+            actor: String::new(),
+            mode: String::new(),
+            events: Vec::new(),
+            steps: Vec::new(),
+            milestones: Vec::new(),
+            notes: Vec::new(),
+            started: None,
+            summary: Summary::default(),
+        };
+        let mut last_ts = None;
+        for record in &events {
+            if !report.run_ids.contains(&record.run_id) {
+                report.run_ids.push(record.run_id.clone());
+            }
+            let Some(ts) = ts_of(record) else { continue };
+            report.started.get_or_insert(ts);
+            last_ts = Some(ts);
+            match &record.event {
+                Event::RunStarted {
+                    runbook,
+                    title,
+                    file,
+                    actor,
+                    mode,
+                    ..
+                } if report.runbook.is_empty() => {
+                    // The first run names the report; merged later runs add their events.
+                    report.runbook = runbook.clone();
+                    report.title = title.clone();
+                    report.file = file.clone();
+                    report.actor = actor.clone();
+                    report.mode = mode.clone();
+                }
+                Event::StepFinished {
+                    step,
+                    title,
+                    outcome,
+                    duration_ms,
+                    summary,
+                    failures,
+                    attempt,
+                    action,
+                    decided_by,
+                    phase,
+                    ..
+                } => {
+                    report.steps.push(StepRow {
+                        number: report.steps.len() + 1,
+                        step: step.clone(),
+                        title: title.clone(),
+                        outcome: *outcome,
+                        ts,
+                        duration_ms: *duration_ms,
+                        summary: summary.clone(),
+                        failures: failures.clone(),
+                        attempt: *attempt,
+                        action: *action,
+                        decided_by: decided_by.clone(),
+                        phase: phase.clone(),
+                    });
+                }
+                Event::Milestone {
+                    milestone,
+                    step,
+                    actor,
+                } => report.milestones.push(Mark {
+                    ts,
+                    text: milestone.clone(),
+                    actor: actor.clone(),
+                    step: step.clone(),
+                }),
+                Event::Note { text, actor, step } => report.notes.push(Mark {
+                    ts,
+                    text: text.clone(),
+                    actor: actor.clone(),
+                    step: step.clone(),
+                }),
+                Event::RunFinished {
+                    outcome, exit_code, ..
+                } => {
+                    report.summary.outcome = Some(*outcome);
+                    report.summary.exit_code = Some(*exit_code);
+                }
+                _ => {}
+            }
+        }
+        report.events = events;
+        let since_start = |name: &str| {
+            let start = report.started?;
+            let mark = report
+                .milestones
+                .iter()
+                .find(|m| m.text.eq_ignore_ascii_case(name))?;
+            Some(mark.ts.duration_since(start).as_millis().max(0) as u64)
+        };
+        report.summary.time_to_detect_ms = since_start("detected");
+        report.summary.time_to_mitigate_ms = since_start("mitigated");
+        report.summary.time_to_resolve_ms = since_start("resolved");
+        report.summary.duration_ms = match (report.started, last_ts) {
+            (Some(a), Some(b)) => Some(b.duration_since(a).as_millis().max(0) as u64),
+            _ => None,
+        };
+        report.summary.steps_run = report.steps.iter().filter(|s| ran(s.outcome)).count();
+        report.summary.actions_taken = report
+            .steps
+            .iter()
+            .filter(|s| s.action && ran(s.outcome))
+            .count();
+        report.summary.passed = report
+            .steps
+            .iter()
+            .filter(|s| s.outcome == Outcome::Passed)
+            .count();
+        report.summary.failed = report
+            .steps
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error))
+            .count();
+        report.summary.skipped = report
+            .steps
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Skipped | Outcome::DryRun))
+            .count();
+        report
+    }
+
+    /// The name to show: the runbook's, or the first run id when no `run_started` was read.
+    pub fn name(&self) -> &str {
+        if self.runbook.is_empty() {
+            self.run_ids
+                .first()
+                .map(String::as_str)
+                .unwrap_or("runbook")
+        } else {
+            &self.runbook
+        }
+    }
+
+    /// Result fields of every http step entry and attempt, with its time: the chart data.
+    pub fn http_samples(&self) -> Vec<(Timestamp, String, Map<String, Json>)> {
+        self.events
+            .iter()
+            .filter_map(|r| {
+                let data = match &r.event {
+                    Event::StepFinished { data, .. } | Event::StepAttempt { data, .. } => data,
+                    _ => return None,
+                };
+                let url = data.get("url")?.as_str()?;
+                data.get("rate_5xx")?;
+                Some((ts_of(r)?, url.to_string(), data.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Resolves `--tz`: an IANA zone name, or the system's zone.
+pub fn zone(name: Option<&str>) -> Result<TimeZone, String> {
+    match name {
+        None => Ok(TimeZone::system()),
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            format!("unknown time zone `{name}` (use an IANA name such as America/New_York or UTC)")
+        }),
+    }
+}
+
+/// A timestamp in a zone.
+pub fn local(ts: Timestamp, tz: &TimeZone) -> Zoned {
+    ts.to_zoned(tz.clone())
+}
+
+/// `1m 30s`, `850 ms`, or `-`.
+pub fn human_ms(ms: Option<u64>) -> String {
+    ms.map_or_else(
+        || "-".to_string(),
+        |ms| crate::duration::human(std::time::Duration::from_millis(ms)),
+    )
+}
