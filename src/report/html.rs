@@ -148,14 +148,17 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
         }
     }
     let _ = writeln!(out, "<h2>Timeline</h2>");
+    // A new header when the date or the zone's name changes (EDT to EST in the autumn).
     let mut date = String::new();
+    let mut zone = String::new();
     let mut open = false;
     for line in lines(report, tz) {
-        if line.date != date {
+        if (line.date.as_str(), line.zone.as_str()) != (date.as_str(), zone.as_str()) {
             if open {
                 let _ = writeln!(out, "</div>");
             }
             date = line.date.clone();
+            zone = line.zone.clone();
             let _ = writeln!(
                 out,
                 "<h3>{} (all times {})</h3>\n<div class=\"t\">",
@@ -171,9 +174,14 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
             Kind::Note => "note".into(),
             Kind::Run => String::new(),
         };
+        let class = if class.is_empty() {
+            String::new()
+        } else {
+            format!(" class=\"{class}\"")
+        };
         let _ = writeln!(
             out,
-            "<div class=\"{class}\">{} {}  {}</div>",
+            "<div{class}>{} {}  {}</div>",
             xml(&line.second),
             xml(&line.zone),
             xml(&line.text)

@@ -14,7 +14,13 @@ pub fn render(report: &Report) -> Result<String, String> {
     let mut junit = JUnit::new(format!("runbook {name}"));
     let mut suite = TestSuite::new(format!("runbook.{name}"));
     let width = report.steps.len().to_string().len().max(2);
-    for row in &report.steps {
+    for (i, row) in report.steps.iter().enumerate() {
+        // A blocked or interrupted entry that a later entry of the same step got past (a
+        // resumed run) is history, not an open error.
+        let superseded = matches!(row.outcome, Outcome::Blocked | Outcome::Interrupted)
+            && report.steps[i + 1..]
+                .iter()
+                .any(|later| later.step == row.step && later.outcome == Outcome::Passed);
         let message = || {
             if row.failures.is_empty() {
                 row.summary.clone()
@@ -31,6 +37,15 @@ pub fn render(report: &Report) -> Result<String, String> {
                 s.set_description(format!("{}\n{}", row.summary, row.failures.join("\n")));
                 s
             }
+            Outcome::Blocked | Outcome::Interrupted if superseded => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!(
+                    "{}, then passed when the run went on: {}",
+                    row.outcome.as_str(),
+                    row.summary
+                ));
+                s
+            }
             Outcome::Error | Outcome::Blocked | Outcome::Interrupted => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
                 s.set_message(message());
@@ -40,7 +55,13 @@ pub fn render(report: &Report) -> Result<String, String> {
             }
             Outcome::Skipped | Outcome::DryRun => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(format!("{}: {}", row.outcome.as_str(), row.summary));
+                s.set_message(
+                    if row.summary.starts_with("skipped") || row.summary.starts_with("dry run") {
+                        row.summary.clone()
+                    } else {
+                        format!("{}: {}", row.outcome.as_str(), row.summary)
+                    },
+                );
                 s
             }
         };

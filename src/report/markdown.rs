@@ -35,10 +35,13 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
         ));
     }
     let _ = writeln!(out, "{}.", facts.join(", "));
+    // A new header when the date or the zone's name changes (EDT to EST in the autumn).
     let mut date = String::new();
+    let mut zone = String::new();
     for line in lines(report, tz) {
-        if line.date != date {
+        if (line.date.as_str(), line.zone.as_str()) != (date.as_str(), zone.as_str()) {
             date = line.date.clone();
+            zone = line.zone.clone();
             let _ = writeln!(out);
             let _ = writeln!(out, "## {} (all times {})", line.date, line.zone);
             let _ = writeln!(out);

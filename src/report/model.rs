@@ -18,6 +18,7 @@ pub struct StepRow {
     pub step: String,
     pub title: String,
     pub outcome: Outcome,
+    #[serde(serialize_with = "rfc3339_ms")]
     pub ts: Timestamp,
     pub duration_ms: u64,
     pub summary: String,
@@ -31,6 +32,7 @@ pub struct StepRow {
 /// A milestone or a note.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mark {
+    #[serde(serialize_with = "rfc3339_ms")]
     pub ts: Timestamp,
     pub text: String,
     pub actor: String,
@@ -68,6 +70,11 @@ pub struct Report {
     pub notes: Vec<Mark>,
     pub started: Option<Timestamp>,
     pub summary: Summary,
+}
+
+/// Timestamps as the timeline writes them: RFC 3339 UTC with exactly three decimals.
+fn rfc3339_ms<S: serde::Serializer>(ts: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{ts:.3}"))
 }
 
 /// A step ran when it produced a result (not skipped, blocked or a dry run).

@@ -123,13 +123,18 @@ pub fn chart(
             H - BOTTOM,
             xml(&m.label)
         );
+        // Actions are labelled along the line from the bottom, milestones from the top, so an
+        // action and the milestone it brought (a fix and MITIGATED) do not write over each other.
+        let (anchor, ly) = if m.kind == "milestone" {
+            ("end", TOP + 2.0)
+        } else {
+            ("start", H - BOTTOM - 4.0)
+        };
         let _ = write!(
             svg,
-            r#"<text x="{:.1}" y="{:.1}" font-family="sans-serif" font-size="10" fill="{colour}" transform="rotate(-90 {:.1} {:.1})">{}</text>"#,
+            r#"<text x="{:.1}" y="{ly:.1}" font-family="sans-serif" font-size="10" fill="{colour}" text-anchor="{anchor}" transform="rotate(-90 {:.1} {ly:.1})">{}</text>"#,
             xx - 3.0,
-            H - BOTTOM - 4.0,
             xx - 3.0,
-            H - BOTTOM - 4.0,
             xml(&m.label)
         );
     }

@@ -13,10 +13,13 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
     if !report.file.is_empty() {
         let _ = writeln!(out, "file: {}", report.file);
     }
+    // A new header when the date or the zone's name changes (EDT to EST in the autumn).
     let mut date = String::new();
+    let mut zone = String::new();
     for line in lines(report, tz) {
-        if line.date != date {
+        if (line.date.as_str(), line.zone.as_str()) != (date.as_str(), zone.as_str()) {
             date = line.date.clone();
+            zone = line.zone.clone();
             let _ = writeln!(out, "\n{} ({})", line.date, line.zone);
         }
         let _ = writeln!(out, "{}  {}", line.second, line.text);
