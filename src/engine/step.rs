@@ -14,7 +14,7 @@ use super::decider::{
 use super::judge::{Judgement, judge};
 use super::resolve::{Resolved, preview, resolve};
 use super::{Engine, Flow, Phase};
-use crate::exec::{self, ExecError, ExecOutput, Progress, ProgressUpdate};
+use crate::exec::{self, ExecError, ExecOutput, Partial, Progress, ProgressUpdate};
 use crate::expr;
 use crate::runbook::{Defaults, Executor, LoopSource, Step};
 use crate::timeline::{Event, Outcome, RunOutcome};
@@ -336,6 +336,7 @@ impl Engine {
                 attempt: attempt_no,
                 attempts,
             });
+            let partial = Partial::default();
             let result = {
                 let work = run_attempt(
                     step,
@@ -343,6 +344,7 @@ impl Engine {
                     &base,
                     items.as_deref(),
                     self.progress.clone(),
+                    &partial,
                 );
                 self.until_interrupted(work).await
             };
@@ -351,6 +353,8 @@ impl Engine {
                 f.attempt = attempt_no;
                 f.decided_by = decided_by;
                 f.began = Some(began);
+                // What the step had found when it was cut short stays in the record.
+                f.fields = partial.fields();
                 return f;
             };
             let retryable = attempt.outcome.is_failure() && attempt_no < attempts;
@@ -537,10 +541,11 @@ async fn run_attempt(
     base: &Map<String, Json>,
     items: Option<&[Json]>,
     progress: Progress,
+    partial: &Partial,
 ) -> Attempt {
     let Some(items) = items else {
         let ctx = expr::context(&Json::Object(base.clone()));
-        return run_once(step, defaults, base, &ctx, progress).await;
+        return run_once(step, defaults, base, &ctx, progress, partial).await;
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
@@ -549,7 +554,16 @@ async fn run_attempt(
             let progress = progress.clone();
             async move {
                 let ctx = expr::context(&Json::Object(item_base.clone()));
-                let attempt = run_once(step, defaults, &item_base, &ctx, progress).await;
+                // Loop items run side by side: each keeps its own partial results.
+                let attempt = run_once(
+                    step,
+                    defaults,
+                    &item_base,
+                    &ctx,
+                    progress,
+                    &Partial::default(),
+                )
+                .await;
                 (item, attempt)
             }
         })
@@ -620,12 +634,13 @@ async fn run_once(
     base: &Map<String, Json>,
     ctx: &minijinja::Value,
     progress: Progress,
+    partial: &Partial,
 ) -> Attempt {
     let resolved = match resolve(step, defaults, ctx) {
         Ok(r) => r,
         Err(e) => return Attempt::error(e),
     };
-    match execute(resolved, progress).await {
+    match execute(resolved, progress, partial).await {
         Ok(output) => {
             let Judgement { passed, failures } = judge(
                 &step.expect,
@@ -653,9 +668,31 @@ async fn run_once(
 pub(crate) async fn execute(
     resolved: Resolved,
     progress: Progress,
+    partial: &Partial,
 ) -> Result<ExecOutput, ExecError> {
     match resolved {
-        Resolved::Http(req) => exec::http::run(&req, &progress).await,
+        Resolved::Http(req) => {
+            // Sampling progress doubles as the partial result of an interrupted probe.
+            partial.set("url", json!(req.url));
+            let sink = partial.clone();
+            let inner = progress.clone();
+            let progress: Progress = Arc::new(move |update| {
+                if let ProgressUpdate::Samples {
+                    done,
+                    total,
+                    rate_5xx,
+                    p95_ms,
+                } = &update
+                {
+                    sink.set("count", json!(done));
+                    sink.set("samples", json!(total));
+                    sink.set("rate_5xx", json!(rate_5xx));
+                    sink.set("p95_ms", json!(p95_ms));
+                }
+                inner(update)
+            });
+            exec::http::run(&req, &progress).await
+        }
         Resolved::Prometheus {
             url,
             query,
@@ -663,7 +700,7 @@ pub(crate) async fn execute(
         } => exec::prometheus::run(&url, &query, timeout).await,
         Resolved::Statuspage { url, timeout } => exec::statuspage::run(&url, timeout).await,
         Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
-        Resolved::Command(req) => exec::command::run(&req).await,
+        Resolved::Command(req) => exec::command::run(&req, partial).await,
         Resolved::Wait(d) => {
             progress(ProgressUpdate::Waiting { duration: d });
             tokio::time::sleep(d).await;

@@ -19,7 +19,7 @@ use tokio::process::Command;
 use tokio::time::{sleep, sleep_until};
 
 use super::http;
-use super::{BODY_CAP, CommandRequest, ExecError, ExecOutput, Program};
+use super::{BODY_CAP, CommandRequest, ExecError, ExecOutput, Partial, Program};
 use crate::duration;
 
 /// How long output may keep flowing after the command exits, from background children that
@@ -28,7 +28,7 @@ const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs the command; a command that cannot be started is an `ExecError`, everything after
 /// that (exit codes, signals, timeouts) is data.
-pub async fn run(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
+pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, ExecError> {
     let (program, args): (&str, Vec<&str>) = match &req.program {
         Program::Argv(argv) => match argv.split_first() {
             Some((first, rest)) => (first.as_str(), rest.iter().map(String::as_str).collect()),
@@ -77,7 +77,10 @@ pub async fn run(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
     let mut timed_out = false;
     let status: Option<ExitStatus> = {
         let reading = async {
-            tokio::join!(read_capped(stdout, &mut out), read_capped(stderr, &mut err));
+            tokio::join!(
+                read_capped(stdout, &mut out, partial, false),
+                read_capped(stderr, &mut err, partial, true)
+            );
         };
         tokio::pin!(reading);
         let mut output_closed = false;
@@ -175,7 +178,12 @@ fn summarise(
 
 /// Reads a stream to its end, keeping the first `BODY_CAP` bytes and discarding the rest, so
 /// the child never blocks on a full pipe.
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
+async fn read_capped(
+    stream: Option<impl AsyncRead + Unpin>,
+    kept: &mut Vec<u8>,
+    partial: &Partial,
+    is_stderr: bool,
+) {
     let Some(mut stream) = stream else { return };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -184,6 +192,8 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>)
             Ok(n) => {
                 let room = BODY_CAP.saturating_sub(kept.len());
                 kept.extend_from_slice(&buf[..n.min(room)]);
+                // Kept outside this future too, for a step cut short by Ctrl-C.
+                partial.append(is_stderr, &buf[..n.min(room)]);
             }
         }
     }
@@ -219,6 +229,10 @@ fn kill_group(pgid: i32) {
 mod tests {
     use super::*;
 
+    async fn run_test(req: &CommandRequest) -> Result<ExecOutput, ExecError> {
+        run(req, &Partial::default()).await
+    }
+
     fn argv(args: &[&str]) -> CommandRequest {
         CommandRequest {
             program: Program::Argv(args.iter().map(|s| s.to_string()).collect()),
@@ -239,7 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn argv_runs_the_program_from_path() {
-        let out = run(&argv(&["echo", "hello", "$HOME"])).await.unwrap();
+        let out = run_test(&argv(&["echo", "hello", "$HOME"])).await.unwrap();
         assert!(out.ok);
         assert_eq!(out.fields["exit_code"], 0);
         assert_eq!(out.fields["stdout"], "hello $HOME\n");
@@ -252,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn shell_script_with_json_output() {
-        let out = run(&shell(r#"printf '{"pods": %d}' $((2 + 1))"#))
+        let out = run_test(&shell(r#"printf '{"pods": %d}' $((2 + 1))"#))
             .await
             .unwrap();
         assert_eq!(out.fields["json"]["pods"], 3);
@@ -261,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn nonzero_exit_shows_the_last_stderr_line() {
-        let out = run(&shell(
+        let out = run_test(&shell(
             "echo first >&2; echo 'Error: deployment \"api\" not found' >&2; echo >&2; exit 3",
         ))
         .await
@@ -286,7 +300,7 @@ mod tests {
         );
         req.env = vec![("RUNBOOK_TEST_VAR".into(), "blue-green".into())];
         req.cwd = Some(dir.path().to_string_lossy().into_owned());
-        let out = run(&req).await.unwrap();
+        let out = run_test(&req).await.unwrap();
         let canonical = dir.path().canonicalize().unwrap();
         assert_eq!(
             out.fields["stdout"],
@@ -299,7 +313,7 @@ mod tests {
         let mut req = argv(&["sleep", "30"]);
         req.timeout = Duration::from_millis(300);
         let started = Instant::now();
-        let out = run(&req).await.unwrap();
+        let out = run_test(&req).await.unwrap();
         let elapsed = started.elapsed();
         assert!(elapsed < Duration::from_millis(450 + 300), "{elapsed:?}");
         assert!(!out.ok);
@@ -328,7 +342,7 @@ mod tests {
         let mut req = shell(&script);
         req.timeout = Duration::from_millis(300);
         let started = Instant::now();
-        let out = run(&req).await.unwrap();
+        let out = run_test(&req).await.unwrap();
         assert!(started.elapsed() < Duration::from_millis(450 + 300));
         assert_eq!(out.fields["timed_out"], true);
         let pid = std::fs::read_to_string(&pid_file).unwrap();
@@ -349,7 +363,7 @@ mod tests {
         let script = format!("sleep 30 & echo $! > '{}'; wait", pid_file.display());
         let req = shell(&script);
         // Cancel the step the way Ctrl-C does: drop the running future.
-        let cancelled = tokio::time::timeout(Duration::from_millis(300), run(&req)).await;
+        let cancelled = tokio::time::timeout(Duration::from_millis(300), run_test(&req)).await;
         assert!(
             cancelled.is_err(),
             "the command should still have been running"
@@ -376,7 +390,7 @@ mod tests {
             pid_file.display()
         );
         let started = Instant::now();
-        let out = run(&shell(&script)).await.unwrap();
+        let out = run_test(&shell(&script)).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(3));
         assert_eq!(out.fields["exit_code"], 0);
         assert_eq!(out.fields["stdout"], "started\n");
@@ -387,7 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn output_is_capped_without_blocking_the_child() {
-        let out = run(&shell(
+        let out = run_test(&shell(
             "head -c 3000000 /dev/zero | tr '\\0' x; echo done >&2",
         ))
         .await
@@ -399,7 +413,7 @@ mod tests {
 
     #[tokio::test]
     async fn killed_by_a_signal_has_no_exit_code() {
-        let out = run(&shell("kill -TERM $$")).await.unwrap();
+        let out = run_test(&shell("kill -TERM $$")).await.unwrap();
         assert_eq!(out.fields["exit_code"], Json::Null);
         assert_eq!(out.fields["signal"], libc::SIGTERM);
         assert_eq!(out.fields["timed_out"], false);
@@ -413,7 +427,7 @@ mod tests {
 
     #[tokio::test]
     async fn programs_that_cannot_start_are_exec_errors() {
-        let err = run(&argv(&["runbook-no-such-program-xyz"]))
+        let err = run_test(&argv(&["runbook-no-such-program-xyz"]))
             .await
             .unwrap_err();
         assert_eq!(
@@ -422,14 +436,16 @@ mod tests {
         );
         let mut req = argv(&["true"]);
         req.cwd = Some("/no/such/dir".into());
-        let err = run(&req).await.unwrap_err();
+        let err = run_test(&req).await.unwrap_err();
         assert!(err.0.contains("working directory `/no/such/dir`"), "{err}");
-        let err = run(&argv(&[])).await.unwrap_err();
+        let err = run_test(&argv(&[])).await.unwrap_err();
         assert!(err.0.contains("empty"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let not_exec = dir.path().join("script.sh");
         std::fs::write(&not_exec, "#!/bin/sh\necho hi\n").unwrap();
-        let err = run(&argv(&[not_exec.to_str().unwrap()])).await.unwrap_err();
+        let err = run_test(&argv(&[not_exec.to_str().unwrap()]))
+            .await
+            .unwrap_err();
         assert!(err.0.ends_with(": Permission denied"), "{err}");
     }
 }

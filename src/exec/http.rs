@@ -701,7 +701,10 @@ mod tests {
         let updates = updates.lock().unwrap();
         assert_eq!(updates.len(), 30);
         let ProgressUpdate::Samples { done, total, .. } = updates.last().unwrap().clone() else {
-            panic!("the last update is not a sample count: {:?}", updates.last());
+            panic!(
+                "the last update is not a sample count: {:?}",
+                updates.last()
+            );
         };
         assert_eq!((done, total), (30, 30));
     }

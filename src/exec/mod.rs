@@ -5,7 +5,7 @@
 //! recorded in the fields and judged by the step's `expect`. `ExecError` is for the step that
 //! could not produce fields (an unparsable answer, a command that cannot be started).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
@@ -105,3 +105,56 @@ pub enum Program {
 
 /// Caps on what a step keeps of a body or an output stream.
 pub const BODY_CAP: usize = 1024 * 1024;
+
+/// What a step had found when it was cut short (Ctrl-C): kept in the timeline as its data.
+#[derive(Clone, Debug, Default)]
+pub struct Partial(Arc<Mutex<PartialData>>);
+
+#[derive(Debug, Default)]
+struct PartialData {
+    fields: Map<String, Json>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Partial {
+    fn with<R>(&self, f: impl FnOnce(&mut PartialData) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn set(&self, key: &str, value: Json) {
+        self.with(|d| d.fields.insert(key.to_string(), value));
+    }
+
+    /// Appends command output as it arrives (capped like the finished fields).
+    pub fn append(&self, stderr: bool, bytes: &[u8]) {
+        self.with(|d| {
+            let buf = if stderr { &mut d.stderr } else { &mut d.stdout };
+            let room = BODY_CAP.saturating_sub(buf.len());
+            buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        });
+    }
+
+    /// The partial fields, `partial: true` included; empty when nothing was found yet.
+    pub fn fields(&self) -> Map<String, Json> {
+        self.with(|d| {
+            let mut fields = d.fields.clone();
+            if !d.stdout.is_empty() {
+                fields.insert(
+                    "stdout".into(),
+                    Json::String(String::from_utf8_lossy(&d.stdout).into_owned()),
+                );
+            }
+            if !d.stderr.is_empty() {
+                fields.insert(
+                    "stderr".into(),
+                    Json::String(String::from_utf8_lossy(&d.stderr).into_owned()),
+                );
+            }
+            if !fields.is_empty() {
+                fields.insert("partial".into(), Json::Bool(true));
+            }
+            fields
+        })
+    }
+}
