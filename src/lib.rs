@@ -13,6 +13,7 @@ pub mod expr;
 pub mod redact;
 pub mod report;
 pub mod runbook;
+pub mod schema;
 pub mod sim;
 pub mod timeline;
 pub mod ui;

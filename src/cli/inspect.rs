@@ -3,41 +3,121 @@
 use std::path::{Path, PathBuf};
 
 use super::error;
+use crate::diagnostic::Diagnostic;
 use crate::duration;
 use crate::exit::Exit;
 use crate::runbook::{self, CommandProgram, Executor, HttpBody, LoopSource, OnFail, Step};
+use crate::yaml::Pos;
 
-pub fn validate(files: &[PathBuf], _format: super::ValidateFormat) -> Exit {
-    let mut exit = Exit::Ok;
+/// Checks runbook files. `text` prints each result for people (problems on stderr, rendered
+/// with their source lines); `json` prints one document on stdout for editors and scripts:
+///
+/// ```json
+/// {"valid": false,
+///  "files": [{"file": "bad.yaml", "valid": false,
+///             "diagnostics": [{"file": "bad.yaml", "line": 3, "column": 5, "width": 7,
+///                              "severity": "error", "message": "unknown key ..."}]}]}
+/// ```
+///
+/// Either way the exit code is 0 when every file is valid and 2 otherwise, and under GitHub
+/// Actions (`GITHUB_ACTIONS=true`) every problem is also printed on stdout as an `::error`
+/// workflow command, so it shows on the line of the file in the pull request.
+pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let mut results = Vec::new();
+    let mut annotations = Vec::new();
     for file in files {
-        match runbook::load(file) {
-            Ok(rb) => println!(
-                "{}: ok ({}, {} step{}{})",
-                file.display(),
-                rb.name,
-                rb.steps.len(),
-                if rb.steps.len() == 1 { "" } else { "s" },
-                if rb.finally.is_empty() {
-                    String::new()
-                } else {
-                    format!(" + {} finally", rb.finally.len())
-                }
-            ),
-            Err(e) => {
-                eprintln!("{}", e.render());
-                if let runbook::LoadError::Invalid { diagnostics, .. } = &e {
-                    eprintln!(
-                        "error: {}: {} problem{}",
-                        file.display(),
-                        diagnostics.len(),
-                        if diagnostics.len() == 1 { "" } else { "s" }
-                    );
-                }
-                exit = Exit::Usage;
+        let loaded = runbook::load(file);
+        if format == super::ValidateFormat::Text {
+            print_text(file, &loaded);
+        }
+        let diagnostics = match &loaded {
+            Ok(_) => Vec::new(),
+            Err(runbook::LoadError::Invalid { diagnostics, .. }) => diagnostics.clone(),
+            // A file that cannot be read is a problem at its start, so it has a place to show.
+            Err(runbook::LoadError::Io { path, message }) => {
+                vec![Diagnostic::new(path, Pos::new(1, 1), message.clone())]
+            }
+        };
+        if github {
+            annotations.extend(diagnostics.iter().map(github_annotation));
+        }
+        results.push((file, diagnostics));
+    }
+    let valid = results.iter().all(|(_, d)| d.is_empty());
+    if format == super::ValidateFormat::Json {
+        let document = serde_json::json!({
+            "valid": valid,
+            "files": results.iter().map(|(file, diagnostics)| serde_json::json!({
+                "file": file.display().to_string(),
+                "valid": diagnostics.is_empty(),
+                "diagnostics": diagnostics.iter().map(|d| serde_json::json!({
+                    "file": d.file,
+                    "line": d.pos.line,
+                    "column": d.pos.col,
+                    "width": d.width,
+                    "severity": "error",
+                    "message": d.message,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).expect("a JSON value always serializes")
+        );
+    }
+    for line in annotations {
+        println!("{line}");
+    }
+    if valid { Exit::Ok } else { Exit::Usage }
+}
+
+fn print_text(file: &Path, loaded: &Result<runbook::Runbook, runbook::LoadError>) {
+    match loaded {
+        Ok(rb) => println!(
+            "{}: ok ({}, {} step{}{})",
+            file.display(),
+            rb.name,
+            rb.steps.len(),
+            if rb.steps.len() == 1 { "" } else { "s" },
+            if rb.finally.is_empty() {
+                String::new()
+            } else {
+                format!(" + {} finally", rb.finally.len())
+            }
+        ),
+        Err(e) => {
+            eprintln!("{}", e.render());
+            if let runbook::LoadError::Invalid { diagnostics, .. } = e {
+                eprintln!(
+                    "error: {}: {} problem{}",
+                    file.display(),
+                    diagnostics.len(),
+                    if diagnostics.len() == 1 { "" } else { "s" }
+                );
             }
         }
     }
-    exit
+}
+
+/// A GitHub Actions `::error` workflow command for one problem. Property values escape `%`,
+/// CR, LF, `:` and `,`; the message escapes `%`, CR and LF, as the Actions toolkit does.
+fn github_annotation(d: &Diagnostic) -> String {
+    fn escape_data(text: &str) -> String {
+        text.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    }
+    fn escape_property(text: &str) -> String {
+        escape_data(text).replace(':', "%3A").replace(',', "%2C")
+    }
+    format!(
+        "::error file={},line={},col={}::{}",
+        escape_property(&d.file),
+        d.pos.line,
+        d.pos.col,
+        escape_data(&d.message)
+    )
 }
 
 /// The runbook files in a directory, sorted.

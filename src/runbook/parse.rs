@@ -46,9 +46,9 @@ pub(crate) const CONTROL_KEYS: &[&str] = &[
     "timeout",
     "ask",
 ];
-const DEFAULTS_KEYS: &[&str] = &["timeout", "retry"];
-const RETRY_KEYS: &[&str] = &["attempts", "delay"];
-const HTTP_KEYS: &[&str] = &[
+pub(crate) const DEFAULTS_KEYS: &[&str] = &["timeout", "retry"];
+pub(crate) const RETRY_KEYS: &[&str] = &["attempts", "delay"];
+pub(crate) const HTTP_KEYS: &[&str] = &[
     "url",
     "method",
     "headers",
@@ -60,13 +60,13 @@ const HTTP_KEYS: &[&str] = &[
     "insecure",
     "follow_redirects",
 ];
-const PROMETHEUS_KEYS: &[&str] = &["url", "query", "timeout"];
-const STATUSPAGE_KEYS: &[&str] = &["url", "timeout"];
-const TCP_KEYS: &[&str] = &["address", "timeout"];
-const COMMAND_KEYS: &[&str] = &["argv", "shell", "env", "cwd", "timeout"];
-const MANUAL_KEYS: &[&str] = &["instructions", "ask"];
-const ASK_KEYS: &[&str] = &["name", "prompt", "secret"];
-const ON_FAIL_KEYS: &[&str] = &["goto"];
+pub(crate) const PROMETHEUS_KEYS: &[&str] = &["url", "query", "timeout"];
+pub(crate) const STATUSPAGE_KEYS: &[&str] = &["url", "timeout"];
+pub(crate) const TCP_KEYS: &[&str] = &["address", "timeout"];
+pub(crate) const COMMAND_KEYS: &[&str] = &["argv", "shell", "env", "cwd", "timeout"];
+pub(crate) const MANUAL_KEYS: &[&str] = &["instructions", "ask"];
+pub(crate) const ASK_KEYS: &[&str] = &["name", "prompt", "secret"];
+pub(crate) const ON_FAIL_KEYS: &[&str] = &["goto"];
 
 /// Collects located problems while walking the tree.
 pub(crate) struct Checker<'a> {

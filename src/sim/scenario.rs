@@ -199,7 +199,7 @@ pub fn resolve(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "name",
     "title",
     "description",
@@ -212,14 +212,14 @@ const TOP_KEYS: &[&str] = &[
     "delays",
     "success",
 ];
-const FAULTS: &[&str] = &[
+pub(crate) const FAULTS: &[&str] = &[
     "stale_config",
     "cpu_saturation",
     "bad_nodes",
     "provider_outage",
     "hang",
 ];
-const CRITERIA: &[&str] = &[
+pub(crate) const CRITERIA: &[&str] = &[
     "lb_5xx_below",
     "no_admin_request",
     "no_reprovision",

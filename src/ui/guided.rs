@@ -224,14 +224,18 @@ impl Guided {
     /// prompt and ask again afterwards.
     fn choose(&self, question: &str, keys: &[char]) -> Pressed {
         self.screen.clear_bar();
+        // Notes and milestones work at every prompt; say so where the question does not.
+        let extras = if question.contains("[n]ote") {
+            "· [m]ilestone"
+        } else {
+            "· [n]ote / [m]ilestone"
+        };
         let prompt = format!(
             "{} {}",
             self.screen
                 .style(Style::new().cyan().bold())
                 .apply_to(question),
-            self.screen
-                .style(Style::new().dim())
-                .apply_to("· [n]ote / [m]ilestone")
+            self.screen.style(Style::new().dim()).apply_to(extras)
         );
         loop {
             let _ = self.screen.term.write_str(&format!("{prompt} "));
@@ -387,7 +391,7 @@ impl Decider for Guided {
             );
         }
         match self.choose(
-            "Run this action? [y]es / [s]kip / [a]bort",
+            "Run this action? [y]es / [s]kip / [n]ote / [a]bort",
             &['y', 's', 'a'],
         ) {
             Pressed::Key('y') => ActionDecision::Run {
@@ -418,7 +422,7 @@ impl Decider for Guided {
                 Err(_) => return ManualDecision::Interrupt,
             }
         }
-        match self.choose("Done? [y]es / [s]kip / [a]bort", &['y', 's', 'a']) {
+        match self.choose("Done? [y]es / [s]kip / [n]ote / [a]bort", &['y', 's', 'a']) {
             Pressed::Key('y') => ManualDecision::Done {
                 answers,
                 by: self.actor.clone(),
