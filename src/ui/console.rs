@@ -25,15 +25,21 @@ impl Console {
     }
 
     fn style(&self, outcome: Outcome) -> Style {
-        if !self.colour {
-            return Style::new();
+        if self.colour {
+            outcome_style(outcome)
+        } else {
+            Style::new()
         }
-        match outcome {
-            Outcome::Passed => Style::new().green().bold(),
-            Outcome::Failed | Outcome::Error | Outcome::Interrupted => Style::new().red().bold(),
-            Outcome::Blocked => Style::new().magenta().bold(),
-            Outcome::Skipped | Outcome::DryRun => Style::new().yellow(),
-        }
+    }
+}
+
+/// The colour of an outcome, the same in every view.
+pub fn outcome_style(outcome: Outcome) -> Style {
+    match outcome {
+        Outcome::Passed => Style::new().green().bold(),
+        Outcome::Failed | Outcome::Error | Outcome::Interrupted => Style::new().red().bold(),
+        Outcome::Blocked => Style::new().magenta().bold(),
+        Outcome::Skipped | Outcome::DryRun => Style::new().yellow(),
     }
 }
 

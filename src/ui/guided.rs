@@ -488,12 +488,7 @@ impl GuidedView {
     }
 
     fn outcome_style(&self, outcome: Outcome) -> Style {
-        self.screen.style(match outcome {
-            Outcome::Passed => Style::new().green().bold(),
-            Outcome::Failed | Outcome::Error | Outcome::Interrupted => Style::new().red().bold(),
-            Outcome::Blocked => Style::new().magenta().bold(),
-            Outcome::Skipped | Outcome::DryRun => Style::new().yellow(),
-        })
+        self.screen.style(super::console::outcome_style(outcome))
     }
 }
 
