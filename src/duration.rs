@@ -4,13 +4,16 @@
 use std::time::Duration;
 
 /// Parses `500ms`, `2s`, `1.5s`, `5m`, `1h`, `1m 30s` or `1m30s`. A bare number is rejected: a
-/// unit-less timeout is the kind of ambiguity that costs minutes during an outage.
+/// unit-less timeout is the kind of ambiguity that costs minutes during an outage. Decimals
+/// are exact (`8285722.498s` is that many milliseconds, not a nanosecond more), and nothing
+/// longer than 366 days is accepted, in one term or in all of them together.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err("a duration cannot be empty (write e.g. `500ms`, `2s`, `5m`)".into());
     }
-    let mut total = Duration::ZERO;
+    let too_long = || format!("`{trimmed}` is too long a duration");
+    let mut total: u128 = 0;
     let mut rest = trimmed;
     while !rest.is_empty() {
         let number_len = rest
@@ -19,7 +22,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         if number_len == 0 {
             return Err(bad(trimmed));
         }
-        let number: f64 = rest[..number_len].parse().map_err(|_| bad(trimmed))?;
+        let number = &rest[..number_len];
         // `5 s` reads like `5s`; `5 parsecs` then fails on its unit, not as "no unit".
         rest = rest[number_len..].trim_start();
         let unit_len = rest
@@ -27,11 +30,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();
-        let seconds_per_unit = match unit {
-            "ms" => 0.001,
-            "s" | "sec" | "secs" => 1.0,
-            "m" | "min" | "mins" => 60.0,
-            "h" | "hr" | "hrs" => 3600.0,
+        let unit_ns: u128 = match unit {
+            "ms" => 1_000_000,
+            "s" | "sec" | "secs" => 1_000_000_000,
+            "m" | "min" | "mins" => 60_000_000_000,
+            "h" | "hr" | "hrs" => 3_600_000_000_000,
             "" => {
                 return Err(format!(
                     "`{trimmed}` has no unit: write `{trimmed}s` or `{trimmed}ms`"
@@ -39,13 +42,46 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             }
             _ => return Err(bad(trimmed)),
         };
-        let secs = number * seconds_per_unit;
-        if !secs.is_finite() || secs > 86_400.0 * 366.0 {
-            return Err(format!("`{trimmed}` is too long a duration"));
+        let ns = decimal_times(number, unit_ns)
+            .ok_or_else(|| bad(trimmed))?
+            .ok_or_else(too_long)?;
+        total += ns;
+        if total > MAX_NS {
+            return Err(too_long());
         }
-        total += Duration::from_secs_f64(secs);
     }
-    Ok(total)
+    Ok(Duration::from_nanos(total as u64))
+}
+
+/// The longest duration accepted: 366 days.
+const MAX_NS: u128 = 366 * 86_400 * 1_000_000_000;
+
+/// `number` (digits with at most one `.`) times `unit_ns`, in whole nanoseconds, computed
+/// exactly. `None`: not a number; `Some(None)`: more than [`MAX_NS`].
+fn decimal_times(number: &str, unit_ns: u128) -> Option<Option<u128>> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
+        return None;
+    }
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 16 {
+        return Some(None);
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    // Digits past the 18th are below a nanosecond for every unit.
+    let fraction = &fraction[..fraction.len().min(18)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().ok()?
+    };
+    let ns = whole * unit_ns + fraction * unit_ns / scale;
+    Some((ns <= MAX_NS).then_some(ns))
 }
 
 fn bad(text: &str) -> String {
@@ -74,7 +110,8 @@ pub fn human(d: Duration) -> String {
 
 /// A human rendering of a latency in milliseconds.
 pub fn human_ms(ms: f64) -> String {
-    human(Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+    // A timeline is data: a latency beyond what a Duration holds must not panic a report.
+    human(Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX))
 }
 
 /// The compact form used in runbooks (`500ms`, `2s`, `1m30s`), for `show` and messages.
@@ -119,6 +156,27 @@ mod tests {
         assert!(parse("5").unwrap_err().contains("no unit"));
         assert!(!parse("5 parsecs").unwrap_err().contains("no unit"));
         assert_eq!(parse("5 s").unwrap(), Duration::from_secs(5));
+        assert!(parse("8784h 8784h").unwrap_err().contains("too long"));
+        assert!(
+            parse("99999999999999999999999h")
+                .unwrap_err()
+                .contains("too long")
+        );
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(
+            parse("8285722498ms").unwrap(),
+            Duration::from_millis(8_285_722_498)
+        );
+        assert_eq!(
+            parse("1165.296h").unwrap().as_nanos(),
+            4_195_065_600_000_000
+        );
+        assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("5.s").unwrap(), Duration::from_secs(5));
+        assert!(parse(".s").is_err());
     }
 
     #[test]
@@ -128,6 +186,9 @@ mod tests {
         assert_eq!(human(Duration::from_secs(90)), "1m 30s");
         assert_eq!(compact(Duration::from_millis(1500)), "1500ms");
         assert_eq!(compact(Duration::from_secs(90)), "1m30s");
+        // A latency read from a timeline can be anything.
+        assert_eq!(human_ms(f64::NAN), "0 ms");
+        assert!(human_ms(3.9e83).ends_with('m'));
         for d in ["500ms", "2s", "5m", "1m30s", "1h"] {
             assert_eq!(compact(parse(d).unwrap()), d);
         }

@@ -26,6 +26,8 @@ struct Prepared {
     history: History,
     guided: bool,
     quiet: bool,
+    /// Continuing a recorded run (`run_resumed`, not `run_started`).
+    resumed: bool,
     /// The terminal of a guided run.
     screen: Option<Arc<ui::guided::Screen>>,
 }
@@ -166,26 +168,35 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
 
     let mut overrides = Map::new();
     for file in &args.vars {
+        // Error messages quote the input, which may hold a secret's value.
         overrides.extend(inputs::vars_file(file).map_err(|e| {
-            eprintln!("{e}");
+            eprintln!("{}", redactor.redact(&e));
             Exit::Usage
         })?);
     }
     overrides.extend(invocation.extra_vars.clone());
     for var in &args.var {
         let (k, v) = inputs::var_arg(var).map_err(|e| {
-            error(e);
+            error(redactor.redact(&e));
             Exit::Usage
         })?;
         overrides.insert(k, v);
     }
     let answers = match &args.answers {
         Some(path) => inputs::answers_file(path, &runbook).map_err(|e| {
-            eprintln!("{e}");
+            eprintln!("{}", redactor.redact(&e));
             Exit::Usage
         })?,
         None => HashMap::new(),
     };
+    // Secret answers are secrets from the start: a var may carry the same value.
+    for step in runbook.all_steps() {
+        if let Some(given) = answers.get(&step.id) {
+            for secret in engine::decider::secret_answers(step, given) {
+                redactor.add(&secret);
+            }
+        }
+    }
     let screen = guided.then(|| ui::guided::Screen::new(Arc::clone(&redactor)));
     let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
         Arc::new(ui::guided::Guided::new(
@@ -209,7 +220,26 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             .map(|(path, _)| path),
         _ => None,
     };
-    let (writer, vars, start, history) = match args.resume.as_ref().or(offered.as_ref()) {
+    let resume_path = args.resume.as_ref().or(offered.as_ref());
+    // A run killed before its first event left an empty file: start afresh in it.
+    let empty_timeline = resume_path
+        .is_some_and(|path| std::fs::read(path).is_ok_and(|bytes| !bytes.contains(&b'\n')));
+    let resumed = resume_path.is_some() && !empty_timeline;
+    let (writer, vars, start, history) = match resume_path {
+        Some(path) if empty_timeline => {
+            let mut vars = runbook.vars.clone();
+            vars.extend(overrides);
+            let writer = TimelineWriter::resume(path, &new_run_id(), 0, Arc::clone(&redactor))
+                .map_err(|e| {
+                    error(format!(
+                        "cannot append to {}: {}",
+                        path.display(),
+                        crate::io_message(&e)
+                    ));
+                    Exit::Usage
+                })?;
+            (writer, vars, StartPoint::beginning(), History::default())
+        }
         Some(path) => {
             let parsed = reader::read(path).map_err(|e| {
                 error(e);
@@ -297,6 +327,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         history,
         guided,
         quiet: invocation.quiet,
+        resumed,
         screen,
     }))
 }
@@ -308,7 +339,7 @@ async fn execute(p: Prepared) -> Exit {
     let dry_run = p.setup.dry_run;
     let timeline_path = p.writer.path().to_path_buf();
     let actor = p.decider.actor();
-    let resumed = p.start != StartPoint::beginning() || !p.history.steps.is_empty();
+    let resumed = p.resumed;
     let redacted_vars = match p.redactor.redact_json(&Json::Object(p.setup.vars.clone())) {
         Json::Object(m) => m,
         _ => Map::new(),

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value as Json};
 
 use crate::expr;
+use crate::redact::Redactor;
 use crate::runbook::{Executor, Expr};
 
 /// The verdict on one result.
@@ -30,6 +31,7 @@ pub fn judge(
     fields: &Map<String, Json>,
     base: &Map<String, Json>,
     default_ok: bool,
+    redactor: &Redactor,
 ) -> Judgement {
     if expect.is_empty() {
         return Judgement {
@@ -50,7 +52,7 @@ pub fn judge(
             Ok(true) => {}
             Ok(false) => failures.push(format!(
                 "expected {shown}, got {}",
-                actuals(&e.source, &ctx_json)
+                actuals(&e.source, &ctx_json, redactor)
             )),
             Err(err) => failures.push(format!(
                 "expected {shown}, but it could not be evaluated: {err}"
@@ -64,14 +66,14 @@ pub fn judge(
 }
 
 /// `rate_5xx = 0.38, vars.max_5xx_rate = 0.02`: each name the expression reads, with its value.
-pub fn actuals(source: &str, ctx: &Json) -> String {
+pub fn actuals(source: &str, ctx: &Json, redactor: &Redactor) -> String {
     let names = expr::check_expression(source).unwrap_or_default();
     let shown: Vec<String> = names
         .iter()
         .filter(|n| !n.starts_with("secrets"))
         .map(|name| {
             let value = expr::lookup(ctx, name)
-                .map(short_json)
+                .map(|v| short_json(&redactor.redact_json(v)))
                 .unwrap_or_else(|| "undefined".into());
             format!("{name} = {value}")
         })
@@ -129,6 +131,7 @@ mod tests {
             &fields,
             &base,
             true,
+            &Redactor::new(),
         );
         assert!(!j.passed);
         assert_eq!(
@@ -141,6 +144,7 @@ mod tests {
             &fields,
             &base,
             true,
+            &Redactor::new(),
         );
         assert_eq!(
             j.failures,
@@ -152,6 +156,7 @@ mod tests {
             &fields,
             &base,
             false,
+            &Redactor::new(),
         );
         assert!(j.passed);
     }

@@ -16,6 +16,7 @@ use super::resolve::{Resolved, preview, resolve};
 use super::{Engine, Flow, Phase};
 use crate::exec::{self, ExecError, ExecOutput, Partial, Progress, ProgressUpdate};
 use crate::expr;
+use crate::redact::Redactor;
 use crate::runbook::{Defaults, Executor, LoopSource, Step};
 use crate::timeline::{Event, Outcome, RunOutcome};
 
@@ -345,6 +346,7 @@ impl Engine {
                     items.as_deref(),
                     self.progress.clone(),
                     &partial,
+                    &self.redactor,
                 );
                 self.until_interrupted(work).await
             };
@@ -542,10 +544,11 @@ async fn run_attempt(
     items: Option<&[Json]>,
     progress: Progress,
     partial: &Partial,
+    redactor: &Redactor,
 ) -> Attempt {
     let Some(items) = items else {
         let ctx = expr::context(&Json::Object(base.clone()));
-        return run_once(step, defaults, base, &ctx, progress, partial).await;
+        return run_once(step, defaults, base, &ctx, progress, partial, redactor).await;
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
@@ -562,6 +565,7 @@ async fn run_attempt(
                     &ctx,
                     progress,
                     &Partial::default(),
+                    redactor,
                 )
                 .await;
                 (item, attempt)
@@ -635,6 +639,7 @@ async fn run_once(
     ctx: &minijinja::Value,
     progress: Progress,
     partial: &Partial,
+    redactor: &Redactor,
 ) -> Attempt {
     let resolved = match resolve(step, defaults, ctx) {
         Ok(r) => r,
@@ -648,6 +653,7 @@ async fn run_once(
                 &output.fields,
                 base,
                 output.ok,
+                redactor,
             );
             Attempt {
                 outcome: if passed {

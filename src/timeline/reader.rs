@@ -17,14 +17,29 @@ pub struct Parsed {
 
 /// Parses timeline text. Unknown event kinds (from newer versions) are skipped, not errors.
 pub fn parse_lines(text: &str) -> Parsed {
+    parse_bytes(text.as_bytes())
+}
+
+/// Parses a timeline as stored. A torn last line may end inside a multi-byte character, so the
+/// file is split into lines before it is decoded: only a complete line must be UTF-8.
+pub fn parse_bytes(bytes: &[u8]) -> Parsed {
     let mut parsed = Parsed::default();
-    let mut lines: Vec<&str> = text.split('\n').collect();
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // split leaves "" after a final newline; anything else there is a torn line.
     let tail = lines.pop().unwrap_or_default();
     if !tail.is_empty() {
         parsed.torn = true;
     }
     for (i, line) in lines.iter().enumerate() {
+        let line = match std::str::from_utf8(line) {
+            Ok(line) => line,
+            Err(e) => {
+                parsed
+                    .problems
+                    .push((i + 1, e.valid_up_to() + 1, "not UTF-8 text".into()));
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -66,9 +81,9 @@ pub fn parse_lines(text: &str) -> Parsed {
 /// Reads a timeline file; a line that is complete but not an event is an error naming
 /// `FILE:LINE:COL`.
 pub fn read(path: &Path) -> Result<Parsed, String> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| format!("{}: {}", path.display(), crate::io_message(&e)))?;
-    let parsed = parse_lines(&text);
+    let parsed = parse_bytes(&bytes);
     if let Some((line, col, message)) = parsed.problems.first() {
         return Err(format!(
             "{}:{line}:{col}: not a timeline event: {message}",
@@ -90,6 +105,18 @@ mod tests {
         let good = r#"{"seq":1,"ts":"t","run_id":"r","event":"note","text":"a","actor":"me"}"#;
         let text = format!("{good}\n{{\"seq\":2,\"ts\"");
         let parsed = parse_lines(&text);
+        assert_eq!(parsed.records.len(), 1);
+        assert!(parsed.torn);
+        assert!(parsed.problems.is_empty());
+    }
+
+    #[test]
+    fn torn_last_line_may_end_inside_a_character() {
+        let good = r#"{"seq":1,"ts":"t","run_id":"r","event":"note","text":"é","actor":"me"}"#;
+        let mut bytes = format!("{good}\n{good}").into_bytes();
+        bytes.truncate(bytes.len() - 16);
+        assert!(std::str::from_utf8(&bytes).is_err());
+        let parsed = parse_bytes(&bytes);
         assert_eq!(parsed.records.len(), 1);
         assert!(parsed.torn);
         assert!(parsed.problems.is_empty());

@@ -93,8 +93,11 @@ impl TimelineWriter {
     }
 
     fn write_locked(&mut self, event: Event) -> io::Result<Record> {
-        let len = self.file.metadata()?.len();
+        let mut len = self.file.metadata()?.len();
         if len != self.known_len {
+            // Another writer (or a failed write of ours) may have left a torn line: the next
+            // line must not be glued to it.
+            len = cut_torn_tail(&mut self.file)?;
             let (last, _) = last_seq(&mut self.file)?;
             self.next_seq = self.next_seq.max(last + 1);
         }
@@ -147,10 +150,10 @@ pub fn append_event(path: &Path, event: Event, redactor: &Redactor) -> io::Resul
 
 /// The highest `seq` and the `run_id` in the file.
 fn last_seq(file: &mut File) -> io::Result<(u64, Option<String>)> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0))?;
-    file.read_to_string(&mut text)?;
-    let parsed = reader::parse_lines(&text);
+    file.read_to_end(&mut bytes)?;
+    let parsed = reader::parse_bytes(&bytes);
     let last = parsed.records.iter().map(|r| r.seq).max().unwrap_or(0);
     Ok((last, parsed.records.first().map(|r| r.run_id.clone())))
 }
