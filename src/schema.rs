@@ -360,7 +360,7 @@ mod format {
         #[serde(default = "one")]
         #[schemars(range(min = 1, max = 10_000))]
         concurrency: u32,
-        /// The timeout of each request, body included.
+        /// The deadline of the whole step: every sample, body included, must finish within it.
         #[serde(default)]
         timeout: Duration,
         /// Accept invalid TLS certificates.

@@ -315,7 +315,7 @@ mod tests {
         let started = Instant::now();
         let out = run_test(&req).await.unwrap();
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(450 + 300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
         assert!(!out.ok);
         assert_eq!(out.fields["timed_out"], true);
         assert_eq!(out.fields["exit_code"], Json::Null);
@@ -343,7 +343,7 @@ mod tests {
         req.timeout = Duration::from_millis(300);
         let started = Instant::now();
         let out = run_test(&req).await.unwrap();
-        assert!(started.elapsed() < Duration::from_millis(450 + 300));
+        assert!(started.elapsed() < Duration::from_millis(2000));
         assert_eq!(out.fields["timed_out"], true);
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let pid = pid.trim();

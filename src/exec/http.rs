@@ -2,32 +2,39 @@
 //!
 //! Result fields (visible as `steps.<id>.<field>`):
 //! - `status`: status code of the last completed response; null when nothing answered.
-//! - `count`: requests sent.
+//! - `count`: samples taken: always `samples`, counting the requests the step's deadline left
+//!   unsent (see [`run`]).
 //! - `status_counts`: responses per status code, e.g. `{"200": 31, "502": 19}`.
 //! - `error_count`: requests that got no response (transport errors and timeouts).
-//! - `errors`: transport error message -> how many requests failed with it.
+//! - `errors`: transport error message -> how many requests failed with it
+//!   (`timed out after 2 s waiting for response headers`, `connection reset`, …).
 //! - `rate_5xx`: 5xx responses / `count`.
 //! - `rate_error`: (5xx responses + transport errors) / `count`.
-//! - `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`: latency (request sent to body read) over the
-//!   requests that got a response, nearest-rank, 0.1 ms resolution; null when none did.
+//! - `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`: latency (request sent to body read, or to the cap)
+//!   over the requests that got a response, nearest-rank, 0.1 ms resolution; null when none did.
 //! - `body`: text of the last response (lossy UTF-8, first 1 MiB); null when nothing answered.
-//! - `body_truncated`: whether that body was longer than 1 MiB.
+//! - `body_truncated`: whether that body was longer than 1 MiB. The rest is never read: the
+//!   connection is closed at the cap, so a server streaming gigabytes costs 1 MiB. A capped body
+//!   is still an answer (its status decides), and the summary says `body exceeds 1 MiB cap`.
 //! - `json`: `body` parsed as JSON, or null.
 //! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
 //!   `, `); null when nothing answered.
 //! - `url`, `method`: what was requested.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::io;
-use std::sync::Once;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream;
+use reqwest::dns::{Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url, redirect};
 use serde_json::{Map, Value as Json};
+use tokio::sync::OnceCell;
 
 use super::{BODY_CAP, ExecError, ExecOutput, HttpRequest, Progress, ProgressUpdate, RequestBody};
 use crate::duration;
@@ -45,9 +52,19 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// Runs an `http` step: `samples` requests, at most `concurrency` in flight, each bounded by
-/// `timeout` from sending to the end of the body.
+/// Runs an `http` step: `samples` requests, at most `concurrency` in flight.
+///
+/// `timeout` is a deadline for the whole step, not a budget per request: every sample shares
+/// it. A hung endpoint probed with `samples: 50, concurrency: 10` therefore costs one timeout,
+/// not one per wave of ten, and the step ends within its timeout whatever the network does.
+/// At the deadline, requests in flight count as timed out (`timed out after 2 s waiting for
+/// response headers` or `… reading the body`), and requests not yet sent count as timed out too
+/// (`timed out after 2 s before being sent`), so `count` is always `samples`. A probe that must
+/// take longer than one request's worth of time needs a timeout sized for the whole probe.
 pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, ExecError> {
+    // Set before anything else, so that building the client (which reads the trust store)
+    // is inside the step's time as well.
+    let deadline = Instant::now() + req.timeout;
     install_crypto_provider();
     let url = parse_url(&req.url)?;
     let method = parse_method(&req.method)?;
@@ -56,11 +73,24 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
     let total = req.samples.max(1);
     let concurrency = req.concurrency.clamp(1, total) as usize;
 
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        timeout: req.timeout,
+        ..Tally::default()
+    };
     let mut outcomes = stream::iter(0..total)
         .map(|_| {
             let request = build_request(&client, &method, &url, &headers, req.body.as_ref());
-            send(request, req.timeout)
+            async move {
+                // A request is only started while the deadline is ahead: after it, the rest of
+                // the probe resolves at once instead of each getting a poll at the network.
+                if Instant::now() >= deadline {
+                    return Sample::Unsent;
+                }
+                match exchange_until(request, deadline, req.timeout, BODY_CAP).await {
+                    Ok(answer) => Sample::Answer(answer),
+                    Err(message) => Sample::Failed(message),
+                }
+            }
         })
         .buffer_unordered(concurrency);
     while let Some(outcome) = outcomes.next().await {
@@ -75,6 +105,15 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         }
     }
     Ok(tally.output(&req.url, method.as_str()))
+}
+
+/// What became of one sample.
+enum Sample {
+    Answer(Answer),
+    /// No answer: the transport error, or the phase the deadline interrupted.
+    Failed(String),
+    /// The step's deadline passed before this request's turn came.
+    Unsent,
 }
 
 /// Parses an `http(s)` URL, or says precisely what is wrong with it.
@@ -125,6 +164,7 @@ pub(crate) fn client(insecure: bool, follow_redirects: bool) -> Result<Client, E
     };
     Client::builder()
         .user_agent(USER_AGENT)
+        .dns_resolver(Resolver::default())
         .tls_danger_accept_invalid_certs(insecure)
         .redirect(policy)
         .build()
@@ -134,6 +174,70 @@ pub(crate) fn client(insecure: bool, follow_redirects: bool) -> Result<Client, E
                 transport_message(&e)
             ))
         })
+}
+
+/// Resolves host names for a client: once per name for all its requests, on a plain thread.
+///
+/// One lookup shared by a probe's samples spares a struggling resolver fifty identical queries
+/// (and a failure is shared too: the step is over in well under a second anyway). See
+/// [`lookup`] for the thread.
+#[derive(Default)]
+struct Resolver {
+    lookups: Mutex<HashMap<String, Arc<OnceCell<Lookup>>>>,
+}
+
+/// The addresses of a name, or the kind and text of the error (`io::Error` is not `Clone`).
+type Lookup = Result<Vec<SocketAddr>, (io::ErrorKind, String)>;
+
+impl Resolve for Resolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        let cell = self
+            .lookups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(host.clone())
+            .or_default()
+            .clone();
+        Box::pin(async move {
+            // Port 0: reqwest puts in the URL's port.
+            let found = cell
+                .get_or_init(|| async move {
+                    lookup((host, 0))
+                        .await
+                        .map_err(|e| (e.kind(), e.to_string()))
+                })
+                .await;
+            match found {
+                Ok(addrs) => Ok(Box::new(addrs.clone().into_iter()) as reqwest::dns::Addrs),
+                Err((kind, text)) => Err(io::Error::new(*kind, text.clone()).into()),
+            }
+        })
+    }
+}
+
+/// Resolves `target` with the system resolver (getaddrinfo) on a thread of its own.
+///
+/// tokio's `lookup_host` and reqwest's default resolver run getaddrinfo on tokio's blocking
+/// pool, and the runtime waits for that pool when the process ends: a resolver that drops a
+/// query (glibc asks again after 5 s) kept `runbook` alive for seconds after the run had
+/// finished, past every timeout. A detached thread is abandoned at exit instead; the step's
+/// timeout bounds the wait for its answer.
+pub(crate) async fn lookup<A>(target: A) -> io::Result<Vec<SocketAddr>>
+where
+    A: ToSocketAddrs + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("runbook-dns".into())
+        .spawn(move || {
+            let _ = tx.send(target.to_socket_addrs().map(|addrs| addrs.collect()));
+        })?;
+    rx.await.unwrap_or_else(|_| {
+        Err(io::Error::other(
+            "the resolver thread ended without an answer",
+        ))
+    })
 }
 
 fn build_request(
@@ -162,22 +266,41 @@ pub(crate) struct Answer {
     pub latency: Duration,
 }
 
-/// Sends a request and reads its body up to `BODY_CAP`, all within `timeout`. The error is a
-/// short transport message (`connection refused`, `timed out after 2 s`).
-async fn send(request: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, String> {
-    exchange(request, timeout, BODY_CAP).await
-}
-
-/// Like `send`, with a caller-chosen cap: API answers (Prometheus, Statuspage) may be larger
-/// than what a step keeps of a body, but must still be bounded.
+/// Sends a request and reads its body up to `cap`, all within `timeout`. The error is a short
+/// transport message (`connection refused`, `timed out after 2 s waiting for response
+/// headers`). API answers (Prometheus, Statuspage) may be larger than what a step keeps of a
+/// body, hence the caller's cap; they must still be bounded.
 pub(crate) async fn exchange(
     request: reqwest::RequestBuilder,
     timeout: Duration,
     cap: usize,
 ) -> Result<Answer, String> {
+    exchange_until(request, Instant::now() + timeout, timeout, cap).await
+}
+
+/// Where a request was when it failed or ran out of time.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Resolving, connecting, the TLS handshake, sending, and waiting for the status line and
+    /// headers: reqwest does not tell these apart.
+    Head,
+    /// The headers arrived; the body is being read.
+    Body,
+}
+
+/// `exchange` against a deadline shared with other requests; `timeout` is what the deadline
+/// stands for, for the message.
+async fn exchange_until(
+    request: reqwest::RequestBuilder,
+    deadline: Instant,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Answer, String> {
     let started = Instant::now();
+    let mut phase = Phase::Head;
     let work = async {
         let mut response = request.send().await?;
+        phase = Phase::Body;
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await? {
@@ -198,11 +321,33 @@ pub(crate) async fn exchange(
             latency: started.elapsed(),
         })
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(transport_message(&e)),
-        Err(_) => Err(timed_out_after(timeout)),
+    let result = tokio::time::timeout_at(deadline.into(), work).await;
+    match (result, phase) {
+        (Ok(Ok(answer)), _) => Ok(answer),
+        (Ok(Err(e)), Phase::Head) => Err(transport_message(&e)),
+        (Ok(Err(e)), Phase::Body) => Err(body_message(&e)),
+        (Err(_), Phase::Head) => Err(format!(
+            "{} waiting for response headers",
+            timed_out_after(timeout)
+        )),
+        (Err(_), Phase::Body) => Err(format!("{} reading the body", timed_out_after(timeout))),
     }
+}
+
+/// A transport error while reading a body: the same messages, with a reset placed in the body
+/// (the server had answered, then went away).
+fn body_message(err: &(dyn StdError + 'static)) -> String {
+    let message = transport_message(err);
+    if message == "connection reset" {
+        "connection reset while reading the body".to_string()
+    } else {
+        message
+    }
+}
+
+/// The message for requests a step's deadline left unsent.
+fn unsent_message(timeout: Duration) -> String {
+    format!("{} before being sent", timed_out_after(timeout))
 }
 
 /// `timed out after 2 s`, `timed out after 300 ms`.
@@ -258,9 +403,31 @@ fn known_error(e: &(dyn StdError + 'static)) -> Option<String> {
         return Some(tls_message(tls));
     }
     if let Some(io) = e.downcast_ref::<io::Error>() {
-        return io_kind_message(io.kind());
+        return match io.kind() {
+            // hyper's body decoder reports a bad chunk as invalid data or input, and a body cut
+            // short (by Content-Length or chunk size) as an unexpected end of file.
+            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput if is_chunk_error(io) => {
+                Some("invalid chunked encoding".to_string())
+            }
+            io::ErrorKind::UnexpectedEof => {
+                Some("connection closed before the body was complete".to_string())
+            }
+            kind => io_kind_message(kind),
+        };
     }
-    None
+    // hyper is not a direct dependency, so its errors are known by their text. A connection
+    // the server closed before the request went out ("not ready") is the same fault as one it
+    // closed after: no answer came.
+    match e.to_string().as_str() {
+        "connection closed before message completed" | "connection was not ready" => {
+            Some("connection closed before a response".to_string())
+        }
+        _ => None,
+    }
+}
+
+fn is_chunk_error(io: &io::Error) -> bool {
+    io.to_string().to_ascii_lowercase().contains("chunk")
 }
 
 /// Messages for the network conditions worth naming; other kinds fall through to the text.
@@ -356,26 +523,38 @@ struct Tally {
     status_counts: BTreeMap<u16, u32>,
     errors: BTreeMap<String, u32>,
     error_count: u32,
+    /// The step's timeout, which the messages name.
+    timeout: Duration,
+    /// Requests the deadline left unsent (also in `errors` and `error_count`).
+    unsent: u32,
+    /// Responses whose body went past the cap.
+    truncated: u32,
     /// Latencies of the requests that got a response, in ms.
     latencies: Vec<f64>,
     last: Option<Answer>,
 }
 
 impl Tally {
-    fn add(&mut self, outcome: Result<Answer, String>) {
+    fn add(&mut self, outcome: Sample) {
         self.count += 1;
         match outcome {
-            Ok(answer) => {
+            Sample::Answer(answer) => {
                 *self
                     .status_counts
                     .entry(answer.status.as_u16())
                     .or_default() += 1;
                 self.latencies.push(answer.latency.as_secs_f64() * 1000.0);
+                self.truncated += u32::from(answer.truncated);
                 self.last = Some(answer);
             }
-            Err(message) => {
+            Sample::Failed(message) => {
                 self.error_count += 1;
                 *self.errors.entry(message).or_default() += 1;
+            }
+            Sample::Unsent => {
+                self.error_count += 1;
+                self.unsent += 1;
+                *self.errors.entry(unsent_message(self.timeout)).or_default() += 1;
             }
         }
     }
@@ -466,13 +645,20 @@ impl Tally {
     }
 
     fn summary(&self, count_5xx: u32, p95: Option<f64>) -> String {
+        let cap = cap_text();
         if self.count == 1 {
             return match (&self.last, self.errors.keys().next()) {
-                (Some(answer), _) => format!(
-                    "{} in {}",
-                    status_text(answer.status),
-                    duration::human(answer.latency)
-                ),
+                (Some(answer), _) => {
+                    let mut text = format!(
+                        "{} in {}",
+                        status_text(answer.status),
+                        duration::human(answer.latency)
+                    );
+                    if answer.truncated {
+                        text.push_str(&format!(", body exceeds {cap} cap"));
+                    }
+                    text
+                }
                 (None, Some(message)) => message.clone(),
                 (None, None) => "no request sent".to_string(),
             };
@@ -507,13 +693,38 @@ impl Tally {
         if let Some(p95) = p95 {
             parts.push(format!("p95 {}", duration::human_ms(p95)));
         }
-        if let Some((message, _)) = self.errors_by_count().first() {
+        match self.truncated {
+            0 => {}
+            1 => parts.push(format!("1 body exceeds {cap} cap")),
+            n => parts.push(format!("{n} bodies exceed {cap} cap")),
+        }
+        if self.error_count > 0 {
             let n = self.error_count;
             let noun = if n == 1 { "error" } else { "errors" };
-            parts.push(format!("{n} {noun} ({message})"));
+            // What happened to the requests that went out says more than how many never did.
+            let sent_failures = self.error_count - self.unsent;
+            let unsent = unsent_message(self.timeout);
+            let mut errors = self.errors_by_count();
+            if sent_failures > 0 {
+                errors.retain(|(message, _)| **message != unsent);
+            }
+            let top = errors.first().map(|(m, _)| m.as_str()).unwrap_or_default();
+            if sent_failures > 0 && self.unsent > 0 {
+                parts.push(format!(
+                    "{n} {noun} ({top}; {} not sent before the deadline)",
+                    self.unsent
+                ));
+            } else {
+                parts.push(format!("{n} {noun} ({top})"));
+            }
         }
         parts.join(", ")
     }
+}
+
+/// `1 MiB`: the body cap as the summary names it.
+fn cap_text() -> String {
+    format!("{} MiB", BODY_CAP / (1024 * 1024))
 }
 
 /// Nearest-rank percentile (`p` in 0..=100), rounded to 0.1 ms; None without samples.
@@ -796,9 +1007,10 @@ mod tests {
         let started = Instant::now();
         let out = run(&req, &no_progress()).await.unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(out.summary, "timed out after 300 ms");
-        assert_eq!(out.fields["errors"]["timed out after 300 ms"], 1);
-        assert!(elapsed < Duration::from_millis(450 + 200), "{elapsed:?}");
+        let message = "timed out after 300 ms waiting for response headers";
+        assert_eq!(out.summary, message);
+        assert_eq!(out.fields["errors"][message], 1);
+        assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
         assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     }
 
@@ -814,9 +1026,147 @@ mod tests {
         req.timeout = Duration::from_millis(300);
         let started = Instant::now();
         let out = run(&req, &no_progress()).await.unwrap();
-        assert_eq!(out.summary, "timed out after 300 ms");
+        assert_eq!(out.summary, "timed out after 300 ms reading the body");
         assert_eq!(out.fields["status"], Json::Null);
-        assert!(started.elapsed() < Duration::from_millis(650));
+        // Bounded by the deadline, not by the server's 30 s stall (generous for a loaded CI).
+        assert!(started.elapsed() < Duration::from_millis(2000));
+    }
+
+    #[tokio::test]
+    async fn the_timeout_is_a_deadline_for_the_whole_probe() {
+        let base = raw_server(|socket| async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(socket);
+        })
+        .await;
+        let mut req = request(&base);
+        req.timeout = Duration::from_secs(1);
+        req.samples = 50;
+        req.concurrency = 10;
+        let started = Instant::now();
+        let out = run(&req, &no_progress()).await.unwrap();
+        // Five waves of ten would take 5 s; the deadline ends the probe after one timeout.
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.fields["count"], 50);
+        assert_eq!(out.fields["error_count"], 50);
+        assert_eq!(
+            out.fields["errors"]["timed out after 1 s waiting for response headers"],
+            10
+        );
+        assert_eq!(
+            out.fields["errors"]["timed out after 1 s before being sent"],
+            40
+        );
+        assert_eq!(
+            out.summary,
+            "50 errors (timed out after 1 s waiting for response headers; \
+             40 not sent before the deadline)"
+        );
+        assert!(!out.ok);
+    }
+
+    #[tokio::test]
+    async fn answers_before_the_deadline_count_and_the_rest_time_out() {
+        let hits = Arc::new(AtomicU32::new(0));
+        let app = Router::new().route(
+            "/",
+            get(move || {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // The first two answer at once; the rest outlast the step.
+                    if n >= 2 {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    "ok"
+                }
+            }),
+        );
+        let base = serve(app).await;
+        let mut req = request(&base);
+        req.timeout = Duration::from_secs(1);
+        req.samples = 4;
+        req.concurrency = 1;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert_eq!(out.fields["status_counts"], serde_json::json!({"200": 2}));
+        assert_eq!(out.fields["error_count"], 2);
+        assert_eq!(
+            out.summary,
+            "200 x2, p95 {p95}, 2 errors (timed out after 1 s waiting for response headers; \
+             1 not sent before the deadline)"
+                .replace(
+                    "{p95}",
+                    &duration::human_ms(out.fields["p95_ms"].as_f64().unwrap())
+                )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_resolves_each_name_once() {
+        let resolver = Resolver::default();
+        for _ in 0..3 {
+            let addrs: Vec<_> = resolver
+                .resolve("localhost".parse().unwrap())
+                .await
+                .unwrap()
+                .collect();
+            assert!(!addrs.is_empty());
+        }
+        for _ in 0..2 {
+            let err = resolver
+                .resolve("no-such-host.invalid".parse().unwrap())
+                .await
+                .err()
+                .unwrap();
+            assert!(!err.to_string().is_empty());
+        }
+        assert_eq!(resolver.lookups.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn body_errors_are_named() {
+        let reset = raw_server(|mut socket| async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            socket.set_zero_linger().unwrap();
+            drop(socket);
+        })
+        .await;
+        let out = run(&request(&reset), &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "connection reset while reading the body");
+
+        let short = raw_server(|mut socket| async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial";
+            socket.write_all(head.as_bytes()).await.unwrap();
+        })
+        .await;
+        let out = run(&request(&short), &no_progress()).await.unwrap();
+        assert_eq!(
+            out.summary,
+            "connection closed before the body was complete"
+        );
+
+        let chunked = raw_server(|mut socket| async move {
+            let answer =
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        })
+        .await;
+        let out = run(&request(&chunked), &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "invalid chunked encoding");
+        assert!(!out.ok);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_without_answering_is_named() {
+        let base = raw_server(|socket| async move { drop(socket) }).await;
+        let out = run(&request(&base), &no_progress()).await.unwrap();
+        assert_eq!(out.summary, "connection closed before a response");
     }
 
     #[tokio::test]
@@ -840,7 +1190,22 @@ mod tests {
         assert_eq!(out.fields["body"].as_str().unwrap().len(), BODY_CAP);
         assert_eq!(out.fields["body_truncated"], true);
         assert_eq!(out.fields["json"], Json::Null);
-        assert!(out.ok);
+        assert!(out.ok, "a capped body is still an answer");
+        assert!(
+            out.summary.starts_with("200 OK in ")
+                && out.summary.ends_with(", body exceeds 1 MiB cap"),
+            "{}",
+            out.summary
+        );
+
+        let mut req = request(&format!("{base}/big"));
+        req.samples = 3;
+        let out = run(&req, &no_progress()).await.unwrap();
+        assert!(
+            out.summary.ends_with(", 3 bodies exceed 1 MiB cap"),
+            "{}",
+            out.summary
+        );
     }
 
     #[tokio::test]

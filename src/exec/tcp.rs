@@ -11,7 +11,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
-use tokio::net::{TcpStream, lookup_host};
+use tokio::net::TcpStream;
 
 use super::http;
 use super::{ExecError, ExecOutput};
@@ -74,14 +74,12 @@ fn check_port(address: &str) -> Result<(), ExecError> {
 }
 
 async fn connect(address: &str) -> Result<(), String> {
-    let targets: Vec<_> = lookup_host(address)
-        .await
-        .map_err(|e| {
-            let text = http::clean_os_message(&e.to_string());
-            let detail = text.trim_start_matches("failed to lookup address information: ");
-            format!("dns error: {detail}")
-        })?
-        .collect();
+    // Not `tokio::net::lookup_host`: see `http::lookup` for why resolving runs on its own thread.
+    let targets = http::lookup(address.to_string()).await.map_err(|e| {
+        let text = http::clean_os_message(&e.to_string());
+        let detail = text.trim_start_matches("failed to lookup address information: ");
+        format!("dns error: {detail}")
+    })?;
     let mut last_error = format!("dns error: `{address}` resolved to no address");
     for target in targets {
         match TcpStream::connect(target).await {

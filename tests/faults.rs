@@ -1,0 +1,714 @@
+//! Network faults: the ways an endpoint misbehaves during an outage, each met by the real binary.
+//!
+//! Every fault is probed twice in one run, by a single request and by `samples: 50,
+//! concurrency: 10`, both with `on_fail: continue`, then a last step must still run. For each
+//! probe the test asserts the precise summary, that the step took at most its timeout plus 20%
+//! (the step's `duration_ms` in the timeline, with the run's wall time as a sanity bound), and
+//! that the process's peak memory stayed bounded (the last step reads `VmHWM` of its parent,
+//! the `runbook` process, after the faults).
+//!
+//! The misbehaving servers are raw sockets on 127.0.0.1: tokio tasks on a runtime of their own,
+//! and for TLS blocking rustls on plain threads, so they depend on nothing the client uses.
+
+use std::io::{Read, Write};
+use std::net::TcpListener as StdListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::*;
+
+/// The timeout of the faults that end in a timeout (hang, stalled body): they cost exactly
+/// this, so it is short.
+const HANG_TIMEOUT: Duration = Duration::from_secs(1);
+/// The timeout of faults that end by themselves (reset, close, 502, refused, …): only a bound,
+/// with room for 50 samples on a loaded machine.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// The timeout of probes that pass by doing real work (50 MiB of capped bodies, 50 TLS
+/// handshakes in a debug build): enough that a loaded machine does not turn them into timeouts.
+const WORK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Peak resident memory the process may reach, 5 GiB body included.
+const MAX_RSS_KB: u64 = 100 * 1024;
+/// The advertised size of the huge body: 5 GiB, streamed lazily, never allocated.
+const HUGE: u64 = 5 * 1024 * 1024 * 1024;
+
+// ---------------------------------------------------------------- servers
+
+/// How an endpoint misbehaves.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Accepts, reads the request, never answers.
+    Hang,
+    /// Sends the headers and a few bytes of a longer body, then stalls.
+    StallBody,
+    /// Sends the headers and part of the body, then resets (SO_LINGER 0, then close).
+    ResetMidBody,
+    /// Announces and streams a 5 GiB body from one small buffer.
+    HugeBody,
+    /// Answers with a chunked body whose chunk size is not hex.
+    BadChunks,
+    /// Answers 502 with an HTML page, as load balancers do.
+    BadGateway,
+    /// Closes each connection as soon as it is accepted.
+    CloseAtOnce,
+    /// Reads the request, then closes without a word.
+    CloseAfterRequest,
+}
+
+/// A runtime for the fault servers, apart from any test's thread.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// A listener on 127.0.0.1 that misbehaves as `fault` on every connection.
+struct FaultServer {
+    url: String,
+    /// The most body bytes one connection managed to send.
+    max_body_sent: Arc<AtomicU64>,
+}
+
+impl FaultServer {
+    fn start(fault: Fault) -> Self {
+        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let max_body_sent = Arc::new(AtomicU64::new(0));
+        let sent = max_body_sent.clone();
+        runtime().spawn(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let sent = sent.clone();
+                tokio::spawn(async move {
+                    let _ = misbehave(fault, socket, &sent).await;
+                });
+            }
+        });
+        FaultServer { url, max_body_sent }
+    }
+}
+
+async fn misbehave(fault: Fault, mut socket: TcpStream, sent: &AtomicU64) -> std::io::Result<()> {
+    if let Fault::CloseAtOnce = fault {
+        drop(socket);
+        return Ok(());
+    }
+    read_head(&mut socket).await?;
+    match fault {
+        Fault::Hang => {}
+        Fault::StallBody => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nthe first bytes";
+            socket.write_all(head.as_bytes()).await?;
+        }
+        Fault::ResetMidBody => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n";
+            socket.write_all(head.as_bytes()).await?;
+            socket.write_all(&[b'x'; 4096]).await?;
+            socket.flush().await?;
+            // Let the client take the headers and start on the body before the reset.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            socket.set_zero_linger()?;
+            drop(socket);
+            return Ok(());
+        }
+        Fault::HugeBody => {
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {HUGE}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await?;
+            let block = [b'x'; 64 * 1024];
+            let mut total = 0u64;
+            while total < HUGE {
+                // Fails once the client has stopped reading and closed the connection.
+                let result = socket.write_all(&block).await;
+                if result.is_ok() {
+                    total += block.len() as u64;
+                }
+                sent.fetch_max(total, Ordering::SeqCst);
+                result?;
+            }
+            return Ok(());
+        }
+        Fault::BadChunks => {
+            let answer =
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+            socket.write_all(answer.as_bytes()).await?;
+        }
+        Fault::BadGateway => {
+            let page = "<html><head><title>502 Bad Gateway</title></head>\
+                        <body><center><h1>502 Bad Gateway</h1></center></body></html>";
+            let answer = format!(
+                "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{page}",
+                page.len()
+            );
+            socket.write_all(answer.as_bytes()).await?;
+            socket.shutdown().await?;
+        }
+        Fault::CloseAfterRequest => {
+            drop(socket);
+            return Ok(());
+        }
+        Fault::CloseAtOnce => unreachable!(),
+    }
+    // Hold the connection until the client gives up on it.
+    let mut sink = [0u8; 4096];
+    while socket.read(&mut sink).await? > 0 {}
+    Ok(())
+}
+
+/// Reads a request head (up to the blank line); the client sends no body.
+async fn read_head(socket: &mut TcpStream) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    Ok(())
+}
+
+/// The self-signed certificate of the unit tests (`src/exec/http.rs`): for `localhost` and
+/// 127.0.0.1, issued by `runbook test server` so nothing in a trust store looks like its issuer,
+/// valid until 2126.
+const CERT_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBwjCCAWigAwIBAgIUIbd5z+mdq3T/d8frjOtPd0OfyY0wCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTcnVuYm9vayB0ZXN0IHNlcnZlcjAgFw0yNjExMjIxOTIzMDRa
+GA8yMTI2MTAyOTE5MjMwNFowHjEcMBoGA1UEAwwTcnVuYm9vayB0ZXN0IHNlcnZl
+cjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABHDff+NPNUwsgbGM+Ah0apweMras
+CrpEwO+LEgAD62A6eQEUh7ttKFa2RIYEtllSOsPGJ1L76sKr8Cn2gb9EoaqjgYEw
+fzAdBgNVHQ4EFgQUHnEsiS8h0vEyS2RjGW2tzE9muawwHwYDVR0jBBgwFoAUHnEs
+iS8h0vEyS2RjGW2tzE9muawwGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/AAABMAwG
+A1UdEwEB/wQCMAAwEwYDVR0lBAwwCgYIKwYBBQUHAwEwCgYIKoZIzj0EAwIDSAAw
+RQIhAI70+aEUI46c4knV5iZVGDdMKLUJiUYfEsS7Z0a/vGprAiAM1KDZDigFB+WX
+L0GgWM7rsE+vMDAIWZM7SnKkKQefpA==
+-----END CERTIFICATE-----
+";
+const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO5k4lW1hPYbFwtyo
+uL5yYtVWlw1JcJiTuxXRZ93htCyhRANCAARw33/jTzVMLIGxjPgIdGqcHjK2rAq6
+RMDvixIAA+tgOnkBFIe7bShWtkSGBLZZUjrDxidS++rCq/Ap9oG/RKGq
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS server with the self-signed certificate, answering `secure` to every request;
+/// blocking rustls on a thread per connection.
+fn self_signed_server() -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let cert = CertificateDer::from_pem_slice(CERT_PEM.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY_PEM.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(socket) = socket else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, socket);
+                let mut buf = [0u8; 4096];
+                if tls.read(&mut buf).is_ok() {
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecure";
+                    let _ = tls.write_all(answer.as_bytes());
+                    let _ = tls.flush();
+                }
+            });
+        }
+    });
+    format!("https://localhost:{port}/")
+}
+
+// ---------------------------------------------------------------- the probe and its checks
+
+/// What one probe (single request or sample) must come to.
+struct Expect {
+    outcome: &'static str,
+    /// The summary exactly; `{p95}` and `{latency}` stand for measured times, `{dns}` and
+    /// `{closed}` for messages that vary by system or timing (see `fill`).
+    summary: &'static str,
+}
+
+/// One runbook step probing `url`.
+struct Probe {
+    id: &'static str,
+    samples: u32,
+    insecure: bool,
+    expect: Expect,
+}
+
+/// Probes `url` with a single request and with `samples: 50, concurrency: 10` (plus, for TLS,
+/// the same again with `insecure: true`), then runs a last step that reads the process's peak
+/// memory. Asserts the summaries, outcomes, the time bound and the memory bound; returns the
+/// finished run for further checks.
+fn probe(name: &str, url: &str, timeout: Duration, probes: &[Probe]) -> Output {
+    let timeout_ms = timeout.as_millis();
+    // The bound the issue sets: a step ends within its timeout plus 20%.
+    let step_bound = timeout * 6 / 5;
+    let mut steps = String::new();
+    for p in probes {
+        steps.push_str(&format!(
+            r#"
+              - id: {id}
+                title: Probe {name} ({samples} x)
+                http:
+                  url: "{url}"
+                  samples: {samples}
+                  concurrency: 10
+                  timeout: {timeout_ms}ms
+                  insecure: {insecure}
+                on_fail: continue
+            "#,
+            id = p.id,
+            samples = p.samples,
+            insecure = p.insecure,
+        ));
+    }
+    // `$PPID` of the shell is the runbook process; VmHWM is its peak resident set so far.
+    let yaml = format!(
+        r#"
+            name: fault-{name}
+            title: Fault {name}
+            steps:
+            {steps}
+              - id: after
+                title: The run goes on and reports its peak memory
+                action: false
+                command: {{argv: [sh, -c, 'grep VmHWM /proc/$PPID/status']}}
+        "#
+    );
+    let out = Test::new()
+        .runbook(&yaml)
+        .args(["run"])
+        .run()
+        .run_outcome("completed", 0);
+
+    for p in probes {
+        let finished = out.finished(p.id);
+        let summary = finished["summary"].as_str().unwrap_or_default();
+        assert_eq!(
+            finished["outcome"], p.expect.outcome,
+            "outcome of `{}` ({summary})",
+            p.id
+        );
+        let data = &finished["data"];
+        assert_eq!(data["count"], p.samples, "{data}");
+        assert_eq!(
+            summary,
+            fill(p.expect.summary, data, &finished),
+            "summary of `{}`",
+            p.id
+        );
+        let ms = finished["duration_ms"].as_u64().unwrap();
+        assert!(
+            Duration::from_millis(ms) <= step_bound,
+            "`{}` took {ms} ms with a timeout of {timeout_ms} ms",
+            p.id
+        );
+        eprintln!("{name}/{}: {ms} ms, {summary}", p.id);
+    }
+
+    // The wall time of the whole run: every probe's bound plus what starting a process and a
+    // run costs, measured, with room for a loaded machine.
+    let bound = step_bound * probes.len() as u32 + overhead() + Duration::from_secs(2);
+    assert!(
+        out.elapsed <= bound,
+        "the run took {:?}, more than {bound:?}",
+        out.elapsed
+    );
+
+    let after = out.outcome("after", "passed");
+    let peak_kb = peak_kb(&after);
+    eprintln!(
+        "{name}: run {:?}, peak RSS {} MiB",
+        out.elapsed,
+        peak_kb / 1024
+    );
+    assert!(
+        peak_kb < MAX_RSS_KB,
+        "peak RSS {peak_kb} kB over {MAX_RSS_KB} kB"
+    );
+    out
+}
+
+/// Replaces `{latency}` (a single request's) and `{p95}` in an expected summary with what the
+/// step measured, formatted as the binary formats them; `{dns}` and `{closed}` with messages
+/// that vary by system or by timing, within what each allows.
+fn fill(template: &str, data: &Json, finished: &Json) -> String {
+    let summary = finished["summary"].as_str().unwrap_or_default();
+    let mut text = template.to_string();
+    if text.contains("{p95}") {
+        // The format of times is the duration module's business: take it from the summary,
+        // after checking the number in it is the recorded p95.
+        let p95 = summary
+            .split("p95 ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no p95 in {summary:?}"));
+        assert!(data["p95_ms"].is_number(), "{data}");
+        text = text.replace("{p95}", p95);
+    }
+    text = fill_varying(&text, summary, "{dns}", |m| {
+        // The resolver's words vary by system; the prefix does not.
+        m.starts_with("dns error: ") && m.len() > "dns error: ".len()
+    });
+    text = fill_varying(&text, summary, "{closed}", closed_at_once);
+    if text.contains("{latency}") {
+        let latency = summary
+            .split(" in ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no latency in {summary:?}"));
+        assert!(data["max_ms"].is_number(), "{data}");
+        text = text.replace("{latency}", latency);
+    }
+    text
+}
+
+/// Replaces `placeholder` in `template` with the text that stands in its place in `summary`,
+/// which must satisfy `allowed`.
+fn fill_varying(
+    template: &str,
+    summary: &str,
+    placeholder: &str,
+    allowed: impl Fn(&str) -> bool,
+) -> String {
+    let Some((before, after)) = template.split_once(placeholder) else {
+        return template.to_string();
+    };
+    let middle = summary
+        .strip_prefix(before)
+        .and_then(|rest| rest.strip_suffix(after))
+        .filter(|m| allowed(m))
+        .unwrap_or_else(|| panic!("{summary:?} does not match {template:?}"));
+    format!("{before}{middle}{after}")
+}
+
+/// What a close right after accept can look like: it races the request. A FIN before the
+/// request arrives reads as a close; a request left unread makes the close a reset, which a
+/// write of the request can meet as a broken pipe.
+fn closed_at_once(message: &str) -> bool {
+    [
+        "connection closed before a response",
+        "connection reset",
+        "broken pipe",
+    ]
+    .contains(&message)
+}
+
+/// `VmHWM:   23456 kB` from the last step's stdout.
+fn peak_kb(after: &Json) -> u64 {
+    let stdout = after["stdout"].as_str().unwrap_or_default();
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {stdout:?}"))
+}
+
+/// How long a trivial run takes here, measured once: process start, parse, timeline, exit.
+fn overhead() -> Duration {
+    static OVERHEAD: OnceLock<Duration> = OnceLock::new();
+    *OVERHEAD.get_or_init(|| {
+        let out = Test::new()
+            .runbook(
+                r#"
+                name: trivial
+                title: Nothing to do
+                steps:
+                  - id: pause
+                    title: A moment
+                    wait: 1ms
+                "#,
+            )
+            .args(["run"])
+            .run()
+            .status(0);
+        eprintln!("overhead of a trivial run: {:?}", out.elapsed);
+        out.elapsed
+    })
+}
+
+fn single(outcome: &'static str, summary: &'static str) -> Probe {
+    Probe {
+        id: "single",
+        samples: 1,
+        insecure: false,
+        expect: Expect { outcome, summary },
+    }
+}
+
+fn sampled(outcome: &'static str, summary: &'static str) -> Probe {
+    Probe {
+        id: "sampled",
+        samples: 50,
+        insecure: false,
+        expect: Expect { outcome, summary },
+    }
+}
+
+// ---------------------------------------------------------------- the faults
+
+#[test]
+fn an_endpoint_that_never_answers_costs_one_timeout() {
+    let server = FaultServer::start(Fault::Hang);
+    let out = probe(
+        "hang",
+        &server.url,
+        HANG_TIMEOUT,
+        &[
+            single("failed", "timed out after 1 s waiting for response headers"),
+            sampled(
+                "failed",
+                "50 errors (timed out after 1 s waiting for response headers; \
+                 40 not sent before the deadline)",
+            ),
+        ],
+    );
+    // One timeout for the whole probe: the ten in flight, and the forty whose turn never came.
+    let data = out.outcome("sampled", "failed");
+    assert_eq!(data["error_count"], 50);
+    assert_eq!(
+        data["errors"]["timed out after 1 s waiting for response headers"],
+        10
+    );
+    assert_eq!(data["errors"]["timed out after 1 s before being sent"], 40);
+    assert!(data["status"].is_null(), "{data}");
+    // Not a quick failure either: the step waited for its timeout.
+    let ms = out.finished("single")["duration_ms"].as_u64().unwrap();
+    assert!(ms >= HANG_TIMEOUT.as_millis() as u64, "{ms} ms");
+}
+
+#[test]
+fn headers_then_a_stalled_body_times_out_reading_the_body() {
+    let server = FaultServer::start(Fault::StallBody);
+    let out = probe(
+        "stall",
+        &server.url,
+        HANG_TIMEOUT,
+        &[
+            single("failed", "timed out after 1 s reading the body"),
+            sampled(
+                "failed",
+                "50 errors (timed out after 1 s reading the body; \
+                 40 not sent before the deadline)",
+            ),
+        ],
+    );
+    let data = out.outcome("single", "failed");
+    assert!(data["status"].is_null(), "no complete response: {data}");
+    assert_eq!(data["errors"]["timed out after 1 s reading the body"], 1);
+}
+
+#[test]
+fn a_reset_in_the_middle_of_the_body_is_named() {
+    let server = FaultServer::start(Fault::ResetMidBody);
+    let out = probe(
+        "reset",
+        &server.url,
+        TIMEOUT,
+        &[
+            single("failed", "connection reset while reading the body"),
+            sampled(
+                "failed",
+                "50 errors (connection reset while reading the body)",
+            ),
+        ],
+    );
+    let data = out.outcome("sampled", "failed");
+    assert_eq!(data["rate_error"], 1.0);
+}
+
+#[test]
+fn a_five_gib_body_is_read_to_the_cap_and_no_further() {
+    let server = FaultServer::start(Fault::HugeBody);
+    let out = probe(
+        "huge",
+        &server.url,
+        WORK_TIMEOUT,
+        &[
+            single("passed", "200 OK in {latency}, body exceeds 1 MiB cap"),
+            sampled("passed", "200 x50, p95 {p95}, 50 bodies exceed 1 MiB cap"),
+        ],
+    );
+    for id in ["single", "sampled"] {
+        let data = out.outcome(id, "passed");
+        assert_eq!(data["body_truncated"], true, "{id}");
+        assert_eq!(data["body"].as_str().unwrap().len(), 1024 * 1024, "{id}");
+        assert_eq!(data["error_count"], 0, "{id}");
+    }
+    // The client closed the connection at the cap: what the server got out is the cap plus
+    // socket buffers, nowhere near 5 GiB.
+    let sent = server.max_body_sent.load(Ordering::SeqCst);
+    eprintln!("huge: at most {} KiB sent on one connection", sent / 1024);
+    assert!(
+        sent < 64 * 1024 * 1024,
+        "{sent} bytes sent on one connection"
+    );
+}
+
+#[test]
+fn invalid_chunked_encoding_is_named() {
+    let server = FaultServer::start(Fault::BadChunks);
+    probe(
+        "chunks",
+        &server.url,
+        TIMEOUT,
+        &[
+            single("failed", "invalid chunked encoding"),
+            sampled("failed", "50 errors (invalid chunked encoding)"),
+        ],
+    );
+}
+
+#[test]
+fn a_502_with_an_html_page_is_a_response_not_a_transport_error() {
+    let server = FaultServer::start(Fault::BadGateway);
+    let out = probe(
+        "bad-gateway",
+        &server.url,
+        TIMEOUT,
+        &[
+            single("failed", "502 Bad Gateway in {latency}"),
+            sampled("failed", "502 rate 100% (50/50), p95 {p95}"),
+        ],
+    );
+    let data = out.outcome("single", "failed");
+    assert_eq!(data["status"], 502);
+    assert_eq!(data["error_count"], 0);
+    assert_eq!(data["headers"]["content-type"], "text/html");
+    assert!(
+        data["body"]
+            .as_str()
+            .unwrap()
+            .contains("<h1>502 Bad Gateway</h1>"),
+        "{data}"
+    );
+    assert!(data["json"].is_null(), "{data}");
+    let data = out.outcome("sampled", "failed");
+    assert_eq!(data["status_counts"]["502"], 50);
+    assert_eq!(data["rate_5xx"], 1.0);
+}
+
+#[test]
+fn a_server_that_closes_at_once_is_named() {
+    let server = FaultServer::start(Fault::CloseAtOnce);
+    let out = probe(
+        "close",
+        &server.url,
+        TIMEOUT,
+        &[
+            single("failed", "{closed}"),
+            sampled("failed", "50 errors ({closed})"),
+        ],
+    );
+    let data = out.outcome("sampled", "failed");
+    let errors = data["errors"].as_object().unwrap();
+    assert!(errors.keys().all(|m| closed_at_once(m)), "{data}");
+}
+
+#[test]
+fn a_server_that_reads_the_request_and_closes_is_named() {
+    // Without unread data the close is a plain FIN, so only one message is possible.
+    let server = FaultServer::start(Fault::CloseAfterRequest);
+    probe(
+        "close-after-request",
+        &server.url,
+        TIMEOUT,
+        &[
+            single("failed", "connection closed before a response"),
+            sampled("failed", "50 errors (connection closed before a response)"),
+        ],
+    );
+}
+
+#[test]
+fn a_self_signed_certificate_fails_unless_insecure() {
+    let url = self_signed_server();
+    let invalid = "invalid certificate: unknown issuer (self-signed or untrusted CA)";
+    let out = probe(
+        "self-signed",
+        &url,
+        WORK_TIMEOUT,
+        &[
+            single("failed", invalid),
+            sampled(
+                "failed",
+                "50 errors (invalid certificate: unknown issuer (self-signed or untrusted CA))",
+            ),
+            Probe {
+                id: "single_insecure",
+                samples: 1,
+                insecure: true,
+                expect: Expect {
+                    outcome: "passed",
+                    summary: "200 OK in {latency}",
+                },
+            },
+            Probe {
+                id: "sampled_insecure",
+                samples: 50,
+                insecure: true,
+                expect: Expect {
+                    outcome: "passed",
+                    summary: "200 x50, p95 {p95}",
+                },
+            },
+        ],
+    );
+    assert_eq!(out.outcome("single_insecure", "passed")["body"], "secure");
+    assert_eq!(out.outcome("single", "failed")["errors"][invalid], 1);
+}
+
+#[test]
+fn a_refused_connection_is_named() {
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    drop(listener);
+    probe(
+        "refused",
+        &url,
+        TIMEOUT,
+        &[
+            single("failed", "connection refused"),
+            sampled("failed", "50 errors (connection refused)"),
+        ],
+    );
+}
+
+#[test]
+fn an_unresolvable_host_is_a_dns_error() {
+    probe(
+        "dns",
+        "http://no-such-host.invalid/",
+        TIMEOUT,
+        &[
+            single("failed", "{dns}"),
+            sampled("failed", "50 errors ({dns})"),
+        ],
+    );
+}
