@@ -4,11 +4,14 @@ mod support;
 
 mod cli;
 mod control;
+mod crash;
 mod drill;
 mod executors;
+mod faults;
 mod generate;
 mod guided;
 mod invalid;
+mod properties;
 mod report;
 mod resume;
 mod sim;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prints the four figures of BENCHMARKS.md next to their targets, in one run, on loopback:
+#   1. the http probe (samples: 20000, concurrency: 64) vs wrk -c 64 -t 2 -d 5s (and oha when
+#      installed) on the same keep-alive server: req/s, p50/p95/p99, peak RSS of `runbook run`;
+#   2. a loop over 500 endpoints answering after 100 ms, parallel: 100: wall time;
+#   3. `runbook validate` over 200 runbooks, and `runbook --version`;
+#   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead.
+# Installs wrk, hyperfine and GNU time with apt-get when they are missing (root on Debian).
+# Arguments pick figures: benches/compare.sh probe loop validate timeline
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+[ -x /usr/bin/time ] || missing+=(time)
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing ${missing[*]}" >&2
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    else
+        echo "missing ${missing[*]}: the figures that need them are skipped" >&2
+    fi
+fi
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+echo "kernel: $(uname -sr)"
+echo "tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 || true); $(hyperfine --version 2>/dev/null || true); $(oha --version 2>/dev/null || echo 'oha not installed')"
+
+# The bench target links the release binary (CARGO_BIN_EXE_runbook, target/release/runbook).
+cargo build --release --quiet
+exec cargo bench --quiet --bench probe -- "$@"
