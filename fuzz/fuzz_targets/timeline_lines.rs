@@ -9,6 +9,9 @@ fuzz_target!(|data: &[u8]| {
     let parsed = runbook::timeline::reader::parse_lines(&text);
     let lines = text.split('\n').count();
     for (line, _, _) in &parsed.problems {
-        assert!(*line >= 1 && *line <= lines, "problem on line {line} of {lines}");
+        assert!(
+            *line >= 1 && *line <= lines,
+            "problem on line {line} of {lines}"
+        );
     }
 });
