@@ -23,7 +23,13 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use serde_json::Value as Json;
 
-const RUNBOOK: &str = env!("CARGO_BIN_EXE_runbook");
+/// The binary measured: the release build, or `RUNBOOK_BENCH_BIN` (to compare a candidate).
+fn runbook_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("RUNBOOK_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_runbook").into())
+    })
+}
 const SAMPLES: u32 = 20_000;
 const CONCURRENCY: u32 = 64;
 const ENDPOINTS: usize = 500;
@@ -53,7 +59,7 @@ fn main() {
     let mut report = Report::default();
 
     println!("{}", version());
-    println!("binary: {RUNBOOK}");
+    println!("binary: {}", runbook_bin());
     println!("scratch: {}", dir.display());
     println!();
 
@@ -386,7 +392,7 @@ fn validate(report: &mut Report, dir: &Path) {
         write(&path, &text);
         files.push(path);
     }
-    let status = Command::new(RUNBOOK)
+    let status = Command::new(runbook_bin())
         .arg("validate")
         .args(&files)
         .stdout(Stdio::null())
@@ -395,8 +401,8 @@ fn validate(report: &mut Report, dir: &Path) {
     assert!(status.success(), "the generated runbooks do not validate");
 
     let section = "3. startup";
-    let validate_cmd = format!("{RUNBOOK} validate {}/*.yaml", many.display());
-    let validate = time_command(&validate_cmd, RUNBOOK, &{
+    let validate_cmd = format!("{} validate {}/*.yaml", runbook_bin(), many.display());
+    let validate = time_command(&validate_cmd, runbook_bin(), &{
         let mut args = vec!["validate".to_string()];
         args.extend(files.iter().map(|f| f.display().to_string()));
         args
@@ -409,8 +415,8 @@ fn validate(report: &mut Report, dir: &Path) {
         validate.ms < 100.0,
     );
     let version = time_command(
-        &format!("{RUNBOOK} --version"),
-        RUNBOOK,
+        &format!("{} --version", runbook_bin()),
+        runbook_bin(),
         &["--version".to_string()],
     );
     report.row(
@@ -587,10 +593,10 @@ fn run_runbook(file: &Path, timeline: &Path) -> Run {
     let gnu_time = Path::new("/usr/bin/time").exists();
     let mut cmd = if gnu_time {
         let mut c = Command::new("/usr/bin/time");
-        c.arg("-v").arg(RUNBOOK);
+        c.arg("-v").arg(runbook_bin());
         c
     } else {
-        Command::new(RUNBOOK)
+        Command::new(runbook_bin())
     };
     cmd.arg("run")
         .arg(file)
@@ -627,7 +633,7 @@ fn step_finished(timeline: &Path, step: &str) -> Json {
 }
 
 fn version() -> String {
-    let out = Command::new(RUNBOOK)
+    let out = Command::new(runbook_bin())
         .arg("--version")
         .output()
         .expect("runbook --version");
@@ -663,7 +669,7 @@ impl Report {
         let verdict = if held { "ok" } else { "MISSED" };
         self.lines.push((
             section.to_string(),
-            format!("  {what:<44} {measured:<44} target {target:<10} {verdict}"),
+            format!("  {what:<46} {measured:<44} target {target:<10} {verdict}"),
         ));
     }
 
