@@ -4,16 +4,26 @@
 //! Undefined names are errors (`SemiStrict`), so a typo in `steps.sample_lb.rate_5xx` stops
 //! the step with a message instead of quietly evaluating to false. `x is defined` still works.
 
+mod repetition;
+
 use std::sync::OnceLock;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde_json::Value as Json;
+
+pub use repetition::MAX_REPEAT;
+
+/// The most instructions one evaluation of an expression or template may run: a loop over a
+/// few thousand items takes tens of thousands, and `{% for %}` inside `{% for %}` over
+/// `range(100000)` would take ten billion. An hour-long incident cannot wait for that.
+pub const FUEL: u64 = 1_000_000;
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_fuel(Some(FUEL));
         // Rendered text goes to URLs, commands and logs, never into HTML.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env
@@ -41,6 +51,11 @@ pub fn is_template(source: &str) -> bool {
 }
 
 fn describe(err: &minijinja::Error) -> String {
+    if err.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "evaluation stopped after {FUEL} operations (a loop or filter over too much data?)"
+        );
+    }
     let mut text = match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),
@@ -59,6 +74,7 @@ pub fn check_expression(source: &str) -> Result<Vec<String>, String> {
     let expr = env()
         .compile_expression(strip_braces(source))
         .map_err(|e| describe(&e))?;
+    repetition::check(strip_braces(source), true)?;
     let mut names: Vec<String> = expr.undeclared_variables(true).into_iter().collect();
     sort_by_appearance(&mut names, source);
     Ok(names)
@@ -70,6 +86,7 @@ pub fn check_template(source: &str) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     let tmpl = env().template_from_str(source).map_err(|e| describe(&e))?;
+    repetition::check(source, false)?;
     let mut names: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
     sort_by_appearance(&mut names, source);
     Ok(names)
@@ -86,6 +103,7 @@ pub fn context(json: &Json) -> Value {
 
 /// Evaluates an expression to a value.
 pub fn eval(source: &str, ctx: &Value) -> Result<Value, String> {
+    repetition::check(strip_braces(source), true)?;
     let expr = env()
         .compile_expression(strip_braces(source))
         .map_err(|e| describe(&e))?;
@@ -120,6 +138,7 @@ pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
     if !is_template(source) {
         return Ok(source.to_string());
     }
+    repetition::check(source, false)?;
     env()
         .render_str(source, ctx.clone())
         .map_err(|e| describe(&e))
@@ -131,6 +150,20 @@ pub fn lookup<'a>(root: &'a Json, dotted: &str) -> Option<&'a Json> {
         Json::Object(map) => map.get(part),
         Json::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => None,
+    })
+}
+
+/// Looks a dotted name (`steps.a.rate_5xx`, `steps.a.items.0`) up in a context value;
+/// `None` when some part of it is not there.
+pub fn lookup_value(root: &Value, dotted: &str) -> Option<Value> {
+    dotted.split('.').try_fold(root.clone(), |node, part| {
+        let next = match part.parse::<usize>() {
+            Ok(index) if node.kind() == minijinja::value::ValueKind::Seq => {
+                node.get_item(&Value::from(index)).ok()?
+            }
+            _ => node.get_attr(part).ok()?,
+        };
+        (!next.is_undefined()).then_some(next)
     })
 }
 
@@ -175,6 +208,11 @@ mod tests {
         assert_eq!(lookup(&root, "steps.a.rate"), Some(&json!(1)));
         assert_eq!(lookup(&root, "list.0"), Some(&json!(5)));
         assert_eq!(lookup(&root, "steps.b"), None);
+        let ctx = context(&root);
+        assert_eq!(lookup_value(&ctx, "steps.a.rate"), Some(Value::from(1)));
+        assert_eq!(lookup_value(&ctx, "list.0"), Some(Value::from(5)));
+        assert_eq!(lookup_value(&ctx, "steps.b"), None);
+        assert_eq!(lookup_value(&ctx, "list.1"), None);
     }
 }
 

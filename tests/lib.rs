@@ -8,6 +8,7 @@ mod crash;
 mod drill;
 mod executors;
 mod faults;
+mod fuzz_regressions;
 mod generate;
 mod guided;
 mod invalid;

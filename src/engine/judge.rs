@@ -1,8 +1,10 @@
 //! Judging a step's result against its `expect`, with failure messages that show the actual
 //! values: `expected rate_5xx < 0.02, got rate_5xx = 0.38`.
 
+use minijinja::Value;
 use serde_json::{Map, Value as Json};
 
+use super::scope::Scope;
 use crate::expr;
 use crate::redact::Redactor;
 use crate::runbook::{Executor, Expr};
@@ -14,22 +16,12 @@ pub struct Judgement {
     pub failures: Vec<String>,
 }
 
-/// The context `expect` sees: the step's own fields at top level, then vars, secrets, steps
-/// and item (which win over a field of the same name).
-pub fn expect_context(fields: &Map<String, Json>, base: &Map<String, Json>) -> Json {
-    let mut ctx = fields.clone();
-    for (k, v) in base {
-        ctx.insert(k.clone(), v.clone());
-    }
-    Json::Object(ctx)
-}
-
 /// Judges fields against the expectations; without any, the executor's own criterion decides.
 pub fn judge(
     expect: &[Expr],
     executor: &Executor,
     fields: &Map<String, Json>,
-    base: &Map<String, Json>,
+    scope: &Scope,
     default_ok: bool,
     redactor: &Redactor,
 ) -> Judgement {
@@ -43,8 +35,9 @@ pub fn judge(
             },
         };
     }
-    let ctx_json = expect_context(fields, base);
-    let ctx = expr::context(&ctx_json);
+    // The step's own fields at top level, then vars, secrets, steps and item (which win over
+    // a field of the same name).
+    let ctx = scope.with_fields(fields);
     let mut failures = Vec::new();
     for e in expect {
         let shown = expr::strip_braces(&e.source);
@@ -52,7 +45,7 @@ pub fn judge(
             Ok(true) => {}
             Ok(false) => failures.push(format!(
                 "expected {shown}, got {}",
-                actuals(&e.source, &ctx_json, redactor)
+                actuals(&e.reads, &ctx, redactor)
             )),
             Err(err) => failures.push(format!(
                 "expected {shown}, but it could not be evaluated: {err}"
@@ -66,14 +59,14 @@ pub fn judge(
 }
 
 /// `rate_5xx = 0.38, vars.max_5xx_rate = 0.02`: each name the expression reads, with its value.
-pub fn actuals(source: &str, ctx: &Json, redactor: &Redactor) -> String {
-    let names = expr::check_expression(source).unwrap_or_default();
+pub fn actuals(names: &[String], ctx: &Value, redactor: &Redactor) -> String {
     let shown: Vec<String> = names
         .iter()
         .filter(|n| !n.starts_with("secrets"))
         .map(|name| {
-            let value = expr::lookup(ctx, name)
-                .map(|v| short_json(&redactor.redact_json(v)))
+            let value = expr::lookup_value(ctx, name)
+                .and_then(|v| expr::to_json(&v).ok())
+                .map(|v| short_json(&redactor.redact_json(&v)))
                 .unwrap_or_else(|| "undefined".into());
             format!("{name} = {value}")
         })
@@ -118,13 +111,15 @@ mod tests {
         Expr {
             source: s.into(),
             pos: Pos::new(1, 1),
+            reads: crate::expr::check_expression(s).unwrap(),
         }
     }
 
     #[test]
     fn failure_names_actual_values() {
         let fields = json!({"rate_5xx": 0.38}).as_object().unwrap().clone();
-        let base = json!({"vars": {"max": 0.02}}).as_object().unwrap().clone();
+        let vars = Value::from(minijinja::value::Serde(json!({"max": 0.02})));
+        let base = Scope::new(&vars, &Value::from(()), &Default::default());
         let j = judge(
             &[e("rate_5xx < 0.02")],
             &Executor::Wait(Default::default()),

@@ -5,6 +5,7 @@ pub mod decider;
 pub mod judge;
 pub mod resolve;
 pub mod resume;
+pub mod scope;
 mod step;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::exec::Progress;
 use crate::redact::Redactor;
 use crate::runbook::{MAX_STEP_ENTRIES, OnFail, Runbook, Step};
 use crate::timeline::{Event, Outcome, Record, RunOutcome, TimelineWriter};
+use scope::{Scope, StepResults};
 
 /// Everything a run needs besides the decider and the timeline.
 pub struct RunSetup {
@@ -78,8 +80,16 @@ pub trait Observer: Send {
 /// step was entered: restored from the timeline on resume.
 #[derive(Clone, Debug, Default)]
 pub struct History {
-    pub steps: Map<String, Json>,
+    pub steps: Arc<StepResults>,
     pub entries: HashMap<String, u32>,
+}
+
+impl History {
+    /// Records a step's result for the steps after it (copied only while a context built
+    /// before still holds the old snapshot, which is never the case between steps).
+    pub fn record(&mut self, step: &str, result: &Map<String, Json>) {
+        Arc::make_mut(&mut self.steps).insert(step, result);
+    }
 }
 
 /// How a run ended.
@@ -108,6 +118,9 @@ pub struct Engine {
     /// Interrupts already acted on.
     interrupts_seen: u32,
     history: History,
+    /// `vars` and `secrets` as expressions see them, converted once.
+    vars: minijinja::Value,
+    secrets: minijinja::Value,
     counts: HashMap<&'static str, u64>,
     progress: Progress,
     started: Instant,
@@ -124,6 +137,8 @@ impl Engine {
         interrupts: watch::Receiver<u32>,
     ) -> Self {
         Engine {
+            vars: minijinja::Value::from(minijinja::value::Serde(&setup.vars)),
+            secrets: minijinja::Value::from(minijinja::value::Serde(&setup.secrets)),
             setup,
             decider,
             writer,
@@ -169,12 +184,8 @@ impl Engine {
     }
 
     /// The context expressions see: vars, secrets and the results of earlier steps.
-    fn base_context(&self) -> Map<String, Json> {
-        let mut ctx = Map::new();
-        ctx.insert("vars".into(), Json::Object(self.setup.vars.clone()));
-        ctx.insert("secrets".into(), Json::Object(self.setup.secrets.clone()));
-        ctx.insert("steps".into(), Json::Object(self.history.steps.clone()));
-        ctx
+    fn scope(&self) -> Scope {
+        Scope::new(&self.vars, &self.secrets, &self.history.steps)
     }
 
     fn interrupted(&self) -> bool {

@@ -77,7 +77,7 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
                 fields.insert("summary".into(), json!(summary));
                 fields.insert("duration_ms".into(), json!(duration_ms));
                 fields.insert("attempt".into(), json!(attempt));
-                history.steps.insert(step.clone(), Json::Object(fields));
+                history.record(step, &fields);
                 let state = if phase_of(phase) == Phase::Finally {
                     &mut fin
                 } else {

@@ -13,6 +13,7 @@ use super::decider::{
 };
 use super::judge::{Judgement, judge};
 use super::resolve::{Resolved, preview, resolve};
+use super::scope::Scope;
 use super::{Engine, Flow, Phase};
 use crate::exec::{self, ExecError, ExecOutput, Partial, Progress, ProgressUpdate};
 use crate::expr;
@@ -104,9 +105,7 @@ impl Engine {
         recorded.insert("summary".into(), json!(finish.summary));
         recorded.insert("duration_ms".into(), json!(duration_ms));
         recorded.insert("attempt".into(), json!(finish.attempt));
-        self.history
-            .steps
-            .insert(step.id.clone(), Json::Object(recorded));
+        self.history.record(&step.id, &recorded);
         self.count(match finish.outcome {
             Outcome::Passed => "passed",
             Outcome::Failed => "failed",
@@ -205,8 +204,8 @@ impl Engine {
         was_interrupted: bool,
     ) -> Finish {
         let step = &list[index];
-        let base = self.base_context();
-        let ctx = expr::context(&Json::Object(base.clone()));
+        let scope = self.scope();
+        let ctx = scope.value();
         if let Some(when) = &step.when {
             match expr::eval_bool(&when.source, &ctx) {
                 Ok(true) => {}
@@ -229,7 +228,7 @@ impl Engine {
 
         // What will run, rendered, for the action prompt and dry runs.
         let first_ctx = match items.as_ref().and_then(|i| i.first()) {
-            Some(item) => with_item(&base, item),
+            Some(item) => scope.with_item(item).value(),
             None => ctx.clone(),
         };
         let resolved = match resolve(step, &self.setup.runbook.defaults, &first_ctx) {
@@ -330,7 +329,7 @@ impl Engine {
         let delay = retry.map_or(Duration::ZERO, |r| r.delay);
         let mut attempt_no = 1;
         loop {
-            let base = self.base_context();
+            let scope = self.scope();
             (self.progress)(ProgressUpdate::Running {
                 step: step.id.clone(),
                 kind: step.executor.kind(),
@@ -342,7 +341,7 @@ impl Engine {
                 let work = run_attempt(
                     step,
                     &self.setup.runbook.defaults,
-                    &base,
+                    &scope,
                     items.as_deref(),
                     self.progress.clone(),
                     &partial,
@@ -530,39 +529,29 @@ fn loop_items(source: &LoopSource, ctx: &minijinja::Value) -> Result<Vec<Json>, 
     }
 }
 
-fn with_item(base: &Map<String, Json>, item: &Json) -> minijinja::Value {
-    let mut ctx = base.clone();
-    ctx.insert("item".into(), item.clone());
-    expr::context(&Json::Object(ctx))
-}
-
 /// One attempt: the executor once, or once per loop item, judged against `expect`.
 async fn run_attempt(
     step: &Step,
     defaults: &Defaults,
-    base: &Map<String, Json>,
+    scope: &Scope,
     items: Option<&[Json]>,
     progress: Progress,
     partial: &Partial,
     redactor: &Redactor,
 ) -> Attempt {
     let Some(items) = items else {
-        let ctx = expr::context(&Json::Object(base.clone()));
-        return run_once(step, defaults, base, &ctx, progress, partial, redactor).await;
+        return run_once(step, defaults, scope, progress, partial, redactor).await;
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
-            let mut item_base = base.clone();
-            item_base.insert("item".into(), item.clone());
+            let item_scope = scope.with_item(&item);
             let progress = progress.clone();
             async move {
-                let ctx = expr::context(&Json::Object(item_base.clone()));
                 // Loop items run side by side: each keeps its own partial results.
                 let attempt = run_once(
                     step,
                     defaults,
-                    &item_base,
-                    &ctx,
+                    &item_scope,
                     progress,
                     &Partial::default(),
                     redactor,
@@ -635,13 +624,12 @@ fn item_label(item: &Json) -> String {
 async fn run_once(
     step: &Step,
     defaults: &Defaults,
-    base: &Map<String, Json>,
-    ctx: &minijinja::Value,
+    scope: &Scope,
     progress: Progress,
     partial: &Partial,
     redactor: &Redactor,
 ) -> Attempt {
-    let resolved = match resolve(step, defaults, ctx) {
+    let resolved = match resolve(step, defaults, &scope.value()) {
         Ok(r) => r,
         Err(e) => return Attempt::error(e),
     };
@@ -651,7 +639,7 @@ async fn run_once(
                 &step.expect,
                 &step.executor,
                 &output.fields,
-                base,
+                scope,
                 output.ok,
                 redactor,
             );

@@ -65,6 +65,9 @@ pub struct Step {
 pub struct Expr {
     pub source: String,
     pub pos: Pos,
+    /// The names it reads, dotted (`steps.a.rate_5xx`), in order of appearance: learned when
+    /// it was compiled to check its syntax, so validation does not compile it again.
+    pub reads: Vec<String>,
 }
 
 /// A string that may contain `{{ }}` templates.
@@ -72,6 +75,8 @@ pub struct Expr {
 pub struct Template {
     pub source: String,
     pub pos: Pos,
+    /// The names its `{{ }}` read, dotted, in order of appearance (see [`Expr::reads`]).
+    pub reads: Vec<String>,
 }
 
 /// A YAML value in which every string is a template (HTTP `json:` bodies, command `env`).

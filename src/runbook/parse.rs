@@ -218,13 +218,17 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        if let Err(e) = expr::check_template(&source) {
-            self.error(node.pos, format!("{what}: template does not parse: {e}"));
-            return None;
-        }
+        let reads = match expr::check_template(&source) {
+            Ok(reads) => reads,
+            Err(e) => {
+                self.error(node.pos, format!("{what}: template does not parse: {e}"));
+                return None;
+            }
+        };
         Some(Template {
             source,
             pos: node.pos,
+            reads,
         })
     }
 
@@ -244,13 +248,17 @@ impl<'a> Checker<'a> {
             self.error(node.pos, format!("{what} is empty"));
             return None;
         }
-        if let Err(e) = expr::check_expression(&source) {
-            self.error(node.pos, format!("{what}: expression does not parse: {e}"));
-            return None;
-        }
+        let reads = match expr::check_expression(&source) {
+            Ok(reads) => reads,
+            Err(e) => {
+                self.error(node.pos, format!("{what}: expression does not parse: {e}"));
+                return None;
+            }
+        };
         Some(Expr {
             source,
             pos: node.pos,
+            reads,
         })
     }
 
@@ -800,6 +808,7 @@ fn http(checker: &mut Checker, node: &Node, _label: &str) -> Option<HttpSpec> {
         url: Template {
             source: String::new(),
             pos: node.pos,
+            reads: Vec::new(),
         },
         method: "GET".into(),
         headers: Vec::new(),

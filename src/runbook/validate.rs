@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 use super::model::*;
 use super::parse::{self, Checker};
 use crate::diagnostic::{Diagnostic, suggest};
-use crate::expr;
 use crate::yaml::{self, Node, Pos, Value};
 
 /// Why a runbook could not be loaded.
@@ -278,27 +277,22 @@ fn cross_check(checker: &mut Checker, runbook: &Runbook, written: &Written) {
         checker.error(pos, message);
     }
     for step in runbook.all_steps() {
-        let mut checks: Vec<(Scope, Pos, &str, bool)> = Vec::new();
+        let mut checks: Vec<(Scope, Pos, &[String])> = Vec::new();
         if let Some(w) = &step.when {
-            checks.push((Scope::Before, w.pos, &w.source, true));
+            checks.push((Scope::Before, w.pos, &w.reads));
         }
         if let Some(LoopSource::Expr(l)) = &step.loop_over {
-            checks.push((Scope::Before, l.pos, &l.source, true));
+            checks.push((Scope::Before, l.pos, &l.reads));
         }
         for e in &step.expect {
-            checks.push((Scope::Expect, e.pos, &e.source, true));
+            checks.push((Scope::Expect, e.pos, &e.reads));
         }
         for t in step_templates(step) {
-            checks.push((Scope::Template, t.pos, &t.source, false));
+            checks.push((Scope::Template, t.pos, &t.reads));
         }
-        for (scope, pos, source, is_expr) in checks {
-            let names = if is_expr {
-                expr::check_expression(source)
-            } else {
-                expr::check_template(source)
-            };
-            for name in names.unwrap_or_default() {
-                if let Some(message) = check_name(runbook, written, step, scope, &name, &ids) {
+        for (scope, pos, names) in checks {
+            for name in names {
+                if let Some(message) = check_name(runbook, written, step, scope, name, &ids) {
                     checker.error(pos, message);
                 }
             }

@@ -1,0 +1,220 @@
+//! A bound on `*` applied to a literal list, tuple or string.
+//!
+//! MiniJinja repeats a sequence up to 100,000,000 items before it refuses: the fuzzer found that
+//! `not (_p,)*66666665*666-602` as a `when:` builds a 66,666,665-item tuple (1.5 GB, seconds of
+//! CPU) before the next `*` is refused, so one odd line of a runbook could stall a run or get it
+//! OOM-killed, once per loop item. Fuel does not help: the whole repetition is one instruction.
+//!
+//! So a multiplication chain (`a * b * c`) in which one factor is a literal list, tuple or string
+//! must have literal integers for all the other factors, multiplying to at most
+//! [`MAX_REPEAT`]. `"-" * 40` and `[0] * 3` are fine; `(x,) * 66666665` and `"a" * vars.n` are
+//! refused when the runbook is validated, with the reason. A repeat count computed at run time
+//! from a non-literal value (`range(n) * k`) stays bounded by MiniJinja's own cap and by fuel.
+
+use minijinja::machinery::tokenize;
+use minijinja::syntax::SyntaxConfig;
+
+/// The most times a literal list or string may be repeated.
+pub const MAX_REPEAT: u64 = 10_000;
+
+/// What matters about a token here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tok {
+    Str,
+    Int(u64),
+    Open(u8),
+    Close(u8),
+    Mul,
+    Comma,
+    /// Ends a multiplication chain: other binary operators, keywords, template delimiters.
+    Break,
+    /// Part of an operand: names, dots, calls, filters, `**`, floats.
+    Part,
+}
+
+/// Checks an expression (`in_expr`) or a template; the error says what to change.
+pub fn check(source: &str, in_expr: bool) -> Result<(), String> {
+    let tokens: Vec<Tok> = tokenize(source, in_expr, SyntaxConfig::default())
+        // A source that does not tokenize is reported by the compiler, with a better message.
+        .map_while(Result::ok)
+        .map(|(token, _)| classify(&token))
+        .collect();
+    check_group(&tokens)
+}
+
+fn classify(token: &minijinja::machinery::Token<'_>) -> Tok {
+    use minijinja::machinery::Token as T;
+    match token {
+        T::Str(_) | T::String(_) => Tok::Str,
+        T::Int(n) => Tok::Int(*n),
+        T::Int128(n) => Tok::Int(u64::try_from(**n).unwrap_or(u64::MAX)),
+        T::ParenOpen => Tok::Open(b'('),
+        T::BracketOpen => Tok::Open(b'['),
+        T::BraceOpen => Tok::Open(b'{'),
+        T::ParenClose => Tok::Close(b')'),
+        T::BracketClose => Tok::Close(b']'),
+        T::BraceClose => Tok::Close(b'}'),
+        T::Mul => Tok::Mul,
+        T::Comma => Tok::Comma,
+        T::Ident(word) if matches!(*word, "and" | "or" | "not" | "in" | "is" | "if" | "else") => {
+            Tok::Break
+        }
+        T::Ident(_) | T::Dot | T::Pipe | T::Pow | T::Float(_) => Tok::Part,
+        _ => Tok::Break,
+    }
+}
+
+/// The index just past the group that opens at `start` (or the end, if it never closes).
+fn group_end(tokens: &[Tok], start: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate().skip(start) {
+        match token {
+            Tok::Open(_) => depth += 1,
+            Tok::Close(_) => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    tokens.len()
+}
+
+/// What a factor of a multiplication is, as far as its tokens tell.
+#[derive(Debug, PartialEq)]
+enum Factor {
+    /// A literal list, tuple or string.
+    Repeatable,
+    Count(u64),
+    Unknown,
+}
+
+fn factor(tokens: &[Tok]) -> Factor {
+    match tokens {
+        [Tok::Str] => Factor::Repeatable,
+        [Tok::Int(n)] => Factor::Count(*n),
+        [Tok::Open(b'['), .., Tok::Close(b']')] if group_end(tokens, 0) == tokens.len() => {
+            Factor::Repeatable
+        }
+        [Tok::Open(b'('), inner @ .., Tok::Close(b')')] if group_end(tokens, 0) == tokens.len() => {
+            if has_top_level_comma(inner) {
+                Factor::Repeatable
+            } else {
+                factor(inner)
+            }
+        }
+        _ => Factor::Unknown,
+    }
+}
+
+fn has_top_level_comma(tokens: &[Tok]) -> bool {
+    let mut i = 0;
+    while i < tokens.len() {
+        match tokens[i] {
+            Tok::Comma => return true,
+            Tok::Open(_) => i = group_end(tokens, i),
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// Checks the chains at this level, then inside every bracket.
+fn check_group(tokens: &[Tok]) -> Result<(), String> {
+    let mut chain: Vec<&[Tok]> = Vec::new();
+    let mut operand_start = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        match tokens[i] {
+            Tok::Open(_) => {
+                let end = group_end(tokens, i);
+                check_group(&tokens[i + 1..end.saturating_sub(1).max(i + 1)])?;
+                i = end;
+                continue;
+            }
+            Tok::Mul => {
+                chain.push(&tokens[operand_start..i]);
+                operand_start = i + 1;
+            }
+            Tok::Break | Tok::Comma | Tok::Close(_) => {
+                chain.push(&tokens[operand_start..i]);
+                check_chain(&chain)?;
+                chain.clear();
+                operand_start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chain.push(&tokens[operand_start..]);
+    check_chain(&chain)
+}
+
+fn check_chain(chain: &[&[Tok]]) -> Result<(), String> {
+    if chain.len() < 2 {
+        return Ok(());
+    }
+    let factors: Vec<Factor> = chain.iter().map(|tokens| factor(tokens)).collect();
+    if !factors.contains(&Factor::Repeatable) {
+        return Ok(());
+    }
+    let mut times: u64 = 1;
+    for f in factors {
+        match f {
+            Factor::Repeatable => {}
+            Factor::Count(n) => times = times.saturating_mul(n),
+            Factor::Unknown => {
+                return Err(format!(
+                    "`*` repeats a list or string by a count that is not a literal number; \
+                     write the count as a number (at most {MAX_REPEAT})"
+                ));
+            }
+        }
+    }
+    if times > MAX_REPEAT {
+        return Err(format!(
+            "`*` repeats a list or string {times} times; at most {MAX_REPEAT} are allowed"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_literal_repetition_is_fine() {
+        for source in [
+            "'-' * 40",
+            "[0] * 3",
+            "(1, 2) * 2 * 5",
+            "3 * 'ab'",
+            "rate_5xx * 100",
+            "vars.a * vars.b * 1000000",
+            "range(3) | list",
+            "('a') * 3",
+        ] {
+            assert_eq!(check(source, true), Ok(()), "{source}");
+        }
+        assert_eq!(check("{{ '=' * 20 }} {{ x * 99999999 }}", false), Ok(()));
+    }
+
+    #[test]
+    fn large_or_unknown_counts_are_refused() {
+        for source in [
+            "not (_p,)*66666665*666-602",
+            "(x,) * 10000 * 10000",
+            "'a' * vars.n",
+            "[1] * 10 ** 9",
+            "f([0] * 100000)",
+            "('a',) * (3 * n)",
+        ] {
+            assert!(check(source, true).is_err(), "{source}");
+        }
+        assert!(check("ok {{ 'x' * 20000 }}", false).is_err());
+        assert!(check("{% for x in [1] * 99999 %}{% endfor %}", false).is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! What the fuzzers under `fuzz/` found (see fuzz/README.md), replayed through the real code.
+//! Each input is kept in `fuzz/regressions/<target>/`, byte for byte as the fuzzer wrote it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+fn regression(target: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `expression` target's input is a kind byte (even: expression, odd: template) and the text.
+fn expression_input(target_file: &str) -> (bool, String) {
+    let data = regression("expression", target_file);
+    let (kind, text) = data.split_first().expect("a kind byte");
+    (
+        kind % 2 == 0,
+        String::from_utf8(text.to_vec()).expect("UTF-8"),
+    )
+}
+
+/// `not (_p,)*66666665*666-602` as a `when:`: MiniJinja built a tuple of 66,666,665 items
+/// (1.5 GB, seconds of CPU) before the next `*` was refused as too large. One line of a
+/// runbook could stall a run or get it OOM-killed; in a `loop` with `parallel`, once per item
+/// at the same time. Now validation refuses it with the reason, and evaluation refuses it
+/// before building anything.
+#[test]
+fn repeated_sequence_is_refused_before_it_is_built() {
+    let (is_expression, source) = expression_input("repeated-sequence-timeout");
+    assert!(is_expression);
+    let refused = runbook::expr::check_expression(&source).unwrap_err();
+    assert!(refused.contains("repeats a list or string"), "{refused}");
+    let ctx = runbook::expr::context(&json!({"vars": {}, "steps": {}}));
+    let started = Instant::now();
+    let result = runbook::expr::eval(&source, &ctx);
+    let took = started.elapsed();
+    assert!(result.is_err(), "evaluated to {result:?}");
+    assert!(
+        took < Duration::from_millis(500),
+        "took {took:?} to refuse `{source}`"
+    );
+}
+
+/// The same in a runbook: `runbook validate` names the line and column and exits 2.
+#[test]
+fn validate_locates_the_repetition() {
+    let (_, source) = expression_input("repeated-sequence-timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fuzzed.yaml");
+    std::fs::write(
+        &file,
+        format!("name: fuzzed\nsteps:\n  - id: a\n    when: \"{source}\"\n    wait: 0s\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fuzzed.yaml:4:11") && stderr.contains("repeats a list or string"),
+        "{stderr}"
+    );
+}
+
+/// Nested loops over large ranges run out of fuel instead of running for hours.
+#[test]
+fn nested_loops_run_out_of_fuel() {
+    let ctx = runbook::expr::context(&json!({}));
+    let started = Instant::now();
+    let result = runbook::expr::render(
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+        &ctx,
+    );
+    let message = result.unwrap_err();
+    assert!(message.contains("evaluation stopped after"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
