@@ -1,7 +1,12 @@
 //! Appending events to a timeline so that a crash loses at most the line being written.
 //!
 //! Each event is one `write_all` of a whole line under an exclusive file lock, followed by
-//! `sync_data` before the engine moves on. The lock lets `runbook note` append from another
+//! `sync_data` before the engine moves on. The one exception is `step_started` of a step that
+//! is not an action: its line reaches the disk with the `sync_data` of the next event (the
+//! step's `step_finished`, a note, a prompt's answer). A crash can only lose it together with
+//! the step's result, and a check whose start was lost is simply run again on resume, as it
+//! would be anyway; an action's start is always on disk before the action runs, which is what
+//! resume needs to never send a remediation twice silently. Half the syncs of a run of checks. The lock lets `runbook note` append from another
 //! terminal while a run writes: whoever holds it reads the last `seq` if the file grew behind
 //! its back, so sequence numbers stay unique and lines never interleave.
 
@@ -109,7 +114,9 @@ impl TimelineWriter {
         };
         let (line, redacted) = encode(&record, &self.redactor)?;
         self.file.write_all(line.as_bytes())?;
-        self.file.sync_data()?;
+        if !matches!(record.event, Event::StepStarted { action: false, .. }) {
+            self.file.sync_data()?;
+        }
         self.known_len = len + line.len() as u64;
         self.next_seq += 1;
         Ok(redacted)
