@@ -22,12 +22,45 @@ use crate::yaml::Pos;
 /// Either way the exit code is 0 when every file is valid and 2 otherwise, and under GitHub
 /// Actions (`GITHUB_ACTIONS=true`) every problem is also printed on stdout as an `::error`
 /// workflow command, so it shows on the line of the file in the pull request.
+/// Loads (parses and validates) every file, spread over the cores, in the order given: a
+/// repository's runbooks are checked in CI on every push, so this is worth the threads.
+fn load_all(files: &[PathBuf]) -> Vec<Result<runbook::Runbook, runbook::LoadError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if threads <= 1 {
+        return files.iter().map(|f| runbook::load(f)).collect();
+    }
+    let share = files.len().div_ceil(threads);
+    let load_part = |part: &[PathBuf]| part.iter().map(|f| runbook::load(f)).collect::<Vec<_>>();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(share)
+            .map(|part| {
+                let worker = std::thread::Builder::new()
+                    // The main thread's size: parsers recurse, and the depth limits were set
+                    // against it.
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || load_part(part));
+                (part, worker)
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|(part, worker)| match worker {
+                Ok(handle) => handle.join().expect("loading a runbook does not panic"),
+                // No thread to be had: load this share here.
+                Err(_) => load_part(part),
+            })
+            .collect()
+    })
+}
+
 pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let mut results = Vec::new();
     let mut annotations = Vec::new();
-    for file in files {
-        let loaded = runbook::load(file);
+    for (file, loaded) in files.iter().zip(load_all(files)) {
         if format == super::ValidateFormat::Text {
             print_text(file, &loaded);
         }
