@@ -84,6 +84,13 @@ pub trait Decider: Send + Sync {
     fn take_annotations(&self) -> Vec<Annotation> {
         Vec::new()
     }
+
+    /// Whether every answer comes at once (a policy, not a person). The engine then asks on
+    /// its own thread instead of a blocking one: a hand-off per step would cost more than
+    /// a trivial step itself.
+    fn answers_at_once(&self) -> bool {
+        false
+    }
 }
 
 /// What the engine shows before a step.
@@ -158,6 +165,10 @@ pub struct NonInteractive {
 }
 
 impl Decider for NonInteractive {
+    fn answers_at_once(&self) -> bool {
+        true
+    }
+
     fn confirm_action(&self, prompt: &ActionPrompt) -> ActionDecision {
         if self.yes {
             ActionDecision::Run { by: "--yes".into() }

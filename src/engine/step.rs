@@ -426,12 +426,15 @@ impl Engine {
         question: impl FnOnce(&dyn super::Decider) -> T + Send + 'static,
     ) -> Option<T> {
         let decider = Arc::clone(&self.decider);
-        let answer = self
-            .until_interrupted(tokio::task::spawn_blocking(move || {
+        let answer = if decider.answers_at_once() {
+            (!self.interrupted()).then(|| question(decider.as_ref()))
+        } else {
+            self.until_interrupted(tokio::task::spawn_blocking(move || {
                 question(decider.as_ref())
             }))
             .await
-            .map(|joined| joined.expect("the decider does not panic"));
+            .map(|joined| joined.expect("the decider does not panic"))
+        };
         let actor = self.decider.actor();
         for annotation in self.decider.take_annotations() {
             let event = match annotation {
@@ -697,7 +700,10 @@ pub(crate) async fn execute(
         Resolved::Command(req) => exec::command::run(&req, partial).await,
         Resolved::Wait(d) => {
             progress(ProgressUpdate::Waiting { duration: d });
-            tokio::time::sleep(d).await;
+            // The timer wheel ticks in milliseconds: even a zero sleep would wait for a tick.
+            if !d.is_zero() {
+                tokio::time::sleep(d).await;
+            }
             let mut fields = Map::new();
             fields.insert("waited_ms".into(), json!(d.as_millis() as u64));
             Ok(ExecOutput {
