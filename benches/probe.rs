@@ -5,7 +5,7 @@
 //!    keep-alive server: requests/s, p50/p95/p99, peak RSS of `runbook run`;
 //! 2. a `loop` over 500 endpoints that each answer after 100 ms, `parallel: 100`;
 //! 3. `runbook validate` over 200 runbooks, and `runbook --version`;
-//! 4. a runbook of 1,000 `wait: 0s` steps, every timeline line fsynced.
+//! 4. a runbook of 1,000 `wait: 0s` steps, the timeline fsynced as always.
 //!
 //! `benches/compare.sh` installs wrk, hyperfine and GNU time when they are missing and runs
 //! this. Arguments after `--` pick figures: `cargo bench --bench probe -- loop timeline`.
@@ -554,7 +554,7 @@ fn timeline(report: &mut Report, dir: &Path) {
     report.note(
         section,
         format!(
-            "per-step overhead {per_step_ms:.2} ms (2 fsynced lines a step; one append+fsync alone {:.2} ms)",
+            "per-step overhead {per_step_ms:.2} ms (2 lines a step, 1 fsync: a check's step_started rides on its step_finished; one append+fsync alone {:.2} ms)",
             fsync_us / 1000.0
         ),
     );
