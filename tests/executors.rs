@@ -956,3 +956,125 @@ fn a_template_that_cannot_render_is_a_step_error() {
         "nothing is sent for a broken template"
     );
 }
+
+// ------------------------------------------------ http: the sampler matches a single request
+
+// A single request goes through reqwest; a plain-HTTP sample of several through the sampler of
+// `src/exec/http_sampler.rs`. Nothing the server sees, and no field, may tell them apart.
+
+#[test]
+fn http_samples_are_sent_exactly_as_a_single_request() {
+    let server = Server::start();
+    let step = |id: &str, samples: u32, method: &str| {
+        format!(
+            r#"
+  - id: {id}
+    title: Echo {id}
+    http:
+      url: "$SERVER/echo?pool=blue&n=2"
+      method: {method}
+      samples: {samples}
+      concurrency: 2
+      follow_redirects: false
+      headers: {{X-Pool: blue, Accept: application/json}}
+      json: {{drain: true, nodes: [1, 2]}}
+      timeout: 2s
+"#
+        )
+    };
+    let yaml = format!(
+        "name: same\ntitle: Same requests\nsteps:{}{}{}{}",
+        step("post_single", 1, "POST"),
+        step("post_sampled", 3, "POST"),
+        // GETs follow redirects (the default) and still take the sampler.
+        "\n  - id: get_single\n    title: GET one\n    http: {url: \"$SERVER/echo\", timeout: 2s}\n",
+        "\n  - id: get_sampled\n    title: GET some\n    http: {url: \"$SERVER/echo\", samples: 3, timeout: 2s}\n",
+    );
+    let out = Test::new()
+        .server(&server)
+        .runbook(&yaml)
+        .args(["run", "--yes"])
+        .run()
+        .status(0);
+    let requests = server.requests_to("/echo");
+    assert_eq!(requests.len(), 8, "{requests:#?}");
+    for (single, sampled) in [
+        (&requests[0], &requests[1..4]),
+        (&requests[4], &requests[5..8]),
+    ] {
+        for request in sampled {
+            assert_eq!(request.method, single.method);
+            assert_eq!(request.query, single.query);
+            assert_eq!(request.body, single.body);
+            // Names, values and order.
+            assert_eq!(request.headers, single.headers);
+        }
+    }
+    let post = &requests[1];
+    assert_eq!(post.method, "POST");
+    assert_eq!(post.query, "pool=blue&n=2");
+    assert_eq!(post.body, r#"{"drain":true,"nodes":[1,2]}"#);
+    let host = format!("127.0.0.1:{}", server.port());
+    assert_eq!(post.header("host"), Some(host.as_str()));
+    assert_eq!(post.header("x-pool"), Some("blue"));
+    assert_eq!(post.header("accept"), Some("application/json"));
+    assert_eq!(post.header("content-type"), Some("application/json"));
+    assert_eq!(post.header("content-length"), Some("28"));
+    assert_eq!(post.header("accept-encoding"), Some("gzip"));
+    let agent = format!("runbook/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(post.header("user-agent"), Some(agent.as_str()));
+    assert_eq!(requests[5].header("accept"), Some("*/*"));
+
+    for (single, sampled) in [
+        ("post_single", "post_sampled"),
+        ("get_single", "get_sampled"),
+    ] {
+        let single = out.outcome(single, "passed");
+        let sampled = out.outcome(sampled, "passed");
+        for field in ["status", "body", "json", "body_truncated", "url", "method"] {
+            assert_eq!(single[field], sampled[field], "{field}");
+        }
+        // The same headers but `date`, which may have ticked.
+        let headers = |data: &serde_json::Value| {
+            let mut headers = data["headers"].as_object().unwrap().clone();
+            headers.remove("date");
+            headers
+        };
+        assert_eq!(headers(&single), headers(&sampled));
+    }
+}
+
+#[test]
+fn http_samples_follow_redirects_like_a_single_request() {
+    let server = Server::start();
+    let out = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: redirects
+            title: Redirects
+            steps:
+              - id: followed
+                title: Followed by default
+                http: {url: "$SERVER/redirect/201", samples: 3, timeout: 2s}
+                expect: "status_counts == {'201': 3}"
+              - id: not_followed
+                title: Not followed
+                http:
+                  url: "$SERVER/redirect/201"
+                  samples: 3
+                  follow_redirects: false
+                  timeout: 2s
+                expect: "status_counts == {'302': 3} and headers.location == '/status/201'"
+            "#,
+        )
+        .args(["run"])
+        .run()
+        .status(0);
+    out.outcome("followed", "passed");
+    out.outcome("not_followed", "passed");
+    assert_eq!(server.count("/status/201"), 3);
+    // What differs: a followed redirect is asked twice, by the sampler and then by reqwest,
+    // which follows it (3 + 3, and 3 not followed).
+    assert_eq!(server.count("/redirect/201"), 9);
+}

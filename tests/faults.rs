@@ -712,3 +712,320 @@ fn an_unresolvable_host_is_a_dns_error() {
         ],
     );
 }
+
+// ---------------------------------------------------------------- the sampling path
+
+// A step of `samples: 50` over plain HTTP goes through the sampler of `src/exec/http_sampler.rs`
+// (a keep-alive connection per worker, driven in the worker's task) rather than reqwest's pool;
+// the faults above already meet it with their `sampled` probes. What follows is what only a
+// server that keeps connections alive can show: how the sampler uses and reopens them.
+
+/// How a keep-alive server ends its connections.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// Never: every request on a connection is answered.
+    Never,
+    /// Each answer says `connection: close`, and the server closes.
+    CloseAnnounced,
+    /// Each answer is a keep-alive one, and the server closes anyway: the FIN goes out in the
+    /// same segment as the answer (TCP_CORK), so the client knows before it sends again.
+    CloseQuietly,
+    /// This many answers, then the next request is read and the connection reset.
+    ResetAfter(u32),
+}
+
+/// A server answering `ok` to GETs over keep-alive connections, counting connections and
+/// requests.
+struct KeepAliveServer {
+    url: String,
+    connections: Arc<AtomicU64>,
+    requests: Arc<AtomicU64>,
+}
+
+impl KeepAliveServer {
+    fn start(ending: Ending) -> Self {
+        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let connections = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (accepted, served) = (connections.clone(), requests.clone());
+        runtime().spawn(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let _ = keep_alive(ending, socket, &served).await;
+                });
+            }
+        });
+        KeepAliveServer {
+            url,
+            connections,
+            requests,
+        }
+    }
+
+    fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+async fn keep_alive(
+    ending: Ending,
+    mut socket: TcpStream,
+    served: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut answered = 0;
+    loop {
+        // The client sends no body and waits for each answer, so a head is one request.
+        read_head(&mut socket).await?;
+        served.fetch_add(1, Ordering::SeqCst);
+        match ending {
+            Ending::ResetAfter(n) if answered == n => {
+                socket.set_zero_linger()?;
+                return Ok(());
+            }
+            Ending::CloseAnnounced => {
+                let answer =
+                    "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n";
+                socket.write_all(answer.as_bytes()).await?;
+                return socket.shutdown().await;
+            }
+            Ending::CloseQuietly => {
+                socket2::SockRef::from(&socket).set_tcp_cork(true)?;
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
+                    .await?;
+                return socket.shutdown().await;
+            }
+            Ending::Never | Ending::ResetAfter(_) => {
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n")
+                    .await?;
+                answered += 1;
+            }
+        }
+    }
+}
+
+/// Runs one step probing `url` with `samples` at `concurrency`; returns its data.
+fn sample(url: &str, samples: u32, concurrency: u32) -> Json {
+    let yaml = format!(
+        r#"
+            name: sampling
+            title: Sampling
+            steps:
+              - id: probe
+                title: Probe
+                http:
+                  url: "{url}"
+                  samples: {samples}
+                  concurrency: {concurrency}
+                  timeout: {timeout_ms}ms
+                on_fail: continue
+        "#,
+        timeout_ms = WORK_TIMEOUT.as_millis()
+    );
+    let out = without_proxies(Test::new())
+        .runbook(&yaml)
+        .args(["run"])
+        .run();
+    out.finished("probe")["data"].clone()
+}
+
+/// The proxy variables reqwest honours, which send a step down reqwest's path.
+const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// A test whose steps reach loopback servers directly, whatever the shell's proxy settings.
+fn without_proxies(mut test: Test) -> Test {
+    for var in PROXY_VARS {
+        test = test.env_remove(var);
+    }
+    test
+}
+
+#[test]
+fn each_worker_keeps_one_connection_for_all_its_samples() {
+    let server = KeepAliveServer::start(Ending::Never);
+    let data = sample(&server.url, 50, 10);
+    assert_eq!(
+        data["status_counts"],
+        serde_json::json!({"200": 50}),
+        "{data}"
+    );
+    assert_eq!(data["error_count"], 0);
+    assert_eq!(data["body"], "ok\n");
+    assert_eq!(server.requests(), 50);
+    // One connection per worker, opened once and kept: no pool that opens another while an
+    // idle one is on its way back.
+    assert_eq!(server.connections(), 10);
+}
+
+#[test]
+fn a_connection_the_server_closes_after_each_answer_is_reopened() {
+    let server = KeepAliveServer::start(Ending::CloseAnnounced);
+    let data = sample(&server.url, 50, 10);
+    assert_eq!(
+        data["status_counts"],
+        serde_json::json!({"200": 50}),
+        "{data}"
+    );
+    assert_eq!(data["error_count"], 0, "{data}");
+    assert_eq!(server.requests(), 50);
+    assert_eq!(server.connections(), 50);
+}
+
+#[test]
+fn a_request_a_closed_keep_alive_connection_could_not_take_goes_on_a_fresh_one() {
+    // The server closes without saying so; the client learns it before sending the next
+    // request, which therefore never went out and is sent again on a new connection, once.
+    let server = KeepAliveServer::start(Ending::CloseQuietly);
+    let data = sample(&server.url, 50, 10);
+    assert_eq!(
+        data["status_counts"],
+        serde_json::json!({"200": 50}),
+        "{data}"
+    );
+    assert_eq!(data["error_count"], 0, "{data}");
+    // Each request reached the server exactly once.
+    assert_eq!(server.requests(), 50);
+    assert_eq!(server.connections(), 50);
+}
+
+#[test]
+fn a_reset_costs_the_request_in_flight_and_the_next_gets_a_new_connection() {
+    // One worker, so the order is fixed: four answers, a reset, four answers, a reset.
+    let server = KeepAliveServer::start(Ending::ResetAfter(4));
+    let data = sample(&server.url, 10, 1);
+    assert_eq!(data["count"], 10);
+    assert_eq!(
+        data["status_counts"],
+        serde_json::json!({"200": 8}),
+        "{data}"
+    );
+    assert_eq!(
+        data["errors"],
+        serde_json::json!({"connection reset": 2}),
+        "{data}"
+    );
+    // A request that was sent is never sent again.
+    assert_eq!(server.requests(), 10);
+    assert_eq!(server.connections(), 2);
+}
+
+/// A keep-alive server whose answer is gzip-compressed when the request accepts gzip.
+fn gzip_server(text: &'static str) -> String {
+    use flate2::write::GzEncoder;
+
+    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    runtime().spawn(async move {
+        let listener = TcpListener::from_std(listener).unwrap();
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let compressed = compressed.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                    let (encoding, body) = if head.contains("\r\naccept-encoding: gzip\r\n") {
+                        ("content-encoding: gzip\r\n", compressed.as_slice())
+                    } else {
+                        ("", text.as_bytes())
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n{encoding}\
+                         content-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let mut bytes = answer.into_bytes();
+                    bytes.extend_from_slice(body);
+                    if socket.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_gzip_answer_is_decoded_by_both_paths() {
+    let text = "a compressible answer, a compressible answer, a compressible answer\n";
+    let url = gzip_server(text);
+    let single = sample(&url, 1, 1);
+    let sampled = sample(&url, 20, 4);
+    for data in [&single, &sampled] {
+        assert_eq!(data["body"], text, "{data}");
+        assert_eq!(data["error_count"], 0, "{data}");
+        // Decoded: the encoding and the compressed length are gone, as reqwest leaves them.
+        assert_eq!(
+            data["headers"],
+            serde_json::json!({"content-type": "text/plain"}),
+            "{data}"
+        );
+    }
+    assert_eq!(sampled["status_counts"], serde_json::json!({"200": 20}));
+}
+
+#[test]
+fn a_proxy_in_the_environment_keeps_reqwest_s_path() {
+    // The sampler connects directly; with a proxy set the samples must go to the proxy, as
+    // reqwest sends them. This "proxy" answers `ok` to anything; the target refuses.
+    let proxy = KeepAliveServer::start(Ending::Never);
+    let listener = StdListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}/", listener.local_addr().unwrap());
+    drop(listener);
+    let yaml = format!(
+        r#"
+            name: proxied
+            title: Proxied
+            steps:
+              - id: probe
+                title: Probe through the proxy
+                http: {{url: "{target}", samples: 5, timeout: 2s}}
+        "#
+    );
+    let out = without_proxies(Test::new())
+        .env("http_proxy", &proxy.url)
+        .runbook(&yaml)
+        .args(["run"])
+        .run();
+    let data = out.outcome("probe", "passed");
+    assert_eq!(
+        data["status_counts"],
+        serde_json::json!({"200": 5}),
+        "{data}"
+    );
+    assert_eq!(proxy.requests(), 5);
+}

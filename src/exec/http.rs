@@ -20,6 +20,11 @@
 //! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
 //!   `, `); null when nothing answered.
 //! - `url`, `method`: what was requested.
+//!
+//! A single request, and anything over TLS, goes through reqwest. A sample of several requests
+//! to a plain-HTTP URL goes through the sampler of `http_sampler.rs` (a keep-alive connection
+//! per worker, driven in the worker's task), which sends the same requests and reports the same
+//! fields and messages; see its doc comment for when it applies and what differs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
@@ -36,10 +41,11 @@ use reqwest::{Client, Method, StatusCode, Url, redirect};
 use serde_json::{Map, Value as Json};
 use tokio::sync::OnceCell;
 
+use super::http_sampler;
 use super::{BODY_CAP, ExecError, ExecOutput, HttpRequest, Progress, ProgressUpdate, RequestBody};
 use crate::duration;
 
-const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
 
 /// Installs rustls' ring crypto provider as the process default, once. reqwest is built without a
 /// provider of its own, so this must run before any client is built; a provider installed
@@ -69,14 +75,26 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
     let url = parse_url(&req.url)?;
     let method = parse_method(&req.method)?;
     let headers = header_map(&req.headers)?;
-    let client = client(req.insecure, req.follow_redirects)?;
     let total = req.samples.max(1);
     let concurrency = req.concurrency.clamp(1, total) as usize;
+    if http_sampler::applies(req, &url, &method) {
+        let tally = http_sampler::sample(
+            req,
+            &url,
+            &method,
+            &headers,
+            deadline,
+            total,
+            concurrency,
+            progress,
+        )
+        .await
+        .map_err(ExecError)?;
+        return Ok(tally.output(&req.url, method.as_str()));
+    }
+    let client = client(req.insecure, req.follow_redirects)?;
 
-    let mut tally = Tally {
-        timeout: req.timeout,
-        ..Tally::default()
-    };
+    let mut tally = Tally::new(req.timeout);
     let mut outcomes = stream::iter(0..total)
         .map(|_| {
             let request = build_request(&client, &method, &url, &headers, req.body.as_ref());
@@ -101,7 +119,7 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
 }
 
 /// What became of one sample.
-enum Sample {
+pub(super) enum Sample {
     Answer(Answer),
     /// No answer: the transport error, or the phase the deadline interrupted.
     Failed(String),
@@ -252,9 +270,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -322,7 +338,7 @@ where
     })
 }
 
-fn build_request(
+pub(super) fn build_request(
     client: &Client,
     method: &Method,
     url: &Url,
@@ -362,7 +378,7 @@ pub(crate) async fn exchange(
 
 /// Where a request was when it failed or ran out of time.
 #[derive(Clone, Copy)]
-enum Phase {
+pub(super) enum Phase {
     /// Resolving, connecting, the TLS handshake, sending, and waiting for the status line and
     /// headers: reqwest does not tell these apart.
     Head,
@@ -372,7 +388,7 @@ enum Phase {
 
 /// `exchange` against a deadline shared with other requests; `timeout` is what the deadline
 /// stands for, for the message.
-async fn exchange_until(
+pub(super) async fn exchange_until(
     request: reqwest::RequestBuilder,
     deadline: Instant,
     timeout: Duration,
@@ -408,17 +424,22 @@ async fn exchange_until(
         (Ok(Ok(answer)), _) => Ok(answer),
         (Ok(Err(e)), Phase::Head) => Err(transport_message(&e)),
         (Ok(Err(e)), Phase::Body) => Err(body_message(&e)),
-        (Err(_), Phase::Head) => Err(format!(
-            "{} waiting for response headers",
-            timed_out_after(timeout)
-        )),
-        (Err(_), Phase::Body) => Err(format!("{} reading the body", timed_out_after(timeout))),
+        (Err(_), phase) => Err(timeout_message(phase, timeout)),
     }
+}
+
+/// `timed out after 2 s waiting for response headers`, `… reading the body`.
+pub(super) fn timeout_message(phase: Phase, timeout: Duration) -> String {
+    let place = match phase {
+        Phase::Head => "waiting for response headers",
+        Phase::Body => "reading the body",
+    };
+    format!("{} {place}", timed_out_after(timeout))
 }
 
 /// A transport error while reading a body: the same messages, with a reset placed in the body
 /// (the server had answered, then went away).
-fn body_message(err: &(dyn StdError + 'static)) -> String {
+pub(super) fn body_message(err: &(dyn StdError + 'static)) -> String {
     let message = transport_message(err);
     if message == "connection reset" {
         "connection reset while reading the body".to_string()
@@ -468,16 +489,21 @@ pub(crate) fn transport_message(err: &(dyn StdError + 'static)) -> String {
             None => e.source(),
         };
     }
-    let deepest = clean_os_message(&deepest);
     if saw_dns {
-        let detail = deepest
-            .strip_prefix("dns error: ")
-            .unwrap_or(&deepest)
-            .trim_start_matches("failed to lookup address information: ");
-        format!("dns error: {detail}")
+        dns_message(&deepest)
     } else {
-        deepest
+        clean_os_message(&deepest)
     }
+}
+
+/// `dns error: Name or service not known`, from the resolver's text.
+pub(super) fn dns_message(text: &str) -> String {
+    let text = clean_os_message(text);
+    let detail = text
+        .strip_prefix("dns error: ")
+        .unwrap_or(&text)
+        .trim_start_matches("failed to lookup address information: ");
+    format!("dns error: {detail}")
 }
 
 fn known_error(e: &(dyn StdError + 'static)) -> Option<String> {
@@ -600,7 +626,7 @@ pub(crate) fn round_ms(ms: f64) -> f64 {
 
 /// What the samples came to so far.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     count: u32,
     status_counts: BTreeMap<u16, u32>,
     errors: BTreeMap<String, u32>,
@@ -617,7 +643,15 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, outcome: Sample) {
+    /// An empty tally for a step with this timeout.
+    pub(super) fn new(timeout: Duration) -> Self {
+        Tally {
+            timeout,
+            ..Tally::default()
+        }
+    }
+
+    pub(super) fn add(&mut self, outcome: Sample) {
         self.count += 1;
         match outcome {
             Sample::Answer(answer) => {
@@ -684,7 +718,7 @@ impl Tally {
         errors
     }
 
-    fn output(self, url: &str, method: &str) -> ExecOutput {
+    pub(super) fn output(self, url: &str, method: &str) -> ExecOutput {
         let count_5xx = self.count_5xx();
         let p95 = self.percentile(95.0);
         let ok = self.error_count == 0 && self.status_counts.keys().all(|code| *code < 400);

@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 
 pub mod command;
 pub mod http;
+mod http_sampler;
 pub mod prometheus;
 pub mod statuspage;
 pub mod tcp;
