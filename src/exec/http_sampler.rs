@@ -19,8 +19,8 @@
 //! path (see [`applies`]).
 //!
 //! What still differs from reqwest's path:
-//! - A redirect to follow is resent through reqwest, which follows it: the redirecting URL is
-//!   asked twice for that sample, and the latency is that of reqwest's request alone.
+//! - A redirect to follow is followed through reqwest from its `Location`: reqwest's limit of
+//!   ten redirects counts from there, and a `Referer` is not sent on the first hop.
 //! - The resolved addresses are tried one after another, in the resolver's order; reqwest races
 //!   the second address family after 300 ms (happy eyeballs).
 //! - A gzip answer is decoded by flate2 rather than async-compression: a corrupt one may be
@@ -311,7 +311,9 @@ impl Worker {
             }
         };
         match &probe.redirects {
-            Some(redirects) if is_followed_redirect(&answer) => redirects.follow(probe).await,
+            Some(redirects) if is_followed_redirect(&answer) => {
+                redirects.follow(probe, answer).await
+            }
             _ => Sample::Answer(answer),
         }
     }
@@ -428,10 +430,23 @@ impl Probe {
 }
 
 impl Redirects {
-    /// Sends the sample again through reqwest, which follows the redirect with its policy
-    /// (method changes, headers dropped across hosts, `Referer`, the limit of ten). The
-    /// latency is that of the request reqwest sent.
-    async fn follow(&self, probe: &Probe) -> Sample {
+    /// Follows a redirect the sampler received through reqwest, from its `Location` on, so the
+    /// redirecting URL is asked once per sample, as on reqwest's path. reqwest applies its
+    /// policy to further hops (the limit of ten, counted from here). Safe methods keep their
+    /// method across every redirect kind; credentials and cookies are not sent to another
+    /// host, as reqwest does not send them. The latency is the whole sample's: the first hop
+    /// plus reqwest's.
+    async fn follow(&self, probe: &Probe, first: Answer) -> Sample {
+        let Some(target) = first
+            .headers
+            .get(header::LOCATION)
+            .and_then(|location| location.to_str().ok())
+            .and_then(|location| self.url.join(location).ok())
+            .filter(|target| matches!(target.scheme(), "http" | "https"))
+        else {
+            // reqwest does not follow what it cannot parse: the redirect is the answer.
+            return Sample::Answer(first);
+        };
         let client = self
             .client
             .get_or_init(|| async { client(self.req.insecure, true).map_err(|e| e.0) })
@@ -440,17 +455,34 @@ impl Redirects {
             Ok(client) => client,
             Err(message) => return Sample::Failed(message.clone()),
         };
+        let mut headers = self.headers.clone();
+        let same_origin = target.scheme() == self.url.scheme()
+            && target.host_str() == self.url.host_str()
+            && target.port_or_known_default() == self.url.port_or_known_default();
+        if !same_origin {
+            for name in [
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::PROXY_AUTHORIZATION,
+                header::WWW_AUTHENTICATE,
+            ] {
+                headers.remove(name);
+            }
+        }
+        // A 303 asks for a GET of the new place: no body goes with it.
+        let body = if first.status == StatusCode::SEE_OTHER {
+            None
+        } else {
+            self.req.body.as_ref()
+        };
         // Past the deadline this times out at once, as the redirect would have on reqwest's
         // path: the sample was sent, so it is not `Unsent`.
-        let request = build_request(
-            client,
-            &self.method,
-            &self.url,
-            &self.headers,
-            self.req.body.as_ref(),
-        );
+        let request = build_request(client, &self.method, &target, &headers, body);
         match exchange_until(request, probe.deadline, probe.timeout, BODY_CAP).await {
-            Ok(answer) => Sample::Answer(answer),
+            Ok(mut answer) => {
+                answer.latency += first.latency;
+                Sample::Answer(answer)
+            }
             Err(message) => Sample::Failed(message),
         }
     }

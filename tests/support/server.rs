@@ -7,6 +7,7 @@
 //! - `/status/<code>`: that status, body `status <code>`.
 //! - `/echo` (any method): JSON `{method, path, query, headers, body, json}` of the request.
 //! - `/redirect/<code>`: 302 to `/status/<code>`.
+//! - `/redirect-to?<url>`: 302 to `<url>`, as written.
 //! - `/big/<bytes>`: 200 with a body of that many `a`s.
 //! - `/slow/<ms>`: answers 200 after `ms` milliseconds.
 //! - `/hang`: never answers (for an hour).
@@ -203,6 +204,9 @@ async fn handle(
             "json": parsed,
         }))
         .into_response();
+    }
+    if path == "/redirect-to" {
+        return (StatusCode::FOUND, [(header::LOCATION, query)], "moved").into_response();
     }
     if let Some(code) = path.strip_prefix("/redirect/") {
         return (
