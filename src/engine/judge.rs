@@ -47,7 +47,10 @@ pub fn judge(
                 "expected {shown}, got {}",
                 actuals(&e.reads, &ctx, redactor)
             )),
-            Err(err) => failures.push(format!(
+            Err(expr::EvalError::Missing(why)) => {
+                failures.push(format!("expected {shown}, but {}", redactor.redact(&why)))
+            }
+            Err(expr::EvalError::Failed(err)) => failures.push(format!(
                 "expected {shown}, but it could not be evaluated: {err}"
             )),
         }

@@ -23,7 +23,7 @@ pub struct StepResults {
 impl StepResults {
     /// Records (or replaces, for a step run again) a step's result.
     pub fn insert(&mut self, id: &str, result: &Map<String, Json>) {
-        let value = Value::from(Serde(result));
+        let value = crate::expr::object_value(result);
         if self.values.insert(id.to_string(), value).is_none() {
             self.order.push(id.to_string());
         }
@@ -100,7 +100,7 @@ impl Scope {
     pub fn with_fields(&self, fields: &Map<String, Json>) -> Value {
         Value::from_object(Context {
             scope: self.clone(),
-            fields: Some(Value::from(Serde(fields))),
+            fields: Some(crate::expr::object_value(fields)),
         })
     }
 

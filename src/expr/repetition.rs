@@ -195,7 +195,9 @@ mod tests {
             "([1] * 10 ** 8) | list | length",
         ] {
             let started = std::time::Instant::now();
-            let message = crate::expr::eval(source, &ctx).expect_err(source);
+            let message = crate::expr::eval(source, &ctx)
+                .expect_err(source)
+                .to_string();
             assert!(
                 message.contains("evaluation stopped after"),
                 "{source}: {message}"
