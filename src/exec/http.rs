@@ -4,12 +4,20 @@
 //! - `status`: status code of the last completed response; null when nothing answered.
 //! - `count`: samples taken: always `samples`, counting the requests the step's deadline left
 //!   unsent (see [`run`]).
+//! - `responses`: requests that got an HTTP answer.
+//! - `not_sent`: samples the step's deadline left unsent. They are not errors and count in no
+//!   rate: a slow, healthy endpoint that ran out of time has failed nothing.
+//! - `cut_off`: requests still waiting at the step's deadline that had been sent less than half
+//!   the timeout before it; like `not_sent`, they are in no rate. A request that waited longer
+//!   timed out, and is an error.
 //! - `status_counts`: responses per status code, e.g. `{"200": 31, "502": 19}`.
-//! - `error_count`: requests that got no response (transport errors and timeouts).
+//! - `error_count`: requests that were sent and got no response (transport errors and timeouts).
 //! - `errors`: transport error message -> how many requests failed with it
 //!   (`timed out after 2 s waiting for response headers`, `connection reset`, …).
-//! - `rate_5xx`: 5xx responses / `count`.
-//! - `rate_error`: (5xx responses + transport errors) / `count`.
+//! - `rate_5xx`: 5xx responses / `responses`; null when nothing answered, so that
+//!   `rate_5xx < 0.02` fails (`0 of 60 requests were answered`) instead of passing.
+//! - `rate_error`: (5xx responses + `error_count`) / (`responses` + `error_count`): what users
+//!   see fail. A hung or closing endpoint has 1.0; null when no request was sent.
 //! - `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`: latency (request sent to body read, or to the cap)
 //!   over the requests that got a response, nearest-rank, 0.1 ms resolution; null when none did.
 //! - `body`: text of the last response (lossy UTF-8, first 1 MiB); null when nothing answered.
@@ -104,9 +112,10 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
                 if Instant::now() >= deadline {
                     return Sample::Unsent;
                 }
+                let started = Instant::now();
                 match exchange_until(request, deadline, req.timeout, BODY_CAP).await {
                     Ok(answer) => Sample::Answer(answer),
-                    Err(message) => Sample::Failed(message),
+                    Err(message) => Sample::failed(message, started, req.timeout),
                 }
             }
         })
@@ -125,6 +134,24 @@ pub(super) enum Sample {
     Failed(String),
     /// The step's deadline passed before this request's turn came.
     Unsent,
+    /// Sent late in the step and still waiting at its deadline: the probe ran out of time, the
+    /// endpoint did not fail. Counted apart, in no rate, like `Unsent`.
+    CutOff,
+}
+
+impl Sample {
+    /// A request that got no answer: a failure, unless the step's deadline cut it off before it
+    /// had waited half the timeout. A hung endpoint's first requests wait the whole timeout and
+    /// fail; the last requests to a slow, healthy one were merely sent too late to finish.
+    pub(super) fn failed(message: String, started: Instant, timeout: Duration) -> Sample {
+        let timed_out = message == timeout_message(Phase::Head, timeout)
+            || message == timeout_message(Phase::Body, timeout);
+        if timed_out && started.elapsed() < timeout / 2 {
+            Sample::CutOff
+        } else {
+            Sample::Failed(message)
+        }
+    }
 }
 
 /// Parses an `http(s)` URL, or says precisely what is wrong with it.
@@ -633,8 +660,10 @@ pub(super) struct Tally {
     error_count: u32,
     /// The step's timeout, which the messages name.
     timeout: Duration,
-    /// Requests the deadline left unsent (also in `errors` and `error_count`).
+    /// Requests the deadline left unsent (in no rate, not in `errors`).
     unsent: u32,
+    /// Requests the deadline cut off before they had waited half the timeout (in no rate).
+    cut_off: u32,
     /// Responses whose body went past the cap.
     truncated: u32,
     /// Latencies of the requests that got a response, in ms.
@@ -667,11 +696,8 @@ impl Tally {
                 self.error_count += 1;
                 *self.errors.entry(message).or_default() += 1;
             }
-            Sample::Unsent => {
-                self.error_count += 1;
-                self.unsent += 1;
-                *self.errors.entry(unsent_message(self.timeout)).or_default() += 1;
-            }
+            Sample::Unsent => self.unsent += 1,
+            Sample::CutOff => self.cut_off += 1,
         }
     }
 
@@ -683,12 +709,22 @@ impl Tally {
             .sum()
     }
 
-    fn rate(&self, n: u32) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            f64::from(n) / f64::from(self.count)
-        }
+    /// Requests that got an HTTP answer.
+    fn responses(&self) -> u32 {
+        self.status_counts.values().sum()
+    }
+
+    /// 5xx answers over answers; None when nothing answered.
+    fn rate_5xx(&self) -> Option<f64> {
+        ratio(self.count_5xx(), self.responses())
+    }
+
+    /// Failures of any kind over the requests that were sent; None when none was.
+    fn rate_error(&self) -> Option<f64> {
+        ratio(
+            self.count_5xx() + self.error_count,
+            self.responses() + self.error_count,
+        )
     }
 
     /// Sends a progress update every hundredth of a probe and at its end. Not after every
@@ -700,7 +736,7 @@ impl Tally {
             progress(ProgressUpdate::Samples {
                 done: self.count,
                 total,
-                rate_5xx: self.rate(self.count_5xx()),
+                rate_5xx: self.rate_5xx().unwrap_or(0.0),
                 p95_ms: self.percentile(95.0),
             });
         }
@@ -719,15 +755,20 @@ impl Tally {
     }
 
     pub(super) fn output(self, url: &str, method: &str) -> ExecOutput {
-        let count_5xx = self.count_5xx();
         let p95 = self.percentile(95.0);
-        let ok = self.error_count == 0 && self.status_counts.keys().all(|code| *code < 400);
-        let summary = self.summary(count_5xx, p95);
+        // Without a single answer there is no evidence that anything works.
+        let ok = self.error_count == 0
+            && self.responses() > 0
+            && self.status_counts.keys().all(|code| *code < 400);
+        let summary = self.summary(p95);
 
         let mut fields = Map::new();
         let last_status = self.last.as_ref().map(|a| a.status.as_u16());
         fields.insert("status".into(), last_status.into());
         fields.insert("count".into(), self.count.into());
+        fields.insert("responses".into(), self.responses().into());
+        fields.insert("not_sent".into(), self.unsent.into());
+        fields.insert("cut_off".into(), self.cut_off.into());
         let status_counts: Map<String, Json> = self
             .status_counts
             .iter()
@@ -741,11 +782,8 @@ impl Tally {
             .map(|(message, n)| (message.clone(), Json::from(n)))
             .collect();
         fields.insert("errors".into(), errors.into());
-        fields.insert("rate_5xx".into(), self.rate(count_5xx).into());
-        fields.insert(
-            "rate_error".into(),
-            self.rate(count_5xx + self.error_count).into(),
-        );
+        fields.insert("rate_5xx".into(), self.rate_5xx().into());
+        fields.insert("rate_error".into(), self.rate_error().into());
         fields.insert("p50_ms".into(), self.percentile(50.0).into());
         fields.insert("p95_ms".into(), p95.into());
         fields.insert("p99_ms".into(), self.percentile(99.0).into());
@@ -775,7 +813,11 @@ impl Tally {
         }
     }
 
-    fn summary(&self, count_5xx: u32, p95: Option<f64>) -> String {
+    /// One line, leading with what users would see: the share of sent requests that failed
+    /// for any reason and how, then the other answers and latency, then what was never sent:
+    /// `failed 100%: 10 timed out after 3 s waiting for response headers, 50 not sent`,
+    /// `failed 38%: 502 x19, 200 x31, p95 12 ms`.
+    fn summary(&self, p95: Option<f64>) -> String {
         let cap = cap_text();
         if self.count == 1 {
             return match (&self.last, self.errors.keys().next()) {
@@ -791,36 +833,24 @@ impl Tally {
                     text
                 }
                 (None, Some(message)) => message.clone(),
+                (None, None) if self.unsent + self.cut_off > 0 => unsent_message(self.timeout),
                 (None, None) => "no request sent".to_string(),
             };
         }
+        let mut by_count: Vec<(u16, u32)> =
+            self.status_counts.iter().map(|(c, n)| (*c, *n)).collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let (failed_codes, other_codes): (Vec<_>, Vec<_>) = by_count
+            .into_iter()
+            .partition(|(code, _)| (500..600).contains(code));
         let mut parts = Vec::new();
-        let codes_5xx: Vec<u16> = self
-            .status_counts
-            .keys()
-            .copied()
-            .filter(|code| (500..600).contains(code))
-            .collect();
-        if !codes_5xx.is_empty() {
-            let label = match codes_5xx.as_slice() {
-                [only] => only.to_string(),
-                _ => "5xx".to_string(),
-            };
-            parts.push(format!(
-                "{label} rate {} ({count_5xx}/{})",
-                percent(self.rate(count_5xx)),
-                self.count
-            ));
-        } else if !self.status_counts.is_empty() {
-            let mut by_count: Vec<(u16, u32)> =
-                self.status_counts.iter().map(|(c, n)| (*c, *n)).collect();
-            by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let codes: Vec<String> = by_count
-                .iter()
-                .map(|(code, n)| format!("{code} x{n}"))
-                .collect();
-            parts.push(codes.join(", "));
-        }
+        parts.extend(failed_codes.iter().map(|(code, n)| format!("{code} x{n}")));
+        parts.extend(
+            self.errors_by_count()
+                .into_iter()
+                .map(|(message, n)| format!("{n} {message}")),
+        );
+        parts.extend(other_codes.iter().map(|(code, n)| format!("{code} x{n}")));
         if let Some(p95) = p95 {
             parts.push(format!("p95 {}", duration::human_ms(p95)));
         }
@@ -829,28 +859,23 @@ impl Tally {
             1 => parts.push(format!("1 body exceeds {cap} cap")),
             n => parts.push(format!("{n} bodies exceed {cap} cap")),
         }
-        if self.error_count > 0 {
-            let n = self.error_count;
-            let noun = if n == 1 { "error" } else { "errors" };
-            // What happened to the requests that went out says more than how many never did.
-            let sent_failures = self.error_count - self.unsent;
-            let unsent = unsent_message(self.timeout);
-            let mut errors = self.errors_by_count();
-            if sent_failures > 0 {
-                errors.retain(|(message, _)| **message != unsent);
-            }
-            let top = errors.first().map(|(m, _)| m.as_str()).unwrap_or_default();
-            if sent_failures > 0 && self.unsent > 0 {
-                parts.push(format!(
-                    "{n} {noun} ({top}; {} not sent before the deadline)",
-                    self.unsent
-                ));
-            } else {
-                parts.push(format!("{n} {noun} ({top})"));
-            }
+        if self.cut_off > 0 {
+            parts.push(format!("{} cut off at the deadline", self.cut_off));
         }
-        parts.join(", ")
+        if self.unsent > 0 {
+            parts.push(format!("{} not sent", self.unsent));
+        }
+        let head = match self.rate_error() {
+            Some(rate) => format!("failed {}", percent(rate)),
+            None => "nothing sent".to_string(),
+        };
+        format!("{head}: {}", parts.join(", "))
     }
+}
+
+/// `n / of`, or None when `of` is 0: a rate over nothing is no evidence.
+fn ratio(n: u32, of: u32) -> Option<f64> {
+    (of > 0).then(|| f64::from(n) / f64::from(of))
 }
 
 /// `1 MiB`: the body cap as the summary names it.
@@ -1036,8 +1061,11 @@ mod tests {
             p50 <= p95 && p95 <= p99 && p99 <= max,
             "{p50} {p95} {p99} {max}"
         );
+        assert_eq!(f["responses"], 30);
+        assert_eq!(f["not_sent"], 0);
         assert!(
-            out.summary.starts_with("502 rate 33% (10/30), p95 "),
+            out.summary
+                .starts_with("failed 33%: 502 x10, 200 x20, p95 "),
             "{}",
             out.summary
         );
@@ -1073,12 +1101,13 @@ mod tests {
         req.samples = 8;
         let out = run(&req, &no_progress()).await.unwrap();
         assert!(
-            out.summary.starts_with("200 x6, 404 x2, p95 "),
+            out.summary.starts_with("failed 0%: 200 x6, 404 x2, p95 "),
             "{}",
             out.summary
         );
         assert!(!out.ok, "a 404 is not ok");
         assert_eq!(out.fields["rate_5xx"], 0.0);
+        assert_eq!(out.fields["rate_error"], 0.0);
     }
 
     #[tokio::test]
@@ -1102,7 +1131,8 @@ mod tests {
         req.samples = 8;
         let out = run(&req, &no_progress()).await.unwrap();
         assert!(
-            out.summary.starts_with("5xx rate 50% (4/8), p95 "),
+            out.summary
+                .starts_with("failed 50%: 502 x2, 503 x2, 200 x4, p95 "),
             "{}",
             out.summary
         );
@@ -1124,7 +1154,10 @@ mod tests {
         let mut req = request(&url);
         req.samples = 3;
         let out = run(&req, &no_progress()).await.unwrap();
-        assert_eq!(out.summary, "3 errors (connection refused)");
+        assert_eq!(out.summary, "failed 100%: 3 connection refused");
+        assert_eq!(out.fields["rate_error"], 1.0);
+        assert_eq!(out.fields["rate_5xx"], Json::Null, "no answer, no 5xx rate");
+        assert_eq!(out.fields["responses"], 0);
     }
 
     #[tokio::test]
@@ -1184,19 +1217,19 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(out.fields["count"], 50);
-        assert_eq!(out.fields["error_count"], 50);
+        assert_eq!(out.fields["responses"], 0);
+        assert_eq!(out.fields["error_count"], 10);
+        assert_eq!(out.fields["not_sent"], 40);
         assert_eq!(
-            out.fields["errors"]["timed out after 1 s waiting for response headers"],
-            10
+            out.fields["errors"],
+            serde_json::json!({"timed out after 1 s waiting for response headers": 10})
         );
-        assert_eq!(
-            out.fields["errors"]["timed out after 1 s before being sent"],
-            40
-        );
+        // A hung endpoint is a total failure, whatever the deadline left unsent.
+        assert_eq!(out.fields["rate_error"], 1.0);
+        assert_eq!(out.fields["rate_5xx"], Json::Null);
         assert_eq!(
             out.summary,
-            "50 errors (timed out after 1 s waiting for response headers; \
-             40 not sent before the deadline)"
+            "failed 100%: 10 timed out after 1 s waiting for response headers, 40 not sent"
         );
         assert!(!out.ok);
     }
@@ -1224,16 +1257,52 @@ mod tests {
         req.concurrency = 1;
         let out = run(&req, &no_progress()).await.unwrap();
         assert_eq!(out.fields["status_counts"], serde_json::json!({"200": 2}));
-        assert_eq!(out.fields["error_count"], 2);
+        assert_eq!(out.fields["error_count"], 1);
+        assert_eq!(out.fields["not_sent"], 1);
+        assert_eq!(out.fields["rate_error"], 1.0 / 3.0);
         assert_eq!(
             out.summary,
-            "200 x2, p95 {p95}, 2 errors (timed out after 1 s waiting for response headers; \
-             1 not sent before the deadline)"
+            "failed 33%: 1 timed out after 1 s waiting for response headers, 200 x2, p95 {p95}, \
+             1 not sent"
                 .replace(
                     "{p95}",
                     &duration::human_ms(out.fields["p95_ms"].as_f64().unwrap())
                 )
         );
+    }
+
+    /// A slow, healthy endpoint that runs out of time has failed nothing: what the deadline cut
+    /// off or never sent is in no rate, and the summary says so.
+    #[tokio::test]
+    async fn a_slow_healthy_endpoint_that_runs_out_of_time_has_no_errors() {
+        let app = Router::new().route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "ok"
+            }),
+        );
+        let base = serve(app).await;
+        for samples in [1, 20] {
+            let mut req = request(&base);
+            req.timeout = Duration::from_secs(1);
+            req.samples = samples;
+            req.concurrency = 2;
+            let out = run(&req, &no_progress()).await.unwrap();
+            let f = &out.fields;
+            if samples == 1 {
+                assert_eq!(f["rate_error"], 0.0, "{}", out.summary);
+                continue;
+            }
+            assert!(f["responses"].as_u64().unwrap() >= 2, "{}", out.summary);
+            assert_eq!(f["error_count"], 0, "{}", out.summary);
+            assert_eq!(f["rate_error"], 0.0, "{}", out.summary);
+            assert_eq!(f["rate_5xx"], 0.0, "{}", out.summary);
+            let unfinished = f["not_sent"].as_u64().unwrap() + f["cut_off"].as_u64().unwrap();
+            assert_eq!(f["responses"].as_u64().unwrap() + unfinished, 20);
+            assert!(out.summary.starts_with("failed 0%: 200 x"), "{}", out.summary);
+            assert!(out.summary.ends_with(" not sent"), "{}", out.summary);
+        }
     }
 
     #[tokio::test]

@@ -303,11 +303,15 @@ impl Worker {
         };
         let answer = match result {
             Some(Ok(answer)) => answer,
-            Some(Err(message)) => return Sample::Failed(message),
+            Some(Err(message)) => return Sample::failed(message, started, probe.timeout),
             None => {
                 // The connection is somewhere in an exchange: it cannot carry another.
                 self.connection = None;
-                return Sample::Failed(timeout_message(phase, probe.timeout));
+                return Sample::failed(
+                    timeout_message(phase, probe.timeout),
+                    started,
+                    probe.timeout,
+                );
             }
         };
         match &probe.redirects {
@@ -478,12 +482,15 @@ impl Redirects {
         // Past the deadline this times out at once, as the redirect would have on reqwest's
         // path: the sample was sent, so it is not `Unsent`.
         let request = build_request(client, &self.method, &target, &headers, body);
+        let started = Instant::now()
+            .checked_sub(first.latency)
+            .unwrap_or_else(Instant::now);
         match exchange_until(request, probe.deadline, probe.timeout, BODY_CAP).await {
             Ok(mut answer) => {
                 answer.latency += first.latency;
                 Sample::Answer(answer)
             }
-            Err(message) => Sample::Failed(message),
+            Err(message) => Sample::failed(message, started, probe.timeout),
         }
     }
 }
