@@ -1300,7 +1300,11 @@ mod tests {
             assert_eq!(f["rate_5xx"], 0.0, "{}", out.summary);
             let unfinished = f["not_sent"].as_u64().unwrap() + f["cut_off"].as_u64().unwrap();
             assert_eq!(f["responses"].as_u64().unwrap() + unfinished, 20);
-            assert!(out.summary.starts_with("failed 0%: 200 x"), "{}", out.summary);
+            assert!(
+                out.summary.starts_with("failed 0%: 200 x"),
+                "{}",
+                out.summary
+            );
             assert!(out.summary.ends_with(" not sent"), "{}", out.summary);
         }
     }

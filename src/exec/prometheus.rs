@@ -2,10 +2,13 @@
 //!
 //! Result fields (visible as `steps.<id>.<field>`):
 //! - `value`: the first series' value as a number (vector: its sample; scalar: the scalar;
-//!   matrix: the last sample of the first series); null when there is no series or the value
-//!   is NaN or infinite.
-//! - `values`: every series as `{labels: {...}, value: number|null}`.
-//! - `series`: how many series came back.
+//!   matrix: the last sample of the first series); null when there is no series (an empty
+//!   result: a misspelled metric, an exporter that is down), so that `value < 0.5` fails with
+//!   `value is none (the query returned no series)`. Prometheus's `NaN`, `+Inf` and `-Inf` stay
+//!   floats in expressions (`value is nan`) and are written to the timeline as those strings.
+//! - `values`: every series as `{labels: {...}, value: number|"NaN"|"+Inf"|"-Inf"|null}`.
+//! - `series`: how many series came back (a scalar is one; a string result none).
+//! - `string`: the text of a `string` result; null otherwise.
 //! - `result_type`: `vector`, `scalar`, `matrix` or `string`; null when unreachable.
 //! - `error`: why Prometheus could not be reached (`connection refused`, `timed out after 2 s`);
 //!   null when it answered.
@@ -43,6 +46,7 @@ fn unreachable(message: String) -> ExecOutput {
     fields.insert("value".into(), Json::Null);
     fields.insert("values".into(), Json::Array(vec![]));
     fields.insert("series".into(), 0.into());
+    fields.insert("string".into(), Json::Null);
     fields.insert("result_type".into(), Json::Null);
     fields.insert("error".into(), message.clone().into());
     ExecOutput {
@@ -92,13 +96,18 @@ fn parse_answer(answer: &Answer) -> Result<ExecOutput, ExecError> {
         .and_then(Json::as_str)
         .ok_or_else(|| not_prometheus(answer, "no `data.resultType`"))?;
     let result = data.get("result").unwrap_or(&Json::Null);
+    let mut string = Json::Null;
     let values = match result_type {
         "vector" => series_list(result, |s| s.get("value").map(sample_value)),
         "matrix" => series_list(result, |s| {
             let samples = s.get("values").and_then(Json::as_array);
             samples.and_then(|v| v.last()).map(sample_value)
         }),
-        "scalar" | "string" => vec![entry(Map::new(), sample_value(result))],
+        "scalar" => vec![entry(Map::new(), sample_value(result))],
+        "string" => {
+            string = result.get(1).cloned().unwrap_or(Json::Null);
+            vec![]
+        }
         other => {
             return Err(ExecError(format!(
                 "prometheus answered an unknown result type `{other}`"
@@ -110,10 +119,15 @@ fn parse_answer(answer: &Answer) -> Result<ExecOutput, ExecError> {
         .and_then(|v| v.get("value"))
         .cloned()
         .unwrap_or(Json::Null);
-    let summary = if values.is_empty() {
+    let summary = if let Some(text) = string.as_str() {
+        format!("string {}", http::body_start(text.as_bytes()))
+    } else if values.is_empty() {
         "no series".to_string()
     } else {
-        let shown = value.as_f64().map_or("NaN".to_string(), format_number);
+        let shown = match &value {
+            Json::String(special) => special.clone(),
+            other => other.as_f64().map_or("none".to_string(), format_number),
+        };
         match result_type {
             "vector" | "matrix" => format!("value {shown} ({} series)", values.len()),
             _ => format!("value {shown}"),
@@ -123,6 +137,7 @@ fn parse_answer(answer: &Answer) -> Result<ExecOutput, ExecError> {
     fields.insert("value".into(), value);
     fields.insert("series".into(), values.len().into());
     fields.insert("values".into(), Json::Array(values));
+    fields.insert("string".into(), string);
     fields.insert("result_type".into(), result_type.into());
     fields.insert("error".into(), Json::Null);
     Ok(ExecOutput {
@@ -155,7 +170,8 @@ fn entry(labels: Map<String, Json>, value: Json) -> Json {
     Json::Object(map)
 }
 
-/// `[<unix time>, "<value>"]` -> the value as a finite number, or null (NaN, ±Inf, garbage).
+/// `[<unix time>, "<value>"]` -> the value as a number; NaN and ±Inf as the strings Prometheus
+/// writes (JSON has no such numbers; expressions read them back as floats); null for garbage.
 fn sample_value(sample: &Json) -> Json {
     let raw = sample.get(1);
     let number = match raw {
@@ -165,7 +181,8 @@ fn sample_value(sample: &Json) -> Json {
     };
     match number {
         Some(v) if v.is_finite() => Json::from(v),
-        _ => Json::Null,
+        Some(v) => crate::expr::special_float_name(v).map_or(Json::Null, Json::from),
+        None => Json::Null,
     }
 }
 
@@ -243,7 +260,7 @@ mod tests {
             out.fields["values"],
             json!([
                 {"labels": {"backend": "a"}, "value": 0.27},
-                {"labels": {"backend": "b"}, "value": null},
+                {"labels": {"backend": "b"}, "value": "NaN"},
                 {"labels": {"backend": "c"}, "value": 3.0},
             ])
         );
@@ -268,6 +285,42 @@ mod tests {
         assert_eq!(out.summary, "value 2.25 (1 series)");
     }
 
+    /// NaN and infinities are kept, as Prometheus writes them, for `value is nan` to see; a
+    /// string result fills `string`, not `value`.
+    #[tokio::test]
+    async fn special_values_and_strings() {
+        for (raw, kept) in [("NaN", "NaN"), ("+Inf", "+Inf"), ("-Inf", "-Inf")] {
+            let body = format!(
+                r#"{{"status":"success","data":{{"resultType":"scalar","result":[1,"{raw}"]}}}}"#
+            );
+            let (base, _) = prometheus(StatusCode::OK, Box::leak(body.into_boxed_str())).await;
+            let out = run(&base, "scalar(x)", T).await.unwrap();
+            assert_eq!(out.fields["value"], kept);
+            assert_eq!(out.summary, format!("value {kept}"));
+            let ctx = crate::expr::context(&Json::Object(out.fields.clone()));
+            let nan = crate::expr::eval_bool("value is nan", &ctx).unwrap();
+            assert_eq!(nan, raw == "NaN");
+            let below = crate::expr::eval_bool("value < 0.5", &ctx);
+            match raw {
+                "NaN" => assert_eq!(
+                    below,
+                    Err(crate::expr::EvalError::Missing(
+                        "value is NaN (Prometheus returned NaN)".into()
+                    ))
+                ),
+                "+Inf" => assert_eq!(below, Ok(false)),
+                _ => assert_eq!(below, Ok(true)),
+            }
+        }
+        let body = r#"{"status":"success","data":{"resultType":"string","result":[1,"hello"]}}"#;
+        let (base, _) = prometheus(StatusCode::OK, body).await;
+        let out = run(&base, r#""hello""#, T).await.unwrap();
+        assert_eq!(out.fields["string"], "hello");
+        assert_eq!(out.fields["value"], Json::Null);
+        assert_eq!(out.fields["series"], 0);
+        assert_eq!(out.summary, "string `hello`");
+    }
+
     #[tokio::test]
     async fn empty_result_is_no_series() {
         let body = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
@@ -276,7 +329,15 @@ mod tests {
         assert!(out.ok);
         assert_eq!(out.fields["value"], Json::Null);
         assert_eq!(out.fields["series"], 0);
+        assert_eq!(out.fields["string"], Json::Null);
         assert_eq!(out.summary, "no series");
+        let ctx = crate::expr::context(&Json::Object(out.fields.clone()));
+        assert_eq!(
+            crate::expr::eval_bool("value < 0.5", &ctx),
+            Err(crate::expr::EvalError::Missing(
+                "value is none (the query returned no series)".into()
+            ))
+        );
     }
 
     #[tokio::test]
