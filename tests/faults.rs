@@ -377,6 +377,17 @@ fn fill(template: &str, data: &Json, finished: &Json) -> String {
         m.starts_with("dns error: ") && m.len() > "dns error: ".len()
     });
     text = fill_varying(&text, summary, "{closed}", closed_at_once);
+    // The same race over fifty requests: each kind with its count, adding up to fifty.
+    text = fill_varying(&text, summary, "{closed x50}", |m| {
+        let mut total = 0;
+        m.split(", ").all(|part| {
+            let Some((n, message)) = part.split_once(' ') else {
+                return false;
+            };
+            total += n.parse::<u32>().unwrap_or(0);
+            closed_at_once(message)
+        }) && total == 50
+    });
     if text.contains("{latency}") {
         let latency = summary
             .split(" in ")
@@ -484,19 +495,22 @@ fn an_endpoint_that_never_answers_costs_one_timeout() {
             single("failed", "timed out after 1 s waiting for response headers"),
             sampled(
                 "failed",
-                "50 errors (timed out after 1 s waiting for response headers; \
-                 40 not sent before the deadline)",
+                "failed 100%: 10 timed out after 1 s waiting for response headers, 40 not sent",
             ),
         ],
     );
     // One timeout for the whole probe: the ten in flight, and the forty whose turn never came.
     let data = out.outcome("sampled", "failed");
-    assert_eq!(data["error_count"], 50);
+    assert_eq!(data["error_count"], 10);
     assert_eq!(
-        data["errors"]["timed out after 1 s waiting for response headers"],
-        10
+        data["errors"],
+        serde_json::json!({"timed out after 1 s waiting for response headers": 10})
     );
-    assert_eq!(data["errors"]["timed out after 1 s before being sent"], 40);
+    assert_eq!(data["not_sent"], 40);
+    assert_eq!(data["responses"], 0);
+    // Nothing answered: a total failure, and no 5xx rate to compare with anything.
+    assert_eq!(data["rate_error"], 1.0);
+    assert!(data["rate_5xx"].is_null(), "{data}");
     assert!(data["status"].is_null(), "{data}");
     // Not a quick failure either: the step waited for its timeout.
     let ms = out.finished("single")["duration_ms"].as_u64().unwrap();
@@ -514,8 +528,7 @@ fn headers_then_a_stalled_body_times_out_reading_the_body() {
             single("failed", "timed out after 1 s reading the body"),
             sampled(
                 "failed",
-                "50 errors (timed out after 1 s reading the body; \
-                 40 not sent before the deadline)",
+                "failed 100%: 10 timed out after 1 s reading the body, 40 not sent",
             ),
         ],
     );
@@ -535,7 +548,7 @@ fn a_reset_in_the_middle_of_the_body_is_named() {
             single("failed", "connection reset while reading the body"),
             sampled(
                 "failed",
-                "50 errors (connection reset while reading the body)",
+                "failed 100%: 50 connection reset while reading the body",
             ),
         ],
     );
@@ -552,7 +565,10 @@ fn a_five_gib_body_is_read_to_the_cap_and_no_further() {
         WORK_TIMEOUT,
         &[
             single("passed", "200 OK in {latency}, body exceeds 1 MiB cap"),
-            sampled("passed", "200 x50, p95 {p95}, 50 bodies exceed 1 MiB cap"),
+            sampled(
+                "passed",
+                "failed 0%: 200 x50, p95 {p95}, 50 bodies exceed 1 MiB cap",
+            ),
         ],
     );
     for id in ["single", "sampled"] {
@@ -580,7 +596,7 @@ fn invalid_chunked_encoding_is_named() {
         TIMEOUT,
         &[
             single("failed", "invalid chunked encoding"),
-            sampled("failed", "50 errors (invalid chunked encoding)"),
+            sampled("failed", "failed 100%: 50 invalid chunked encoding"),
         ],
     );
 }
@@ -594,7 +610,7 @@ fn a_502_with_an_html_page_is_a_response_not_a_transport_error() {
         TIMEOUT,
         &[
             single("failed", "502 Bad Gateway in {latency}"),
-            sampled("failed", "502 rate 100% (50/50), p95 {p95}"),
+            sampled("failed", "failed 100%: 502 x50, p95 {p95}"),
         ],
     );
     let data = out.outcome("single", "failed");
@@ -623,7 +639,7 @@ fn a_server_that_closes_at_once_is_named() {
         TIMEOUT,
         &[
             single("failed", "{closed}"),
-            sampled("failed", "50 errors ({closed})"),
+            sampled("failed", "failed 100%: {closed x50}"),
         ],
     );
     let data = out.outcome("sampled", "failed");
@@ -641,7 +657,10 @@ fn a_server_that_reads_the_request_and_closes_is_named() {
         TIMEOUT,
         &[
             single("failed", "connection closed before a response"),
-            sampled("failed", "50 errors (connection closed before a response)"),
+            sampled(
+                "failed",
+                "failed 100%: 50 connection closed before a response",
+            ),
         ],
     );
 }
@@ -658,7 +677,7 @@ fn a_self_signed_certificate_fails_unless_insecure() {
             single("failed", invalid),
             sampled(
                 "failed",
-                "50 errors (invalid certificate: unknown issuer (self-signed or untrusted CA))",
+                "failed 100%: 50 invalid certificate: unknown issuer (self-signed or untrusted CA)",
             ),
             Probe {
                 id: "single_insecure",
@@ -675,7 +694,7 @@ fn a_self_signed_certificate_fails_unless_insecure() {
                 insecure: true,
                 expect: Expect {
                     outcome: "passed",
-                    summary: "200 x50, p95 {p95}",
+                    summary: "failed 0%: 200 x50, p95 {p95}",
                 },
             },
         ],
@@ -695,7 +714,7 @@ fn a_refused_connection_is_named() {
         TIMEOUT,
         &[
             single("failed", "connection refused"),
-            sampled("failed", "50 errors (connection refused)"),
+            sampled("failed", "failed 100%: 50 connection refused"),
         ],
     );
 }
@@ -708,7 +727,7 @@ fn an_unresolvable_host_is_a_dns_error() {
         TIMEOUT,
         &[
             single("failed", "{dns}"),
-            sampled("failed", "50 errors ({dns})"),
+            sampled("failed", "failed 100%: 50 {dns}"),
         ],
     );
 }

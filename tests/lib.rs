@@ -7,6 +7,7 @@ mod control;
 mod crash;
 mod drill;
 mod executors;
+mod fail_closed;
 mod faults;
 mod fuzz_regressions;
 mod generate;

@@ -1,5 +1,5 @@
 //! One self-contained HTML page (no external assets, works offline): the summary, a chart of
-//! the 5xx rate and p95 latency of every endpoint sampled more than once, and the timeline.
+//! the error rate (`rate_error`: what users saw fail, 5xx or no answer at all) and p95 latency of every endpoint sampled more than once, and the timeline.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,12 +18,13 @@ td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}\
 .blocked{color:#6a1b9a}.skipped,.dry_run{color:#9e6a00}.milestone{font-weight:bold;color:#1565c0}.note{color:#555}\
 .detail{color:#c62828;padding-left:6.5em}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}";
 
-/// The charts: for each endpoint sampled more than once, its 5xx rate and p95 over the run.
+/// The charts: for each endpoint sampled more than once, its error rate and p95 over the run.
+/// A sample that sent nothing has no rate: it is left out, never drawn as 0%.
 pub fn charts(report: &Report) -> Vec<(String, String)> {
     let samples = report.http_samples();
-    let mut by_url: BTreeMap<String, Vec<(Timestamp, f64, Option<f64>)>> = BTreeMap::new();
+    let mut by_url: BTreeMap<String, Vec<(Timestamp, Option<f64>, Option<f64>)>> = BTreeMap::new();
     for (ts, url, data) in &samples {
-        let rate = data.get("rate_5xx").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let rate = data.get("rate_error").and_then(|v| v.as_f64());
         let p95 = data.get("p95_ms").and_then(|v| v.as_f64());
         by_url
             .entry(url.clone())
@@ -58,16 +59,19 @@ pub fn charts(report: &Report) -> Vec<(String, String)> {
         .into_iter()
         .filter(|(_, points)| points.len() > 1)
         .flat_map(|(url, points)| {
-            let rate: Vec<(Timestamp, f64)> = points.iter().map(|(t, r, _)| (*t, *r)).collect();
+            let rate: Vec<(Timestamp, f64)> = points
+                .iter()
+                .filter_map(|(t, r, _)| Some((*t, (*r)?)))
+                .collect();
             let p95: Vec<(Timestamp, f64)> = points
                 .iter()
                 .filter_map(|(t, _, p)| Some((*t, (*p)?)))
                 .collect();
             vec![
                 (
-                    format!("5xx rate of {url}"),
+                    format!("error rate of {url}"),
                     chart(
-                        &format!("5xx rate: {url}"),
+                        &format!("error rate: {url}"),
                         &rate,
                         "%",
                         Some(1.0),

@@ -255,7 +255,7 @@ impl Report {
                     _ => return None,
                 };
                 let url = data.get("url")?.as_str()?;
-                data.get("rate_5xx")?;
+                data.get("rate_error")?;
                 Some((ts_of(r)?, url.to_string(), data.clone()))
             })
             .collect()

@@ -308,6 +308,10 @@ fn prometheus(query: &str) -> Response {
             series("fe-3:9100", "0.9"),
         ]),
         "empty" => vector(vec![]),
+        // Prometheus writes these as strings: `0/0`, `1/0`, `-1/0`.
+        "nan" => vector(vec![series("lb-1:9100", "NaN")]),
+        "inf" => vector(vec![series("lb-1:9100", "+Inf")]),
+        "minus_inf" => vector(vec![series("lb-1:9100", "-Inf")]),
         "scalar" => axum::Json(json!({
             "status": "success",
             "data": {"resultType": "scalar", "result": [1_700_000_000.0, "42"]},
