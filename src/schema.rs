@@ -128,9 +128,10 @@ mod format {
     scalar!(Expression {
         "type": ["string", "boolean"],
         "pattern": "\\S",
-        "description": "A MiniJinja (Jinja2) expression such as `rate_5xx < vars.max_5xx_rate`; \
+        "description": "A MiniJinja (Jinja2) expression such as `rate_error < vars.max_error_rate`; \
                         it reads the step's own fields, vars, secrets and steps.<id>.<field>. \
-                        An undefined name is an error, not false.",
+                        An undefined name is an error, not false; an ordering comparison with a \
+                        none, undefined or NaN operand never passes.",
     });
     scalar!(Fraction {
         "type": "number",
@@ -303,10 +304,10 @@ mod format {
     #[serde(rename_all = "snake_case")]
     enum Executor {
         /// One HTTP request, or `samples` requests `concurrency` at a time, recorded as one
-        /// aggregate (status, status_counts, rate_5xx, rate_error, p50_ms, p95_ms, body, json,
-        /// ...). A URL alone is short for `{url: ...}`.
+        /// aggregate (status, responses, not_sent, status_counts, rate_5xx, rate_error, p50_ms,
+        /// p95_ms, body, json, ...). A URL alone is short for `{url: ...}`.
         Http(HttpStep),
-        /// An instant query to `<url>/api/v1/query` (value, values, series).
+        /// An instant query to `<url>/api/v1/query` (value, values, series, string).
         Prometheus(Prometheus),
         /// A Statuspage v2 page, read from `<url>/api/v2/summary.json` (indicator,
         /// description, components, incidents). A URL alone is short for `{url: ...}`.

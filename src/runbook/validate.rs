@@ -141,6 +141,9 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
         Executor::Http(_) => &[
             "status",
             "count",
+            "responses",
+            "not_sent",
+            "cut_off",
             "status_counts",
             "error_count",
             "errors",
@@ -157,7 +160,14 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
             "url",
             "method",
         ],
-        Executor::Prometheus(_) => &["value", "values", "series", "result_type", "error"],
+        Executor::Prometheus(_) => &[
+            "value",
+            "values",
+            "series",
+            "string",
+            "result_type",
+            "error",
+        ],
         Executor::Statuspage(_) => &[
             "indicator",
             "description",
