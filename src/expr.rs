@@ -111,7 +111,12 @@ fn classify(err: &minijinja::Error, source: &str, ctx: &Value) -> EvalError {
         return EvalError::Missing(format!("{rest} is undefined"));
     }
     if err.kind() == ErrorKind::UndefinedError {
-        let named = check_expression(source)
+        let names = if is_template(source) {
+            check_template(source)
+        } else {
+            check_expression(source)
+        };
+        let named = names
             .ok()
             .into_iter()
             .flatten()
@@ -299,7 +304,7 @@ pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
     repetition::check(source, false)?;
     env()
         .render_str(source, ctx.clone())
-        .map_err(|e| describe(&e))
+        .map_err(|e| classify(&e, source, ctx).to_string())
 }
 
 /// Looks a dotted name (`steps.a.rate_5xx`) up in a JSON context.
@@ -358,6 +363,14 @@ mod tests {
         assert!(eval_bool("vars.nope is defined", &ctx).is_ok());
         assert_eq!(render("x={{ vars.max }}", &ctx).unwrap(), "x=0.02");
         assert_eq!(eval_json("[1, rate_5xx]", &ctx).unwrap(), json!([1, 0.38]));
+        assert_eq!(
+            render("{{ vars.lb }}/health", &ctx),
+            Err("vars.lb is undefined".to_string())
+        );
+        assert_eq!(
+            eval_bool("rate_5xz < 1", &ctx),
+            Err(EvalError::Missing("rate_5xz is undefined".into()))
+        );
     }
 
     #[test]
