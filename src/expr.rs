@@ -19,7 +19,7 @@ pub use repetition::MAX_REPEAT;
 /// `range(100000)` would take ten billion. An hour-long incident cannot wait for that.
 pub const FUEL: u64 = 1_000_000;
 
-fn env() -> &'static Environment<'static> {
+pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
