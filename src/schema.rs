@@ -713,8 +713,8 @@ mod format {
             until: Until,
         },
         /// The load balancer closes a share of connections without any HTTP answer (load
-        /// balancers in front of it answer those requests 502). Without `until`, it never
-        /// clears.
+        /// balancers whose requests pass through it close them too). Without `until`, it
+        /// never clears.
         Close {
             /// The load balancer.
             lb: Text,

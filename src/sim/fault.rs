@@ -32,7 +32,7 @@ pub enum Fault {
     /// The load balancer accepts connections and never answers: forever, or until `until`.
     Hang { lb: String, until: Option<Until> },
     /// The load balancer closes a share of connections without any HTTP answer: forever, or
-    /// until `until`.
+    /// until `until`. Load balancers whose requests pass through it close them too.
     Close {
         lb: String,
         rate: f64,

@@ -354,11 +354,6 @@ impl World {
         let mut rates = vec![self.provider_rate()];
         for (i, state) in chain.iter().enumerate() {
             rates.push(state.stale_rate);
-            if i > 0 {
-                // A connection an upstream LB closes is a 502 from the LB in front of it, as
-                // a proxy answers when its upstream hangs up.
-                rates.push(state.close_rate);
-            }
             if let Some(g) = self.groups.get(&state.group) {
                 rates.push(g.saturation_rate());
                 if i > 0 {
@@ -384,16 +379,17 @@ impl World {
             .groups
             .get(&state.group)
             .map_or(0.0, GroupState::bad_share);
-        combine([state.close_rate, own_bad, self.pattern_rate(lb)])
+        combine([self.close_rate(lb), own_bad, self.pattern_rate(lb)])
     }
 
-    /// The share of requests to `lb` closed without an answer right now (0 while it hangs:
-    /// then nothing is answered or closed).
+    /// The share of requests to `lb` closed without an answer right now: its own close rate
+    /// and its upstreams', since a load balancer in front passes the hang-up on as a layer-4
+    /// proxy does (0 while it hangs: then nothing is answered or closed).
     pub fn close_rate(&self, lb: &str) -> f64 {
-        match self.lbs.get(lb) {
-            Some(state) if !self.hangs_now(lb) => state.close_rate,
-            _ => 0.0,
+        if self.hangs_now(lb) {
+            return 0.0;
         }
+        combine(self.chain(lb).iter().map(|s| s.close_rate))
     }
 
     /// Whether requests to `lb` hang, as of the last [`World::tick`].
@@ -419,10 +415,11 @@ impl World {
             self.lbs.get_mut(lb)?.requests += 1;
             return Some(LbAnswer::Hang);
         }
+        let close_rate = self.close_rate(lb);
         {
             let state = self.lbs.get_mut(lb)?;
-            if state.close_rate > 0.0 {
-                let close = pattern_fails(state.close_counter, state.close_rate);
+            if close_rate > 0.0 {
+                let close = pattern_fails(state.close_counter, close_rate);
                 state.close_counter += 1;
                 if close {
                     state.requests += 1;
@@ -760,8 +757,11 @@ mod tests {
             .count();
         assert_eq!(closed, 30);
         assert!((w.effective_failure_rate("api") - 0.3).abs() < 1e-9);
-        // LaunchPad's requests the API LB hangs up on are 502s from LaunchPad.
-        assert_eq!(rate_of(&mut w, "launchpad", 100), 0.3);
+        // LaunchPad passes the API LB's hang-ups on.
+        let closed = (0..100)
+            .filter(|_| w.lb_request("launchpad") == Some(LbAnswer::Close))
+            .count();
+        assert_eq!(closed, 30);
         w.scenario.delays.refresh = Duration::ZERO;
         w.admin("refresh", "api", None).unwrap();
         w.tick();
