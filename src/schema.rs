@@ -704,11 +704,53 @@ mod format {
             /// When the outage ends by itself.
             clears_after: Duration,
         },
-        /// The load balancer accepts connections and never answers.
+        /// The load balancer accepts connections and never answers. Without `until`, it
+        /// never clears.
         Hang {
+            /// The load balancer (load balancers whose requests pass through it hang too).
+            lb: Text,
+            /// What ends the hang; absent, nothing does.
+            #[serde(default)]
+            until: Until,
+        },
+        /// The load balancer closes a share of connections without any HTTP answer (load
+        /// balancers whose requests pass through it close them too). Without `until`, it
+        /// never clears.
+        Close {
             /// The load balancer.
             lb: Text,
+            /// The share of requests whose connection is closed unanswered.
+            rate: Fraction,
+            /// What ends it; absent, nothing does.
+            #[serde(default)]
+            until: Until,
         },
+        /// The group's node exporters are down: its node metrics vanish from Prometheus and
+        /// its `up` is 0. Nothing clears it.
+        ExporterDown {
+            /// The node group.
+            group: Text,
+        },
+    }
+
+    /// What clears a load balancer fault.
+    #[derive(Default, JsonSchema)]
+    #[serde(rename_all = "snake_case")]
+    enum Until {
+        /// A refresh of that load balancer's configuration, after the refresh delay.
+        #[default]
+        Refresh,
+    }
+
+    /// How a run ended, as its timeline's `run_finished` event says.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "snake_case")]
+    enum RunOutcome {
+        Completed,
+        Failed,
+        Aborted,
+        Blocked,
+        Interrupted,
     }
 
     /// How long each remediation takes to take effect.
@@ -754,6 +796,9 @@ mod format {
         Reprovisioned(Text),
         /// This node group was scaled out.
         Scaled(Text),
+        /// The run ended with one of these outcomes. Stated, it replaces the implicit "the run
+        /// completed".
+        RunOutcome(#[schemars(length(min = 1))] Vec<RunOutcome>),
     }
 }
 
@@ -869,7 +914,7 @@ mod tests {
         assert_eq!(properties(&schema), set(scenario::TOP_KEYS));
         assert_eq!(
             variant_names(definition(&schema, "Fault")),
-            set(scenario::FAULTS)
+            set(crate::sim::fault::FAULTS)
         );
         assert_eq!(
             variant_names(definition(&schema, "Criterion")),

@@ -12,12 +12,15 @@ use tempfile::TempDir;
 use crate::sim::{Out, fixture, run};
 use crate::support::parse_timeline;
 
-const BUILT_IN: [&str; 5] = [
+const BUILT_IN: [&str; 8] = [
     "classlink-2020",
     "cpu-saturation",
     "bad-nodes",
     "provider-outage",
     "healthy",
+    "lb-hang",
+    "conn-close",
+    "metrics-blind",
 ];
 
 /// One drill: the default scenario takes about 2 s in debug, a wrong runbook a few seconds.
@@ -176,7 +179,7 @@ fn shipped_runbook_passes_every_built_in_scenario_with_junit() {
     // JUnit: one testcase per scenario, none failed.
     let xml = std::fs::read_to_string(&junit)
         .unwrap_or_else(|e| panic!("no JUnit report at {}: {e}", junit.display()));
-    assert_eq!(xml.matches("<testcase").count(), 5, "{xml}");
+    assert_eq!(xml.matches("<testcase").count(), BUILT_IN.len(), "{xml}");
     for name in BUILT_IN {
         assert!(xml.contains(&format!("name=\"{name}\"")), "{name}: {xml}");
     }
@@ -185,7 +188,7 @@ fn shipped_runbook_passes_every_built_in_scenario_with_junit() {
 
     // A timeline per drill.
     let names = file_names(&timelines(&dir.path().join("drills")));
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), BUILT_IN.len(), "{names:?}");
     for name in BUILT_IN {
         assert!(
             names.iter().any(|n| n.contains(name)),
@@ -355,4 +358,57 @@ fn blind_refresh_fails_healthy() {
     let names = file_names(&timelines(&dir.path().join("drills")));
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].contains("healthy"), "{names:?}");
+}
+
+// ------------------------------------------------------------------ how the run must end
+
+/// Drills `runbook` (a fixture) against the `exporters-down` scenario file, whose success is
+/// `no_admin_request` and `run_outcome: [failed, blocked]`.
+fn drill_exporters_down(runbook: &str) -> Out {
+    let dir = tempdir();
+    let runbook = fixture(runbook);
+    let scenario = fixture("exporters-down.yaml");
+    drill(
+        dir.path(),
+        &[
+            runbook.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--timeline-dir",
+            "drills",
+        ],
+        DRILL_DEADLINE,
+    )
+}
+
+#[test]
+fn run_outcome_passes_a_drill_whose_run_fails_for_want_of_evidence() {
+    let out = drill_exporters_down("needs-cpu.yaml");
+    out.code(0);
+    let verdict = verdict(&out, "exporters-down", "PASSED");
+    assert!(
+        verdict.lines().any(|l| l.contains("pass")
+            && l.contains("the run ended failed or blocked")
+            && l.contains("found: run failed (exit 1)")),
+        "{}",
+        out.context()
+    );
+    // The stated outcome replaces the implicit one: a failed run is what passes here.
+    assert!(!verdict.contains("the run completed"), "{}", out.context());
+    assert!(!verdict.contains("FAIL "), "{}", out.context());
+}
+
+#[test]
+fn run_outcome_fails_a_drill_whose_run_completes() {
+    let out = drill_exporters_down("trusts-silence.yaml");
+    out.code(1);
+    let verdict = verdict(&out, "exporters-down", "FAILED");
+    assert!(
+        verdict.lines().any(|l| l.contains("FAIL")
+            && l.contains("the run ended failed or blocked")
+            && l.contains("found: run completed (exit 0)")),
+        "{}",
+        out.context()
+    );
+    assert!(!verdict.contains("the run completed"), "{}", out.context());
 }

@@ -166,6 +166,17 @@ fn the_runbook_schema_rejects_what_the_parser_rejects() {
     };
     let good = step("wait: 1s");
     assert_eq!(schema_errors(&schema, &good), None);
+    let also_good = good
+        .replace(
+            "stale_config: {lb: api, error_rate: 0.3}",
+            "hang: {lb: api, until: refresh}\n  - close: {lb: api, rate: 0.3}\n  - exporter_down: {group: api}",
+        )
+        .replace("no_scale", "run_outcome: [failed, blocked]");
+    assert!(
+        runbook::sim::scenario::from_text("s.yaml", &also_good).is_ok(),
+        "{also_good}"
+    );
+    assert_eq!(schema_errors(&schema, &also_good), None);
     let cases = [
         ("an unknown top-level key", format!("{good}tiemout: 5s\n")),
         ("an unknown step key", step("wait: 1s\ntiemout: 5s")),
@@ -228,6 +239,17 @@ fn the_scenario_schema_rejects_what_the_parser_rejects() {
         ",
     );
     assert_eq!(schema_errors(&schema, &good), None);
+    let also_good = good
+        .replace(
+            "stale_config: {lb: api, error_rate: 0.3}",
+            "hang: {lb: api, until: refresh}\n  - close: {lb: api, rate: 0.3}\n  - exporter_down: {group: api}",
+        )
+        .replace("no_scale", "run_outcome: [failed, blocked]");
+    assert!(
+        runbook::sim::scenario::from_text("s.yaml", &also_good).is_ok(),
+        "{also_good}"
+    );
+    assert_eq!(schema_errors(&schema, &also_good), None);
     let cases = [
         ("an unknown key", good.replace("faults:", "fautls:")),
         (
@@ -243,6 +265,46 @@ fn the_scenario_schema_rejects_what_the_parser_rejects() {
             good.replace("no_scale", "no_scales"),
         ),
         ("a rate above 1", good.replace("0.3", "1.5")),
+        (
+            "an unknown `until`",
+            good.replace(
+                "stale_config: {lb: api, error_rate: 0.3}",
+                "hang: {lb: api, until: reboot}",
+            ),
+        ),
+        (
+            "a null `until`",
+            good.replace(
+                "stale_config: {lb: api, error_rate: 0.3}",
+                "hang: {lb: api, until: null}",
+            ),
+        ),
+        (
+            "a close without its rate",
+            good.replace(
+                "stale_config: {lb: api, error_rate: 0.3}",
+                "close: {lb: api, until: refresh}",
+            ),
+        ),
+        (
+            "an exporter_down without its group",
+            good.replace(
+                "stale_config: {lb: api, error_rate: 0.3}",
+                "exporter_down: {}",
+            ),
+        ),
+        (
+            "an empty run_outcome",
+            good.replace("no_scale", "run_outcome: []"),
+        ),
+        (
+            "an unknown run outcome",
+            good.replace("no_scale", "run_outcome: [failed, stuck]"),
+        ),
+        (
+            "a run_outcome that is not a list",
+            good.replace("no_scale", "run_outcome: failed"),
+        ),
         (
             "no success criteria",
             good.replace(

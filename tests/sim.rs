@@ -511,7 +511,7 @@ fn lb_state(sim: &Sim, lb: &str) -> Json {
 // ------------------------------------------------------------------ the process and its vars
 
 #[test]
-fn list_names_the_five_built_in_scenarios() {
+fn list_names_the_eight_built_in_scenarios() {
     let dir = TempDir::new().unwrap();
     let out = run(dir.path(), &["sim", "--list"], Duration::from_secs(20));
     out.code(0);
@@ -521,6 +521,9 @@ fn list_names_the_five_built_in_scenarios() {
         "bad-nodes",
         "provider-outage",
         "healthy",
+        "lb-hang",
+        "conn-close",
+        "metrics-blind",
     ] {
         out.line(&[name]);
     }
@@ -834,7 +837,275 @@ fn hang_accepts_and_never_answers() {
     // The rest of the simulator still answers while the LB hangs.
     let state = sim.state();
     assert_eq!(state["load_balancers"]["api"]["hang"], true, "{state}");
+    assert_eq!(state["load_balancers"]["api"]["hang_until"], "never");
     assert_eq!(sim.get("/prometheus/metrics").status, 200);
+
+    // Without `until`, a refresh does not end it.
+    sim.remediate("/admin/lb/api/refresh", None);
+    wait_until("the refresh to land", Duration::from_secs(10), || {
+        sim.state()["pending"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    });
+    assert!(
+        timed_out(&sim, "/lb/api/v1/session"),
+        "a refresh ended the hang"
+    );
+    assert_eq!(lb_state(&sim, "api")["hang"], true);
+}
+
+/// Whether a GET of `path` gets no answer within half a second.
+fn timed_out(sim: &Sim, path: &str) -> bool {
+    match request("GET", &sim.url(path), &[], None, Duration::from_millis(500)) {
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        Ok(_) => false,
+    }
+}
+
+/// What became of one request to a simulator that may hang up without answering.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reply {
+    Status(u16),
+    /// The connection was closed before any byte of an answer.
+    Closed,
+}
+
+/// Sends a GET for each of `paths`, one after another on one keep-alive connection, reading
+/// each answer by its Content-Length; stops after the first request the server hangs up on.
+fn keep_alive_gets(base: &str, paths: &[&str], timeout: Duration) -> Vec<Reply> {
+    let authority = base.strip_prefix("http://").expect("an http:// base");
+    let addr: SocketAddr = authority.parse().expect("IP:PORT");
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).expect("connects");
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut replies = Vec::new();
+    for path in paths {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            replies.push(Reply::Closed);
+            break;
+        }
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => raw.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("GET {path}: {e} after {:?}", String::from_utf8_lossy(&raw)),
+            }
+        }
+        if raw.is_empty() {
+            replies.push(Reply::Closed);
+            break;
+        }
+        let head = String::from_utf8_lossy(&raw).to_string();
+        assert!(head.ends_with("\r\n\r\n"), "a cut answer: {head:?}");
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no Content-Length in {head:?}"));
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).expect("the whole body");
+        replies.push(Reply::Status(status));
+    }
+    replies
+}
+
+#[test]
+fn hang_until_refresh_times_out_before_and_answers_after() {
+    let sim = Sim::start(Some("lb-hang"));
+    assert!(timed_out(&sim, "/lb/api/v1/session"));
+    // LaunchPad's requests pass through the API LB: they hang too.
+    assert!(timed_out(&sim, "/lb/launchpad/login"));
+    let api = lb_state(&sim, "api");
+    assert_eq!(api["hang"], true, "{api}");
+    assert_eq!(api["hang_until"], "refresh", "{api}");
+    assert_eq!(api["rate_5xx"], 1.0, "a hung LB fails every request: {api}");
+    assert_eq!(lb_state(&sim, "launchpad")["rate_5xx"], 1.0);
+    // Nothing but the load balancers shows it: CPU is normal.
+    assert!(sim.scalar("max(node_cpu_utilization)") < 0.5);
+
+    // A request hanging when the refresh lands is dropped unanswered, as a reloaded proxy
+    // drops what its old workers held.
+    let requests_before = lb_state(&sim, "api")["requests"].as_u64().unwrap();
+    let base = sim.base.clone();
+    let stuck = std::thread::spawn(move || {
+        keep_alive_gets(&base, &["/lb/api/v1/stuck"], Duration::from_secs(30))
+    });
+    wait_until(
+        "the stuck request to arrive",
+        Duration::from_secs(10),
+        || lb_state(&sim, "api")["requests"].as_u64().unwrap() > requests_before,
+    );
+    sim.remediate("/admin/lb/api/refresh", None);
+    wait_until("the API LB's refresh", Duration::from_secs(10), || {
+        lb_state(&sim, "api")["hang"] == false
+    });
+    assert_eq!(stuck.join().unwrap(), [Reply::Closed]);
+    assert_eq!(sim.rate_502("/lb/api/v1/session", 20), 0.0);
+    assert_eq!(sim.rate_502("/lb/launchpad/login", 20), 0.0);
+    let api = lb_state(&sim, "api");
+    assert_eq!(api["rate_5xx"], 0.0, "{api}");
+    assert_eq!(api["hang_until"], Json::Null, "{api}");
+}
+
+#[test]
+fn close_hangs_up_on_a_deterministic_share_until_refresh() {
+    let sim = Sim::start(Some("conn-close"));
+    // 100 requests on fresh connections: exactly 30 get no answer at all, 70 a normal 200.
+    let replies: Vec<Reply> = (0..100)
+        .flat_map(|_| keep_alive_gets(&sim.base, &["/lb/api/v1/session"], REQUEST_TIMEOUT))
+        .collect();
+    let closed = replies.iter().filter(|r| **r == Reply::Closed).count();
+    let ok = replies.iter().filter(|r| **r == Reply::Status(200)).count();
+    assert_eq!((closed, ok), (30, 70), "{replies:?}");
+    let api = lb_state(&sim, "api");
+    assert_eq!(api["closed"], 30, "{api}");
+    assert_eq!(api["responses_5xx"], 0, "no 502 is ever sent: {api}");
+    assert_eq!(api["rate_closed"], 0.3, "{api}");
+    assert_eq!(
+        api["rate_5xx"], 0.3,
+        "a closed request counts as failing: {api}"
+    );
+    assert_eq!(api["close_until"], "refresh", "{api}");
+
+    // On a keep-alive connection, the answers before the hang-up arrive as usual: request
+    // 100 to 102 are answered, 103 is the next in the pattern to be closed.
+    let paths = ["/lb/api/v1/session"; 10];
+    assert_eq!(
+        keep_alive_gets(&sim.base, &paths, REQUEST_TIMEOUT),
+        [
+            Reply::Status(200),
+            Reply::Status(200),
+            Reply::Status(200),
+            Reply::Closed
+        ]
+    );
+
+    // LaunchPad passes the API LB's hang-ups on: the same share, still no 502.
+    let replies: Vec<Reply> = (0..100)
+        .flat_map(|_| keep_alive_gets(&sim.base, &["/lb/launchpad/login"], REQUEST_TIMEOUT))
+        .collect();
+    let closed = replies.iter().filter(|r| **r == Reply::Closed).count();
+    assert_eq!(closed, 30, "{replies:?}");
+    assert!(
+        replies.iter().all(|r| *r != Reply::Status(502)),
+        "{replies:?}"
+    );
+
+    sim.remediate("/admin/lb/api/refresh", None);
+    wait_until("the API LB's refresh", Duration::from_secs(10), || {
+        lb_state(&sim, "api")["close_rate"] == 0.0
+    });
+    assert_eq!(
+        keep_alive_gets(&sim.base, &paths, REQUEST_TIMEOUT),
+        [Reply::Status(200); 10]
+    );
+    assert_eq!(sim.rate_502("/lb/launchpad/login", 20), 0.0);
+    assert_eq!(lb_state(&sim, "api")["rate_5xx"], 0.0);
+}
+
+#[test]
+fn exporter_down_hides_its_groups_node_metrics_and_up_is_zero() {
+    // Every group down: an aggregation finds nothing at all.
+    let sim = Sim::start(Some("metrics-blind"));
+    assert_eq!(
+        sim.vector("max by (group) (node_cpu_utilization)"),
+        Vec::<Json>::new()
+    );
+    assert_eq!(sim.vector("max(node_cpu_utilization)"), Vec::<Json>::new());
+    assert_eq!(
+        sim.vector(r#"node_http_5xx_ratio{group="api"}"#),
+        Vec::<Json>::new()
+    );
+    for group in ["api", "frontend"] {
+        assert_eq!(sim.scalar(&format!(r#"up{{group="{group}"}}"#)), 0.0);
+        assert_eq!(sim.state()["node_groups"][group]["exporter_up"], false);
+    }
+    // The load balancers' own metrics are not the node exporters'.
+    assert_eq!(sim.vector("lb_http_5xx_ratio").len(), 2);
+    drop(sim);
+
+    // One group down: only the other group's series remain.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("api-blind.yaml");
+    std::fs::write(
+        &path,
+        "name: api-blind\ntitle: The API exporters are down\nload_balancers: {api: {group: api}}\nnode_groups: {frontend: {nodes: 2}, api: {nodes: 3}}\nfaults: [exporter_down: {group: api}]\nsuccess: [no_admin_request]\n",
+    )
+    .unwrap();
+    let sim = Sim::start(Some(path.to_str().unwrap()));
+    let groups = by_group(&sim.vector("max by (group) (node_cpu_utilization)"));
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].0, "frontend");
+    assert_eq!(
+        sim.vector(r#"node_cpu_utilization{group="api"}"#),
+        Vec::<Json>::new()
+    );
+    assert_eq!(sim.scalar(r#"up{group="api"}"#), 0.0);
+    assert_eq!(sim.scalar(r#"up{group="frontend"}"#), 1.0);
+    let metrics = sim.get("/prometheus/metrics").body;
+    assert!(
+        !metrics.contains(r#"node_cpu_utilization{group="api""#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn every_group_is_up_without_the_fault() {
+    let sim = Sim::start(Some("healthy"));
+    let up = by_group(&sim.vector("up"));
+    assert_eq!(
+        up,
+        [("api".to_string(), 1.0), ("frontend".to_string(), 1.0)]
+    );
+}
+
+#[test]
+fn new_fault_keys_are_located_with_suggestions() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "name: bad\ntitle: Bad\nload_balancers: {api: {group: api}}\nnode_groups: {api: {nodes: 2}}\nfaults:\n  - hang: {lb: api, until: refersh}\n  - close: {lb: api, rat: 0.3}\n  - exporter_down: {group: apu}\n  - exporter_dwn: {group: api}\nsuccess:\n  - run_outcome: [faild]\n  - run_outcome: []\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["sim", path.to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    out.code(2);
+    let file = path.display();
+    for expected in [
+        format!("{file}:6:28: unknown `until` value `refersh` (did you mean `refresh`?)"),
+        format!("{file}:7:22: unknown key `rat` in `close` (did you mean `rate`?)"),
+        format!("{file}:7:12: `close` is missing required key `rate`"),
+        format!("{file}:8:28: no node group named `apu`"),
+        format!(
+            "{file}:9:5: unknown key `exporter_dwn` in a fault (did you mean `exporter_down`?)"
+        ),
+        format!("{file}:11:19: unknown run outcome `faild` (did you mean `failed`?)"),
+        format!("{file}:12:18: `run_outcome` needs a non-empty list"),
+    ] {
+        assert!(
+            out.stderr.contains(&expected),
+            "{expected}\n{}",
+            out.context()
+        );
+    }
 }
 
 // ------------------------------------------------------------------ the admin API

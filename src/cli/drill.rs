@@ -11,7 +11,7 @@ use super::RunArgs;
 use super::run::{Invocation, RunbookSource, run_invocation};
 use crate::exit::Exit;
 use crate::sim::{Sim, scenario, verdict};
-use crate::timeline::{Event, Outcome, reader};
+use crate::timeline::{Event, Outcome, RunOutcome, reader};
 
 /// The shipped runbook for the 2020 outage, used when `runbooks/lb-502.yaml` is not at hand.
 const SHIPPED_RUNBOOK: &str = include_str!("../../runbooks/lb-502.yaml");
@@ -133,6 +133,12 @@ async fn drill_one(
 ) -> Result<Verdict, Exit> {
     let name = scenario.name.clone();
     let title = scenario.title.clone();
+    // A scenario that says how the run must end replaces the implicit "the run completed":
+    // where the right runbook must refuse to go green, completing is the failure.
+    let states_outcome = scenario
+        .success
+        .iter()
+        .any(|c| matches!(c, scenario::Criterion::RunOutcome(_)));
     let sim = Sim::start(scenario, ([127, 0, 0, 1], 0).into(), None)
         .await
         .map_err(|e| {
@@ -199,14 +205,21 @@ async fn drill_one(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut checks = vec![verdict::Check {
-        criterion: "the run completed".into(),
-        passed: finished.exit == Exit::Ok,
-        found: format!("exit {}", finished.exit.code()),
-    }];
+    let mut checks = Vec::new();
+    if !states_outcome {
+        checks.push(verdict::Check {
+            criterion: "the run completed".into(),
+            passed: finished.exit == Exit::Ok,
+            found: format!("exit {}", finished.exit.code()),
+        });
+    }
+    let run = verdict::RunEnd {
+        outcome: finished.timeline.as_deref().and_then(run_outcome),
+        exit_code: finished.exit.code(),
+    };
     {
         let mut world = sim.world.lock().unwrap_or_else(|e| e.into_inner());
-        checks.extend(verdict::judge(&mut world));
+        checks.extend(verdict::judge(&mut world, run));
     }
     sim.stop();
     let (steps_run, actions_taken, recovery) = finished
@@ -227,6 +240,15 @@ async fn drill_one(
         recovery,
         timeline: finished.timeline,
         elapsed: started.elapsed(),
+    })
+}
+
+/// The outcome of the timeline's last `run_finished` event.
+fn run_outcome(path: &Path) -> Option<RunOutcome> {
+    let parsed = reader::read(path).ok()?;
+    parsed.records.iter().rev().find_map(|r| match &r.event {
+        Event::RunFinished { outcome, .. } => Some(*outcome),
+        _ => None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The outage simulator: a simulated production environment on loopback, with the faults of
 //! real outages and the remediations that fix them. It only talks HTTP, so a runbook runs
 //! against it exactly as against a real environment.
+pub mod fault;
 pub mod promql;
 pub mod scenario;
 pub mod server;

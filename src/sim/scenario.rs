@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use super::fault::fault;
+pub use super::fault::{Fault, Until};
 use crate::diagnostic::Diagnostic;
 use crate::runbook::parse::Checker;
+use crate::timeline::RunOutcome;
 use crate::yaml::{self, Key, Node, Pos, Value};
 
 /// A validated scenario.
@@ -67,31 +70,6 @@ pub struct Site {
     pub error_rate: f64,
 }
 
-/// Something broken.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fault {
-    /// The load balancer answers 502 for a share of requests until its config is refreshed.
-    StaleConfig { lb: String, error_rate: f64 },
-    /// The group is over its CPU budget: latency and 502s grow until it is scaled out.
-    CpuSaturation {
-        group: String,
-        cpu: f64,
-        error_rate: f64,
-        latency: Duration,
-    },
-    /// Some nodes of the group answer 502 until the group is reprovisioned.
-    BadNodes { group: String, nodes: u32 },
-    /// The provider is down: every load balancer fails a share of requests and the status
-    /// page says so, until the outage clears by itself.
-    ProviderOutage {
-        page: String,
-        error_rate: f64,
-        clears_after: Duration,
-    },
-    /// The load balancer accepts connections and never answers.
-    Hang { lb: String },
-}
-
 /// How long each remediation takes to take effect.
 #[derive(Clone, Copy, Debug)]
 pub struct Delays {
@@ -115,6 +93,9 @@ pub enum Criterion {
     Refreshed(String),
     Reprovisioned(String),
     Scaled(String),
+    /// The run ended with one of these outcomes (the timeline's `run_finished` outcome). Stated,
+    /// it replaces the implicit "the run completed".
+    RunOutcome(Vec<RunOutcome>),
 }
 
 impl Criterion {
@@ -135,6 +116,14 @@ impl Criterion {
             Criterion::Refreshed(lb) => format!("LB {lb} was refreshed"),
             Criterion::Reprovisioned(g) => format!("node group {g} was reprovisioned"),
             Criterion::Scaled(g) => format!("node group {g} was scaled out"),
+            Criterion::RunOutcome(outcomes) => format!(
+                "the run ended {}",
+                outcomes
+                    .iter()
+                    .map(|o| o.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
         }
     }
 }
@@ -164,6 +153,15 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/provider-outage.yaml"),
     ),
     ("healthy", include_str!("../../scenarios/healthy.yaml")),
+    ("lb-hang", include_str!("../../scenarios/lb-hang.yaml")),
+    (
+        "conn-close",
+        include_str!("../../scenarios/conn-close.yaml"),
+    ),
+    (
+        "metrics-blind",
+        include_str!("../../scenarios/metrics-blind.yaml"),
+    ),
 ];
 
 /// The default scenario of `runbook sim` and `runbook drill`.
@@ -212,13 +210,6 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "delays",
     "success",
 ];
-pub(crate) const FAULTS: &[&str] = &[
-    "stale_config",
-    "cpu_saturation",
-    "bad_nodes",
-    "provider_outage",
-    "hang",
-];
 pub(crate) const CRITERIA: &[&str] = &[
     "lb_5xx_below",
     "no_admin_request",
@@ -228,7 +219,21 @@ pub(crate) const CRITERIA: &[&str] = &[
     "refreshed",
     "reprovisioned",
     "scaled",
+    "run_outcome",
 ];
+
+/// Every run outcome a `run_outcome` criterion may name, as the timeline writes them.
+fn run_outcomes() -> [RunOutcome; 5] {
+    use RunOutcome::*;
+    let all = [Completed, Failed, Aborted, Blocked, Interrupted];
+    // A new outcome fails to compile here, so the list above is not forgotten.
+    for outcome in all {
+        match outcome {
+            Completed | Failed | Aborted | Blocked | Interrupted => {}
+        }
+    }
+    all
+}
 
 /// Parses and validates scenario text.
 pub fn from_text(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
@@ -257,11 +262,11 @@ pub fn from_text(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     scenario.ok_or_else(|| render(vec![Diagnostic::new(file, root.pos, "invalid scenario")]))
 }
 
-fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
+pub(super) fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
     entries.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
 }
 
-fn fraction(c: &mut Checker, node: &Node, what: &str) -> Option<f64> {
+pub(super) fn fraction(c: &mut Checker, node: &Node, what: &str) -> Option<f64> {
     let v = match node.value {
         Value::Int(i) => i as f64,
         Value::Float(f) => f,
@@ -280,7 +285,7 @@ fn fraction(c: &mut Checker, node: &Node, what: &str) -> Option<f64> {
     Some(v)
 }
 
-fn required<'n>(
+pub(super) fn required<'n>(
     c: &mut Checker,
     entries: &'n [(Key, Node)],
     at: Pos,
@@ -548,116 +553,6 @@ fn status_page(c: &mut Checker, key: &str, node: &Node) -> Option<StatusPage> {
     })
 }
 
-fn fault(
-    c: &mut Checker,
-    node: &Node,
-    lbs: &BTreeMap<String, LoadBalancer>,
-    groups: &BTreeMap<String, NodeGroup>,
-    pages: &BTreeMap<String, StatusPage>,
-) -> Option<Fault> {
-    let entries = c.mapping(node, "a fault", FAULTS)?;
-    let [(key, body)] = entries else {
-        c.error(
-            node.pos,
-            format!(
-                "a fault is one of {}, written as `- KIND: {{...}}`",
-                FAULTS.join(", ")
-            ),
-        );
-        return None;
-    };
-    let lb_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
-        let n = required(c, fields, body.pos, &format!("`{}`", key.name), "lb")?;
-        let lb = c.string(n, "`lb`")?;
-        if !lbs.contains_key(&lb) {
-            c.error(n.pos, format!("no load balancer named `{lb}`"));
-            return None;
-        }
-        Some(lb)
-    };
-    let group_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
-        let n = required(c, fields, body.pos, &format!("`{}`", key.name), "group")?;
-        let g = c.string(n, "`group`")?;
-        if !groups.contains_key(&g) {
-            c.error(n.pos, format!("no node group named `{g}`"));
-            return None;
-        }
-        Some(g)
-    };
-    match key.name.as_str() {
-        "stale_config" => {
-            let f = c.mapping(body, "`stale_config`", &["lb", "error_rate"])?;
-            let lb = lb_ref(c, f);
-            let rate = required(c, f, body.pos, "`stale_config`", "error_rate")
-                .and_then(|n| fraction(c, n, "`error_rate`"));
-            Some(Fault::StaleConfig {
-                lb: lb?,
-                error_rate: rate?,
-            })
-        }
-        "cpu_saturation" => {
-            let f = c.mapping(
-                body,
-                "`cpu_saturation`",
-                &["group", "cpu", "error_rate", "latency"],
-            )?;
-            let group = group_ref(c, f);
-            let cpu = required(c, f, body.pos, "`cpu_saturation`", "cpu")
-                .and_then(|n| fraction(c, n, "`cpu`"));
-            let rate =
-                entry(f, "error_rate").map_or(Some(0.25), |n| fraction(c, n, "`error_rate`"));
-            let latency = entry(f, "latency").map_or(Some(Duration::from_millis(300)), |n| {
-                c.duration(n, "`latency`")
-            });
-            Some(Fault::CpuSaturation {
-                group: group?,
-                cpu: cpu?,
-                error_rate: rate?,
-                latency: latency?,
-            })
-        }
-        "bad_nodes" => {
-            let f = c.mapping(body, "`bad_nodes`", &["group", "nodes"])?;
-            let group = group_ref(c, f)?;
-            let max = groups.get(&group).map_or(1, |g| g.nodes);
-            let nodes = required(c, f, body.pos, "`bad_nodes`", "nodes")
-                .and_then(|n| c.count(n, "`nodes`", 1, i64::from(max)));
-            Some(Fault::BadNodes {
-                group,
-                nodes: nodes?,
-            })
-        }
-        "provider_outage" => {
-            let f = c.mapping(
-                body,
-                "`provider_outage`",
-                &["page", "error_rate", "clears_after"],
-            )?;
-            let page = required(c, f, body.pos, "`provider_outage`", "page").and_then(|n| {
-                let p = c.string(n, "`page`")?;
-                if !pages.contains_key(&p) {
-                    c.error(n.pos, format!("no status page named `{p}`"));
-                    return None;
-                }
-                Some(p)
-            });
-            let rate = entry(f, "error_rate").map_or(Some(0.4), |n| fraction(c, n, "`error_rate`"));
-            let clears = required(c, f, body.pos, "`provider_outage`", "clears_after")
-                .and_then(|n| c.duration(n, "`clears_after`"));
-            Some(Fault::ProviderOutage {
-                page: page?,
-                error_rate: rate?,
-                clears_after: clears?,
-            })
-        }
-        "hang" => {
-            let f = c.mapping(body, "`hang`", &["lb"])?;
-            Some(Fault::Hang { lb: lb_ref(c, f)? })
-        }
-        _ => None,
-    }
-}
-
 fn criterion(
     c: &mut Checker,
     node: &Node,
@@ -733,8 +628,47 @@ fn criterion(
             name_ref(c, groups.keys().collect(), "node group").map(Criterion::Reprovisioned)
         }
         "scaled" => name_ref(c, groups.keys().collect(), "node group").map(Criterion::Scaled),
+        "run_outcome" => run_outcome(c, node, body),
         _ => None,
     }
+}
+
+/// `run_outcome: [failed, blocked]`: a non-empty list of run outcome names.
+fn run_outcome(c: &mut Checker, node: &Node, body: Option<&Node>) -> Option<Criterion> {
+    let all = run_outcomes();
+    let names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
+    let Some(items) = body
+        .and_then(Node::as_seq)
+        .filter(|items| !items.is_empty())
+    else {
+        c.error(
+            body.map_or(node.pos, |b| b.pos),
+            format!(
+                "`run_outcome` needs a non-empty list of run outcomes, e.g. `run_outcome: [failed, blocked]` (known: {})",
+                names.join(", ")
+            ),
+        );
+        return None;
+    };
+    let mut outcomes = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let Some(name) = c.string(item, "a run outcome") else {
+            ok = false;
+            continue;
+        };
+        match all.iter().find(|o| o.as_str() == name) {
+            Some(outcome) => outcomes.push(*outcome),
+            None => {
+                let hint = crate::diagnostic::suggest(&name, names.iter().copied())
+                    .map(|close| format!(" (did you mean `{close}`?)"))
+                    .unwrap_or_else(|| format!(" (known: {})", names.join(", ")));
+                c.error(item.pos, format!("unknown run outcome `{name}`{hint}"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(Criterion::RunOutcome(outcomes))
 }
 
 #[cfg(test)]
@@ -767,6 +701,51 @@ mod tests {
         assert!(
             err.contains("s.yaml:7:11: unknown criterion `no_refrsh` (did you mean `no_refresh`?)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn new_faults_and_run_outcome_errors_are_located() {
+        let text = "name: x\ntitle: y\nnode_groups: {web: {nodes: 2}}\nload_balancers: {front: {group: web}}\nfaults:\n  - hang: {lb: front, until: refesh}\n  - close: {lb: front, rate: 1.5}\n  - exporter_down: {group: wbe}\nsuccess:\n  - run_outcome: [failde, blocked]\n  - run_outcome: []\n";
+        let err = from_text("s.yaml", text).unwrap_err().message;
+        for expected in [
+            "s.yaml:6:30: unknown `until` value `refesh` (did you mean `refresh`?)",
+            "s.yaml:7:30: `rate` must be from 0 to 1, found 1.5",
+            "s.yaml:8:28: no node group named `wbe`",
+            "s.yaml:10:19: unknown run outcome `failde` (did you mean `failed`?)",
+            "s.yaml:11:18: `run_outcome` needs a non-empty list",
+        ] {
+            assert!(err.contains(expected), "{expected}\n{err}");
+        }
+    }
+
+    #[test]
+    fn new_faults_parse() {
+        let text = "name: x\ntitle: y\nnode_groups: {web: {nodes: 2}}\nload_balancers: {front: {group: web}}\nfaults:\n  - hang: {lb: front}\n  - close: {lb: front, rate: 0.3, until: refresh}\n  - exporter_down: {group: web}\nsuccess:\n  - run_outcome: [failed, blocked]\n";
+        let s = from_text("s.yaml", text).unwrap();
+        assert_eq!(
+            s.faults,
+            [
+                Fault::Hang {
+                    lb: "front".into(),
+                    until: None
+                },
+                Fault::Close {
+                    lb: "front".into(),
+                    rate: 0.3,
+                    until: Some(Until::Refresh)
+                },
+                Fault::ExporterDown {
+                    group: "web".into()
+                },
+            ]
+        );
+        assert_eq!(
+            s.success,
+            [Criterion::RunOutcome(vec![
+                RunOutcome::Failed,
+                RunOutcome::Blocked
+            ])]
         );
     }
 }

@@ -71,9 +71,7 @@ impl Sim {
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(state.clone(), log_request))
             .with_state(state);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = tokio::spawn(serve(listener, app));
         Ok(Sim {
             addr,
             token,
@@ -134,6 +132,63 @@ impl Sim {
     }
 }
 
+/// Marks a response that must not be sent: the connection is closed without any HTTP answer,
+/// as a load balancer that hangs up does.
+#[derive(Clone, Copy, Debug)]
+struct HangUp;
+
+impl std::fmt::Display for HangUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the simulated load balancer closed the connection without an answer")
+    }
+}
+
+impl std::error::Error for HangUp {}
+
+fn hang_up() -> Response {
+    let mut response = Response::default();
+    response.extensions_mut().insert(HangUp);
+    response
+}
+
+/// Serves `app` over HTTP/1.1 with keep-alive. Not `axum::serve`: its services cannot fail,
+/// and a failing service is how hyper closes a connection without writing a response. The
+/// connections live in a `JoinSet`, so stopping the simulator (aborting this task) also ends
+/// the requests still hanging.
+async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    use hyper::service::Service as _;
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors and the like: give the others time to close.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let inner = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper::service::service_fn(move |request| {
+            let response = inner.call(request);
+            async move {
+                let response = response.await.unwrap_or_else(|never| match never {});
+                if response.extensions().get::<HangUp>().is_some() {
+                    return Err(HangUp);
+                }
+                Ok(response)
+            }
+        });
+        connections.spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
 /// 32 hex characters from the OS's randomness (via std's hasher seeds) and the clock.
 fn new_token() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -174,10 +229,20 @@ async fn answer_lb(state: &AppState, name: &str, method: &Method) -> Response {
         )
             .into_response(),
         Some(LbAnswer::Hang) => {
-            // Accept and never answer: the client's timeout is what ends this.
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            StatusCode::GATEWAY_TIMEOUT.into_response()
+            // Accept and never answer: the client's timeout is what ends this, unless the hang
+            // clears (a refresh); then the stuck request is dropped unanswered, as a reloaded
+            // proxy drops the connections its old workers held. An hour bounds what a client
+            // that never gives up can hold.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if !lock(&state.world).hangs(name) {
+                    break;
+                }
+            }
+            hang_up()
         }
+        Some(LbAnswer::Close) => hang_up(),
         Some(LbAnswer::Respond { status, latency }) => {
             tokio::time::sleep(latency).await;
             let body = if *method == Method::HEAD {

@@ -3,6 +3,7 @@
 
 use super::scenario::{Criterion, format_pct};
 use super::world::World;
+use crate::timeline::RunOutcome;
 
 /// One criterion's result.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -13,9 +14,17 @@ pub struct Check {
     pub found: String,
 }
 
+/// How the drilled run ended: its `run_finished` outcome (none if the timeline has none) and
+/// its exit code.
+#[derive(Clone, Copy, Debug)]
+pub struct RunEnd {
+    pub outcome: Option<RunOutcome>,
+    pub exit_code: i32,
+}
+
 /// Checks every criterion. Remediations still on their way count as done (the drill waits
 /// for them before judging).
-pub fn judge(world: &mut World) -> Vec<Check> {
+pub fn judge(world: &mut World, run: RunEnd) -> Vec<Check> {
     world.tick();
     let criteria = world.scenario.success.clone();
     let calls: Vec<String> = world
@@ -51,18 +60,30 @@ pub fn judge(world: &mut World) -> Vec<Check> {
                         Some(name) => vec![name.clone()],
                         None => world.lb_names(),
                     };
-                    let rates: Vec<(String, f64)> = names
+                    // Requests that get no answer fail as surely as a 502: a hung LB counts 100%,
+                    // closed connections count at their rate, and the text says which it was.
+                    let rates: Vec<(String, f64, String)> = names
                         .into_iter()
                         .map(|n| {
-                            let r = world.effective_5xx_rate(&n);
-                            (n, r)
+                            let r = world.effective_failure_rate(&n);
+                            let why = if world.hangs_now(&n) {
+                                " (hung, no answers)".to_string()
+                            } else {
+                                match world.close_rate(&n) {
+                                    c if c > 0.0 => {
+                                        format!(" ({} closed unanswered)", format_pct(c))
+                                    }
+                                    _ => String::new(),
+                                }
+                            };
+                            (n, r, why)
                         })
                         .collect();
                     (
-                        rates.iter().all(|(_, r)| r < rate),
+                        rates.iter().all(|(_, r, _)| r < rate),
                         rates
                             .iter()
-                            .map(|(n, r)| format!("{n} {}", format_pct(*r)))
+                            .map(|(n, r, why)| format!("{n} {}{why}", format_pct(*r)))
                             .collect::<Vec<_>>()
                             .join(", "),
                     )
@@ -77,6 +98,13 @@ pub fn judge(world: &mut World) -> Vec<Check> {
                 Criterion::Refreshed(lb) => (called("refresh", Some(lb)), calls_text.clone()),
                 Criterion::Reprovisioned(g) => (called("reprovision", Some(g)), calls_text.clone()),
                 Criterion::Scaled(g) => (called("scale", Some(g)), calls_text.clone()),
+                Criterion::RunOutcome(outcomes) => (
+                    run.outcome.is_some_and(|o| outcomes.contains(&o)),
+                    match run.outcome {
+                        Some(o) => format!("run {} (exit {})", o.as_str(), run.exit_code),
+                        None => format!("no run_finished in the timeline (exit {})", run.exit_code),
+                    },
+                ),
             };
             Check {
                 criterion: criterion.describe(),

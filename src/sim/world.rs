@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use super::promql::Sample;
-use super::scenario::{Fault, Scenario};
+use super::scenario::{Fault, Scenario, Until};
 
 /// CPU at which a node group starts failing requests.
 const SATURATED_CPU: f64 = 0.8;
@@ -36,10 +36,19 @@ struct LbState {
     upstream: Option<String>,
     stale_rate: f64,
     hang: bool,
+    /// Whether a refresh ends the hang (`until: refresh`); otherwise it never ends.
+    hang_until_refresh: bool,
+    /// The share of requests whose connection is closed without an answer.
+    close_rate: f64,
+    close_until_refresh: bool,
+    /// Requests to this LB while it closes a share: drives the deterministic close pattern,
+    /// apart from the 502 pattern so each fault keeps its own exact rate.
+    close_counter: u64,
     /// Requests that were not sent to a bad node: drives the deterministic failure pattern.
     pattern_counter: u64,
     requests: u64,
     responses_5xx: u64,
+    closed: u64,
 }
 
 #[derive(Debug)]
@@ -51,6 +60,8 @@ struct GroupState {
     saturation: Option<(f64, Duration, f64)>,
     round_robin: u64,
     generation: u32,
+    /// The node exporters are down: no node metrics, `up` 0.
+    exporter_down: bool,
 }
 
 impl GroupState {
@@ -103,8 +114,10 @@ pub struct AdminCall {
 /// How a load balancer answers one request.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LbAnswer {
-    /// Accept and never answer.
+    /// Accept and never answer (until the hang clears: see [`World::hangs`]).
     Hang,
+    /// Close the connection without any HTTP answer.
+    Close,
     Respond {
         status: u16,
         latency: Duration,
@@ -132,6 +145,15 @@ fn pattern_fails(counter: u64, rate: f64) -> bool {
         return true;
     }
     ((counter + 1) as f64 * rate).floor() > (counter as f64 * rate).floor()
+}
+
+/// What ends an active fault in the state JSON: `"refresh"`, `"never"`, or null when inactive.
+fn until_name(active: bool, until_refresh: bool) -> Json {
+    match (active, until_refresh) {
+        (false, _) => Json::Null,
+        (true, true) => json!(Until::Refresh.as_str()),
+        (true, false) => json!("never"),
+    }
 }
 
 /// Which status page component a provider outage takes down: load balancing if listed.
@@ -164,6 +186,7 @@ impl World {
                         saturation: None,
                         round_robin: 0,
                         generation: 1,
+                        exporter_down: false,
                     },
                 )
             })
@@ -179,9 +202,14 @@ impl World {
                         upstream: lb.upstream.clone(),
                         stale_rate: 0.0,
                         hang: false,
+                        hang_until_refresh: false,
+                        close_rate: 0.0,
+                        close_until_refresh: false,
+                        close_counter: 0,
                         pattern_counter: 0,
                         requests: 0,
                         responses_5xx: 0,
+                        closed: 0,
                     },
                 )
             })
@@ -194,9 +222,21 @@ impl World {
                         l.stale_rate = *error_rate;
                     }
                 }
-                Fault::Hang { lb } => {
+                Fault::Hang { lb, until } => {
                     if let Some(l) = lbs.get_mut(lb) {
                         l.hang = true;
+                        l.hang_until_refresh = *until == Some(Until::Refresh);
+                    }
+                }
+                Fault::Close { lb, rate, until } => {
+                    if let Some(l) = lbs.get_mut(lb) {
+                        l.close_rate = *rate;
+                        l.close_until_refresh = *until == Some(Until::Refresh);
+                    }
+                }
+                Fault::ExporterDown { group } => {
+                    if let Some(g) = groups.get_mut(group) {
+                        g.exporter_down = true;
                     }
                 }
                 Fault::BadNodes { group, nodes } => {
@@ -260,6 +300,12 @@ impl World {
                 Effect::Refresh(lb) => {
                     if let Some(l) = self.lbs.get_mut(&lb) {
                         l.stale_rate = 0.0;
+                        if l.hang_until_refresh {
+                            l.hang = false;
+                        }
+                        if l.close_until_refresh {
+                            l.close_rate = 0.0;
+                        }
                     }
                 }
                 Effect::Reprovision(group) => {
@@ -319,19 +365,43 @@ impl World {
         combine(rates)
     }
 
-    /// The share of 502s `lb` serves right now (what a long sample would measure).
-    pub fn effective_5xx_rate(&self, lb: &str) -> f64 {
+    /// The share of requests to `lb` that fail right now, as a long sample would measure it:
+    /// 502 answers, and requests that get no answer at all (1.0 while it or an upstream hangs;
+    /// its own close rate counts as failing).
+    pub fn effective_failure_rate(&self, lb: &str) -> f64 {
         let Some(state) = self.lbs.get(lb) else {
             return 0.0;
         };
+        if self.hangs_now(lb) {
+            return 1.0;
+        }
         let own_bad = self
             .groups
             .get(&state.group)
             .map_or(0.0, GroupState::bad_share);
-        if self.chain(lb).iter().any(|s| s.hang) {
-            return 1.0;
+        combine([self.close_rate(lb), own_bad, self.pattern_rate(lb)])
+    }
+
+    /// The share of requests to `lb` closed without an answer right now: its own close rate
+    /// and its upstreams', since a load balancer in front passes the hang-up on as a layer-4
+    /// proxy does (0 while it hangs: then nothing is answered or closed).
+    pub fn close_rate(&self, lb: &str) -> f64 {
+        if self.hangs_now(lb) {
+            return 0.0;
         }
-        combine([own_bad, self.pattern_rate(lb)])
+        combine(self.chain(lb).iter().map(|s| s.close_rate))
+    }
+
+    /// Whether requests to `lb` hang, as of the last [`World::tick`].
+    pub fn hangs_now(&self, lb: &str) -> bool {
+        self.chain(lb).iter().any(|s| s.hang)
+    }
+
+    /// Whether a request to `lb` hangs right now (applying remediations that are due): a hung
+    /// request asks this until the hang clears.
+    pub fn hangs(&mut self, lb: &str) -> bool {
+        self.tick();
+        self.hangs_now(lb)
     }
 
     pub fn has_lb(&self, lb: &str) -> bool {
@@ -341,9 +411,22 @@ impl World {
     /// Answers one request to a load balancer.
     pub fn lb_request(&mut self, lb: &str) -> Option<LbAnswer> {
         self.tick();
-        if self.chain(lb).iter().any(|s| s.hang) {
+        if self.hangs_now(lb) {
             self.lbs.get_mut(lb)?.requests += 1;
             return Some(LbAnswer::Hang);
+        }
+        let close_rate = self.close_rate(lb);
+        {
+            let state = self.lbs.get_mut(lb)?;
+            if close_rate > 0.0 {
+                let close = pattern_fails(state.close_counter, close_rate);
+                state.close_counter += 1;
+                if close {
+                    state.requests += 1;
+                    state.closed += 1;
+                    return Some(LbAnswer::Close);
+                }
+            }
         }
         let rate = self.pattern_rate(lb);
         let latency_extra: Duration = self
@@ -390,6 +473,19 @@ impl World {
         self.tick();
         let mut out = Vec::new();
         for (name, g) in &self.groups {
+            // One scrape target per group, as a node exporter job behind service discovery.
+            let mut up = BTreeMap::new();
+            up.insert("group".to_string(), name.clone());
+            up.insert("job".to_string(), "node".to_string());
+            out.push(Sample {
+                metric: "up".into(),
+                labels: up,
+                value: if g.exporter_down { 0.0 } else { 1.0 },
+            });
+            if g.exporter_down {
+                // Nothing scraped, nothing stored: queries about these nodes find no series.
+                continue;
+            }
             let cpu = g.cpu();
             let errors = g.saturation_rate();
             for (i, bad) in g.bad.iter().enumerate() {
@@ -419,7 +515,7 @@ impl World {
             out.push(Sample {
                 metric: "lb_http_5xx_ratio".into(),
                 labels: labels.clone(),
-                value: (self.effective_5xx_rate(name) * 10000.0).round() / 10000.0,
+                value: (self.effective_failure_rate(name) * 10000.0).round() / 10000.0,
             });
             out.push(Sample {
                 metric: "lb_requests_total".into(),
@@ -540,9 +636,15 @@ impl World {
                         "upstream": s.upstream,
                         "stale_config": s.stale_rate > 0.0,
                         "hang": s.hang,
+                        "hang_until": until_name(s.hang, s.hang_until_refresh),
+                        "close_rate": s.close_rate,
+                        "close_until": until_name(s.close_rate > 0.0, s.close_until_refresh),
                         "requests": s.requests,
                         "responses_5xx": s.responses_5xx,
-                        "rate_5xx": (self.effective_5xx_rate(name) * 10000.0).round() / 10000.0,
+                        "closed": s.closed,
+                        // Failing for any reason: 502s, and requests hung or closed unanswered.
+                        "rate_5xx": (self.effective_failure_rate(name) * 10000.0).round() / 10000.0,
+                        "rate_closed": (self.close_rate(name) * 10000.0).round() / 10000.0,
                     }),
                 )
             })
@@ -559,6 +661,7 @@ impl World {
                         "cpu": (g.cpu() * 1000.0).round() / 1000.0,
                         "saturated": g.saturation_rate() > 0.0,
                         "generation": g.generation,
+                        "exporter_up": !g.exporter_down,
                     }),
                 )
             })
@@ -632,18 +735,55 @@ mod tests {
         w.admin("refresh", "api", None).unwrap();
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(rate_of(&mut w, "launchpad", 100), 0.0);
-        assert_eq!(w.effective_5xx_rate("api"), 0.0);
+        assert_eq!(w.effective_failure_rate("api"), 0.0);
     }
 
     #[test]
     fn scaling_out_clears_saturation() {
         let mut w = World::new(scenario::resolve("cpu-saturation").unwrap());
-        assert!(w.effective_5xx_rate("api") > 0.2);
+        assert!(w.effective_failure_rate("api") > 0.2);
         w.scenario.delays.scale = Duration::ZERO;
         w.admin("scale", "api", Some(8)).unwrap();
         w.tick();
-        assert_eq!(w.effective_5xx_rate("api"), 0.0);
+        assert_eq!(w.effective_failure_rate("api"), 0.0);
         assert!(w.admin("scale", "api", None).is_err());
+    }
+
+    #[test]
+    fn close_is_exact_counts_as_failing_and_clears_on_refresh() {
+        let mut w = World::new(scenario::resolve("conn-close").unwrap());
+        let closed = (0..100)
+            .filter(|_| w.lb_request("api") == Some(LbAnswer::Close))
+            .count();
+        assert_eq!(closed, 30);
+        assert!((w.effective_failure_rate("api") - 0.3).abs() < 1e-9);
+        // LaunchPad passes the API LB's hang-ups on.
+        let closed = (0..100)
+            .filter(|_| w.lb_request("launchpad") == Some(LbAnswer::Close))
+            .count();
+        assert_eq!(closed, 30);
+        w.scenario.delays.refresh = Duration::ZERO;
+        w.admin("refresh", "api", None).unwrap();
+        w.tick();
+        assert_eq!(w.effective_failure_rate("api"), 0.0);
+        assert_eq!(rate_of(&mut w, "api", 100), 0.0);
+    }
+
+    #[test]
+    fn hang_until_refresh_clears_upstream_and_downstream() {
+        let mut w = World::new(scenario::resolve("lb-hang").unwrap());
+        assert_eq!(w.lb_request("api"), Some(LbAnswer::Hang));
+        assert_eq!(w.lb_request("launchpad"), Some(LbAnswer::Hang));
+        assert_eq!(w.effective_failure_rate("launchpad"), 1.0);
+        w.scenario.delays.refresh = Duration::ZERO;
+        w.admin("refresh", "launchpad", None).unwrap();
+        assert!(
+            w.hangs("launchpad"),
+            "refreshing the LB in front does not help"
+        );
+        w.admin("refresh", "api", None).unwrap();
+        assert!(!w.hangs("launchpad"));
+        assert_eq!(rate_of(&mut w, "launchpad", 20), 0.0);
     }
 
     #[test]
