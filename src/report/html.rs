@@ -18,6 +18,9 @@ td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}\
 .blocked{color:#6a1b9a}.skipped,.dry_run{color:#9e6a00}.milestone{font-weight:bold;color:#1565c0}.note{color:#555}\
 .detail{color:#c62828;padding-left:6.5em}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}";
 
+/// One sample of an endpoint: when, its error rate and its p95 (either may be missing).
+type Point = (Timestamp, Option<f64>, Option<f64>);
+
 /// The charts: for each endpoint sampled more than once, its error rate and p95 over the run.
 /// A sample that sent nothing has no rate: it is left out, never drawn as 0%.
 pub fn charts(report: &Report) -> Vec<(String, String)> {
