@@ -4,6 +4,7 @@
 //! Undefined names are errors (`SemiStrict`), so a typo in `steps.sample_lb.rate_5xx` stops
 //! the step with a message instead of quietly evaluating to false. `x is defined` still works.
 
+pub mod names;
 mod repetition;
 
 use std::sync::OnceLock;
@@ -18,7 +19,9 @@ pub use repetition::MAX_REPEAT;
 /// `range(100000)` would take ten billion. An hour-long incident cannot wait for that.
 pub const FUEL: u64 = 1_000_000;
 
-fn env() -> &'static Environment<'static> {
+/// The one environment every expression and template is checked and evaluated with; `names`
+/// asks it which filters, tests and methods exist.
+pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -26,6 +29,9 @@ fn env() -> &'static Environment<'static> {
         env.set_fuel(Some(FUEL));
         // Rendered text goes to URLs, commands and logs, never into HTML.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // Python's string, dict and list methods (`.strip()`, `.split()`, `.items()`), as
+        // Ansible users write them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env
     })
 }
