@@ -11,6 +11,7 @@ const GOOD: &str = r#"
     vars:
       lb: http://127.0.0.1:9
       max_5xx_rate: 0.02
+      check_cpu: false
     steps:
       - id: sample
         title: Sample the LB for 502s

@@ -84,7 +84,13 @@ fn byte_offset(text: &str, pos: Pos) -> Option<usize> {
 fn position(text: &str, offset: usize) -> Pos {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
     Pos::new(
         u32::try_from(line).unwrap_or(u32::MAX),
         u32::try_from(col).unwrap_or(u32::MAX),
