@@ -22,7 +22,7 @@ impl Checker<'_> {
         let Some(declared) = &self.vars else { return };
         let mut problems = Vec::new();
         for read in &scan.vars {
-            if declared.iter().any(|d| *d == read.name) {
+            if declared.contains(&read.name) {
                 continue;
             }
             let name = &read.name;
