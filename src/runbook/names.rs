@@ -55,13 +55,24 @@ impl Checker<'_> {
     /// node starts. If it cannot be found, the node's own position is still true.
     fn locate(&self, node: &Node, source: &str, offset: usize, name: &str) -> Pos {
         let found = (|| {
-            let nth = source.get(..offset)?.matches(name).count();
+            let nth = words(source.get(..offset)?, name).count();
             let start = byte_offset(self.text, node.pos)?;
-            let (at, _) = self.text.get(start..)?.match_indices(name).nth(nth)?;
+            let at = words(self.text.get(start..)?, name).nth(nth)?;
             Some(position(self.text, start + at))
         })();
         found.unwrap_or(node.pos)
     }
+}
+
+/// Where `name` occurs in `text` as a whole word: `a` in `vars.a`, not in `vars.alpha` or in a
+/// comment's `uses`.
+fn words<'t>(text: &'t str, name: &'t str) -> impl Iterator<Item = usize> + 't {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).filter_map(move |(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        (!before.is_some_and(ident) && !after.is_some_and(ident)).then_some(at)
+    })
 }
 
 /// The byte offset of a 1-based line and column (in characters) in `text`.
@@ -148,5 +159,11 @@ mod tests {
         assert_eq!(&text[offset..offset + 1], "x");
         assert_eq!(position(text, offset), Pos::new(2, 5));
         assert_eq!(byte_offset(text, Pos::new(9, 1)), None);
+    }
+
+    #[test]
+    fn names_are_found_as_whole_words() {
+        let found: Vec<usize> = words("a ab ba a_ a.a", "a").collect();
+        assert_eq!(found, [0, 11, 13]);
     }
 }
