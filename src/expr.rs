@@ -5,6 +5,7 @@
 //! the step with a message instead of quietly evaluating to false. `x is defined` still works.
 
 mod ordering;
+pub mod names;
 mod repetition;
 
 use std::sync::OnceLock;
@@ -19,6 +20,8 @@ pub use repetition::MAX_REPEAT;
 /// `range(100000)` would take ten billion. An hour-long incident cannot wait for that.
 pub const FUEL: u64 = 1_000_000;
 
+/// The one environment every expression and template is checked and evaluated with; `names`
+/// asks it which filters, tests and methods exist.
 pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -44,6 +47,9 @@ pub(crate) fn env() -> &'static Environment<'static> {
         }
         env.add_test("nan", ordering::is_nan);
         env.add_test("finite", ordering::is_finite);
+        // Python's string, dict and list methods (`.strip()`, `.split()`, `.items()`), as
+        // Ansible users write them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env
     })
 }

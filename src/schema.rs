@@ -169,8 +169,9 @@ mod format {
         /// Free text: what the runbook is for and how it decides.
         #[serde(default)]
         description: Text,
-        /// Default vars, read as `vars.<name>` (any YAML value); `--vars FILE` and
-        /// `--var KEY=VALUE` override them.
+        /// Every var the runbook reads, as `vars.<name>`, with its default (any YAML value);
+        /// `--vars FILE` and `--var KEY=VALUE` override them. `~` (null) declares a var that
+        /// must be given: a run that reads it still null exits 2.
         vars: Option<Map<String, Value>>,
         /// Environment variables read at start, available as `secrets.<NAME>` and redacted
         /// everywhere; a run with one unset exits 2, naming it.

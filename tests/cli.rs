@@ -11,6 +11,7 @@ const GOOD: &str = r#"
     vars:
       lb: http://127.0.0.1:9
       max_5xx_rate: 0.02
+      check_cpu: false
     steps:
       - id: sample
         title: Sample the LB for 502s
@@ -337,6 +338,68 @@ fn exit_2_for_missing_secrets_names_them() {
         !out.path(TIMELINE).exists(),
         "nothing is recorded before secrets are read"
     );
+}
+
+/// A runbook that needs `api_lb` from whoever runs it, and declares `spare` the same way
+/// without reading it.
+const REQUIRED_VAR: &str = r#"
+    name: required
+    title: Needs a var
+    vars:
+      api_lb: ~
+      spare: ~
+      max: 0.5
+    steps:
+      - id: check
+        title: Check the API LB
+        when: vars.api_lb.startswith('http')
+        command: {argv: [touch, ran]}
+        action: false
+    "#;
+
+#[test]
+fn exit_2_for_a_required_var_not_given_before_any_step_runs() {
+    let out = Test::new()
+        .runbook(REQUIRED_VAR)
+        .args(["run"])
+        .run()
+        .status(2)
+        .stderr_has(
+            "error: vars.api_lb is not set: it is declared with ~ in runbook.yaml:4:3; \
+             give it with --var api_lb=... or --vars FILE",
+        )
+        // Declared with ~ but never read: nothing to give.
+        .stderr_lacks("spare");
+    assert!(!out.path("ran").exists(), "no step ran");
+    assert!(
+        !out.path(TIMELINE).exists(),
+        "nothing is recorded before vars are complete"
+    );
+    // `--var api_lb=~` still leaves it null.
+    out.then()
+        .args(["run", "--var", "api_lb=~"])
+        .run()
+        .status(2)
+        .stderr_has("vars.api_lb is not set");
+}
+
+#[test]
+fn a_required_var_given_with_var_or_vars_runs() {
+    let out = Test::new()
+        .runbook(REQUIRED_VAR)
+        .args(["run", "--var", "api_lb=http://127.0.0.1:9"])
+        .run()
+        .run_outcome("completed", 0);
+    assert!(out.path("ran").exists());
+    assert_eq!(
+        out.events("run_started")[0]["vars"]["api_lb"],
+        "http://127.0.0.1:9"
+    );
+    out.then()
+        .write("prod.yaml", "api_lb: http://127.0.0.1:9\n")
+        .args(["run", "--vars", "prod.yaml", "--timeline", "second.jsonl"])
+        .run()
+        .status(0);
 }
 
 #[test]

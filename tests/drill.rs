@@ -253,6 +253,34 @@ fn drill_rejects_an_unknown_scenario_name() {
 
 // ------------------------------------------------------------------ wrong runbooks
 
+/// A drill gives the simulator's endpoints as vars, so a runbook that declares them with `~`
+/// (to be given with --vars in production) drills as it is.
+#[test]
+fn vars_declared_with_tilde_are_given_by_the_drill() {
+    let dir = tempdir();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/lb-502.yaml"))
+            .unwrap();
+    let mut required = String::new();
+    for line in shipped.lines() {
+        // `  api_lb: http://127.0.0.1:8080/lb/api` becomes `  api_lb: ~`.
+        match line.split_once(": http://127.0.0.1:8080/") {
+            Some((key, _)) => required.push_str(&format!("{key}: ~\n")),
+            None => required.push_str(&format!("{line}\n")),
+        }
+    }
+    assert!(required.contains("  api_lb: ~\n"), "{required}");
+    let runbook = dir.path().join("required.yaml");
+    std::fs::write(&runbook, &required).unwrap();
+    let out = drill(
+        dir.path(),
+        &[runbook.to_str().unwrap(), "--timeline-dir", "drills"],
+        DRILL_DEADLINE,
+    );
+    out.code(0);
+    out.line(&["PASSED", "classlink-2020"]);
+}
+
 #[test]
 fn reprovisioning_only_fails_classlink() {
     let dir = tempdir();

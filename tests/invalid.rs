@@ -1077,9 +1077,210 @@ const CASES: &[Case] = &[
             (6, 17, "`item` is only defined in a step with `loop`"),
             (7, 11, "unknown name `var` (did you mean `vars`?)"),
             (
+                10,
+                16,
+                "`loop`: `vars.sites` is not declared under `vars:`: declare it there, with `~`",
+            ),
+            (
                 12,
                 11,
                 "`item` is not defined here: `when` and `loop` are evaluated once, before the items",
+            ),
+        ],
+    },
+    // --- filters, tests, methods and vars that would fail at run time ---------------------
+    Case {
+        name: "unknown_filter_in_expect",
+        yaml: r#"
+            name: x
+            title: t
+            steps:
+              - id: a
+                title: A
+                http: {url: 'http://lb'}
+                expect: rate_5xx | roundd < 0.02
+        "#,
+        expected: &[(
+            7,
+            24,
+            "`expect`: unknown filter `roundd` (did you mean `round`?)",
+        )],
+    },
+    Case {
+        name: "unknown_test_in_when",
+        yaml: r#"
+            name: x
+            title: t
+            steps:
+              - id: a
+                title: A
+                http: {url: 'http://lb'}
+              - id: b
+                title: B
+                when: steps.a.rate_5xx is nonee or steps.a.rate_5xx is numbr
+                wait: 1s
+        "#,
+        expected: &[
+            (9, 31, "`when`: unknown test `nonee` (did you mean `none`?)"),
+            (
+                9,
+                60,
+                "`when`: unknown test `numbr` (did you mean `number`?)",
+            ),
+        ],
+    },
+    Case {
+        name: "unknown_method",
+        yaml: r#"
+            name: x
+            title: t
+            vars: {site: ' a '}
+            steps:
+              - id: a
+                title: A
+                when: "vars.site.stirp() != '' and vars.site.strip().startswith('a')"
+                loop: "{{ vars.site.split(',') | map('trim') | list }}"
+                command: {argv: [echo, "{{ item.uper() }}"]}
+        "#,
+        expected: &[
+            (
+                7,
+                22,
+                "`when`: unknown method `.stirp()` (did you mean `strip`?)",
+            ),
+            (
+                9,
+                37,
+                "an `argv` element: unknown method `.uper()` (did you mean `upper`?)",
+            ),
+        ],
+    },
+    Case {
+        name: "ansible_filters_minijinja_lacks",
+        yaml: r#"
+            name: x
+            title: t
+            vars: {lb: 'http://lb', token: t}
+            steps:
+              - id: a
+                title: A
+                command: {shell: "curl {{ vars.lb | quote }} -H 'X: {{ vars.token | b64encode }}'"}
+              - id: b
+                title: B
+                http: {url: "{{ vars.lb }}/?q={{ vars.token | urlencode }}&r={{ vars.token | to_json }}"}
+        "#,
+        expected: &[
+            (
+                7,
+                41,
+                "`shell`: unknown filter `quote`: an Ansible filter that MiniJinja does not have",
+            ),
+            (
+                7,
+                73,
+                "`shell`: unknown filter `b64encode`: an Ansible filter that MiniJinja does not have",
+            ),
+            (
+                10,
+                82,
+                "http `url`: unknown filter `to_json` (did you mean `tojson`?)",
+            ),
+        ],
+    },
+    Case {
+        name: "unknown_filter_in_a_url_template",
+        yaml: r#"
+            name: x
+            title: t
+            vars: {lb: 'http://lb'}
+            steps:
+              - id: a
+                title: A
+                http:
+                  url: "{{ vars.lb | lowr }}/health"
+                  headers: {X-Run: "run {{ vars.lb | trim | uppper }}"}
+        "#,
+        expected: &[
+            (
+                8,
+                26,
+                "http `url`: unknown filter `lowr` (did you mean `lower`?)",
+            ),
+            (
+                9,
+                49,
+                "header `X-Run`: unknown filter `uppper` (did you mean `upper`?)",
+            ),
+        ],
+    },
+    Case {
+        name: "unknown_filter_in_a_folded_block",
+        yaml: r#"
+            name: x
+            title: t
+            vars: {lb: 'http://lb', groups: [a, b]}
+            steps:
+              - id: a
+                title: A
+                manual:
+                  instructions: >-
+                    Refresh {{ vars.lb }}, then check
+                    the groups {{ vars.groups | joinn(', ') }}
+                      and {{ vars.groups | lenght }}.
+        "#,
+        expected: &[
+            (
+                10,
+                37,
+                "`manual` instructions: unknown filter `joinn` (did you mean `join`?)",
+            ),
+            (
+                11,
+                32,
+                "`manual` instructions: unknown filter `lenght` (did you mean `length`?)",
+            ),
+        ],
+    },
+    Case {
+        name: "undeclared_vars",
+        yaml: r#"
+            name: x
+            title: t
+            vars:
+              threshold: 0.02
+              lb: {url: 'http://lb', name: api}
+              sites: ~
+            steps:
+              - id: a
+                title: A
+                http: {url: "{{ vars.lb.url }}/{{ vars.lb.nme }}/{{ vars['lbb'] }}"}
+                expect: rate_5xx < vars.threshhold
+              - id: b
+                title: B
+                loop: vars.sites
+                when: vars.enabled | default(true)
+                tcp: "{{ item }}:{{ vars.port }}"
+        "#,
+        expected: &[
+            (
+                10,
+                63,
+                "http `url`: `vars.lbb` is not declared under `vars:` (did you mean `vars.lb`?)",
+            ),
+            (
+                11,
+                29,
+                "`expect`: `vars.threshhold` is not declared under `vars:` (did you mean `vars.threshold`?)",
+            ),
+            (
+                15,
+                16,
+                "`when`: `vars.enabled` is not declared under `vars:`: declare it there, with `~` if it must be given with --var or --vars",
+            ),
+            (
+                16,
+                30,
+                "tcp address: `vars.port` is not declared under `vars:`: declare it there",
             ),
         ],
     },
@@ -1153,6 +1354,11 @@ const CASES: &[Case] = &[
                 13,
                 "`manual` instructions: template does not parse: syntax error",
             ),
+            (
+                15,
+                57,
+                "prometheus `query`: `vars.metric` is not declared under `vars:`",
+            ),
             (18, 10, "tcp address: template does not parse: syntax error"),
         ],
     },
@@ -1190,6 +1396,7 @@ const CASES: &[Case] = &[
                 "`name` must be lowercase letters, digits and dashes ([a-z0-9-]+), found `LB 502`",
             ),
             (4, 21, "default timeout: `5` has no unit"),
+            (8, 26, "http `url`: `vars.lb` is not declared under `vars:`"),
             (8, 43, "`samples` must be between 1 and 1000000, found 0"),
             (
                 9,

@@ -636,7 +636,8 @@ const SECRETS_RUNBOOK: &str = r#"
     name: redaction
     title: Secrets in, nothing out
     secrets: [RB_E2E_TOKEN, RB_E2E_PASSWORD]
-    vars: {channel: ops}
+    # copy, note and deep come from the vars file or --var of each test.
+    vars: {channel: ops, copy: ~, note: ~, deep: ~}
     steps:
       - id: login
         title: Get a one-time password

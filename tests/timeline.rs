@@ -396,6 +396,7 @@ fn a_secret_in_an_error_message_or_a_var_is_redacted() {
             name: secret-error
             title: Secret in a URL that fails
             secrets: [RB_TEST_KEY]
+            vars: {{channel: ~}}
             steps:
               - id: call
                 title: Call with the key in the query

@@ -123,6 +123,20 @@ fn load_runbook(source: &RunbookSource) -> Result<Runbook, Exit> {
     })
 }
 
+/// A var declared with `~` that the runbook reads must have been given by now: checked before
+/// the timeline is created or appended to, so a run that cannot start leaves no trace.
+fn required_vars(runbook: &Runbook, vars: &Map<String, Json>) -> Result<(), Exit> {
+    let unset = crate::runbook::unset_required(runbook, vars);
+    for message in &unset {
+        error(message);
+    }
+    if unset.is_empty() {
+        Ok(())
+    } else {
+        Err(Exit::Usage)
+    }
+}
+
 /// Resolves the mode, secrets, vars, answers and timeline. `Ok(None)`: nothing to do.
 fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     let args = &invocation.args;
@@ -229,6 +243,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         Some(path) if empty_timeline => {
             let mut vars = runbook.vars.clone();
             vars.extend(overrides);
+            required_vars(&runbook, &vars)?;
             let writer = TimelineWriter::resume(path, &new_run_id(), 0, Arc::clone(&redactor))
                 .map_err(|e| {
                     error(format!(
@@ -277,6 +292,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             };
             let mut vars = recorded.vars;
             vars.extend(overrides);
+            required_vars(&runbook, &vars)?;
             let writer = TimelineWriter::resume(
                 path,
                 &recorded.run_id,
@@ -296,6 +312,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         None => {
             let mut vars = runbook.vars.clone();
             vars.extend(overrides);
+            required_vars(&runbook, &vars)?;
             let run_id = new_run_id();
             let path = match &args.timeline {
                 Some(p) => p.clone(),

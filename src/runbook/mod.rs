@@ -1,7 +1,9 @@
 //! The runbook format: parsing, validation and the validated model.
 pub mod model;
+mod names;
 pub(crate) mod parse;
 pub mod validate;
 
 pub use model::*;
+pub use names::unset_required;
 pub use validate::{LoadError, from_text, load};

@@ -14,6 +14,8 @@ pub struct Runbook {
     pub description: Option<String>,
     /// Default vars, in the order written.
     pub vars: Map<String, Json>,
+    /// The vars declared with `~` (null), with where: a run that reads one needs it given.
+    pub required_vars: Vec<(String, Pos)>,
     /// Names of environment variables read at start and redacted everywhere.
     pub secrets: Vec<String>,
     pub defaults: Defaults,

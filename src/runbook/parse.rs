@@ -71,6 +71,10 @@ pub(crate) const ON_FAIL_KEYS: &[&str] = &["goto"];
 /// Collects located problems while walking the tree.
 pub(crate) struct Checker<'a> {
     pub file: &'a str,
+    /// The file's text, to point at a name inside an expression; empty when not known.
+    pub text: &'a str,
+    /// The vars the runbook declares, once read; `None` where nothing can be said.
+    pub vars: Option<Vec<String>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -78,6 +82,8 @@ impl<'a> Checker<'a> {
     pub fn new(file: &'a str) -> Self {
         Checker {
             file,
+            text: "",
+            vars: None,
             diagnostics: Vec::new(),
         }
     }
@@ -225,6 +231,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
+        self.names(node, what, &source, &expr::names::scan_template(&source));
         Some(Template {
             source,
             pos: node.pos,
@@ -255,6 +262,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
+        self.names(node, what, &source, &expr::names::scan_expression(&source));
         Some(Expr {
             source,
             pos: node.pos,
@@ -408,21 +416,31 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         entry(entries, "description").and_then(|n| checker.string(n, "`description`"));
 
     let mut vars = Map::new();
+    let mut required_vars = Vec::new();
+    // Without `vars:`, none is declared and every `vars.X` read is an error.
+    checker.vars = Some(Vec::new());
     if let Some(node) = entry(entries, "vars") {
         match &node.value {
             Value::Map(pairs) => {
                 for (k, v) in pairs {
                     vars.insert(k.name.clone(), v.to_json());
+                    if matches!(v.value, Value::Null) {
+                        required_vars.push((k.name.clone(), k.pos));
+                    }
                 }
+                checker.vars = Some(pairs.iter().map(|(k, _)| k.name.clone()).collect());
             }
             Value::Null => {}
-            _ => checker.error(
-                node.pos,
-                format!(
-                    "`vars` must be a mapping of names to values, found {}",
-                    node.kind()
-                ),
-            ),
+            _ => {
+                checker.vars = None;
+                checker.error(
+                    node.pos,
+                    format!(
+                        "`vars` must be a mapping of names to values, found {}",
+                        node.kind()
+                    ),
+                );
+            }
         }
     }
 
@@ -494,6 +512,7 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         title: title.unwrap_or_default(),
         description,
         vars,
+        required_vars,
         secrets,
         defaults,
         steps,

@@ -105,6 +105,7 @@ pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
         }
     };
     let mut checker = Checker::new(file);
+    checker.text = &text;
     let source = Source {
         path: file.to_string(),
         text: String::new(),
