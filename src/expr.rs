@@ -4,8 +4,8 @@
 //! Undefined names are errors (`SemiStrict`), so a typo in `steps.sample_lb.rate_5xx` stops
 //! the step with a message instead of quietly evaluating to false. `x is defined` still works.
 
-mod ordering;
 pub mod names;
+mod ordering;
 mod repetition;
 
 use std::sync::OnceLock;

@@ -25,7 +25,7 @@ type Point = (Timestamp, Option<f64>, Option<f64>);
 /// A sample that sent nothing has no rate: it is left out, never drawn as 0%.
 pub fn charts(report: &Report) -> Vec<(String, String)> {
     let samples = report.http_samples();
-    let mut by_url: BTreeMap<String, Vec<(Timestamp, Option<f64>, Option<f64>)>> = BTreeMap::new();
+    let mut by_url: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for (ts, url, data) in &samples {
         let rate = data.get("rate_error").and_then(|v| v.as_f64());
         let p95 = data.get("p95_ms").and_then(|v| v.as_f64());
