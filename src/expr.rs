@@ -460,6 +460,10 @@ mod fail_closed_tests {
         );
         assert_eq!(missing("([] | max) < 1"), "([] | max) is undefined");
         assert_eq!(
+            missing("(vars.list | select('gt', 5) | map('round', 2) | max) >= 1"),
+            "(vars.list | select('gt', 5) | map('round', 2) | max) is undefined"
+        );
+        assert_eq!(
             missing("vars.threshhold == 1"),
             "vars.threshhold is undefined"
         );

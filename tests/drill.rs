@@ -424,6 +424,13 @@ fn run_outcome_passes_a_drill_whose_run_fails_for_want_of_evidence() {
     // The stated outcome replaces the implicit one: a failed run is what passes here.
     assert!(!verdict.contains("the run completed"), "{}", out.context());
     assert!(!verdict.contains("FAIL "), "{}", out.context());
+    // Stopping for want of evidence is not a recovery: no time to recovery is claimed.
+    let recovery = field(&out, "recovery:");
+    assert!(
+        !recovery.chars().any(|c| c.is_ascii_digit()),
+        "a recovery time for a run that stopped short: {recovery:?}\n{}",
+        out.context()
+    );
 }
 
 #[test]

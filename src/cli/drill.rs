@@ -228,8 +228,9 @@ async fn drill_one(
         .map(timeline_facts)
         .unwrap_or((0, 0, None));
     let passed = checks.iter().all(|c| c.passed);
-    // A drill that did not pass did not recover, whatever passed along the way.
-    let recovery = recovery.filter(|_| passed);
+    // A drill that did not pass did not recover, whatever passed along the way; nor did a run
+    // that was meant to stop short (`run_outcome: [failed]`): stopping is not recovering.
+    let recovery = recovery.filter(|_| passed && finished.exit == Exit::Ok);
     Ok(Verdict {
         scenario: name,
         title,

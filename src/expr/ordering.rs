@@ -407,15 +407,109 @@ fn shown(expr: &Expr<'_>, printed: &str, source: &str) -> String {
     if dotted(expr, &mut name) {
         return name;
     }
-    if !printed.contains(ORDER) {
-        return printed.to_string();
-    }
-    let span = span(expr);
-    source
-        .get(span.start_offset as usize..span.end_offset as usize)
-        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
+    let text = written(expr, source)
         .filter(|text| !text.is_empty())
-        .unwrap_or_else(|| "an operand".into())
+        .unwrap_or_else(|| printed.replace(&format!("{ORDER}("), "order("));
+    // `(values | max) is none` reads as one operand; `values | max is none` would not.
+    if text.contains(' ') && !(text.starts_with('(') && text.ends_with(')')) {
+        format!("({text})")
+    } else {
+        text
+    }
+}
+
+/// An operand's text as written: from the start of its first token to the end of its last,
+/// closing the brackets a span leaves out (`x | round(2` ends before its `)`).
+fn written(expr: &Expr<'_>, source: &str) -> Option<String> {
+    let (start, mut end) = extent(expr);
+    let depth = |text: &str| {
+        text.chars().fold(0i32, |d, c| match c {
+            '(' | '[' | '{' => d + 1,
+            ')' | ']' | '}' => d - 1,
+            _ => d,
+        })
+    };
+    let mut open = depth(source.get(start..end)?);
+    while open > 0 {
+        let rest = source.get(end..)?;
+        let skipped = rest.len() - rest.trim_start().len();
+        let next = rest.trim_start().chars().next()?;
+        if !matches!(next, ')' | ']' | '}') {
+            return None;
+        }
+        end += skipped + next.len_utf8();
+        open -= 1;
+    }
+    (open == 0).then(|| {
+        source[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// The byte range an expression's tokens cover: its own span and all of its children's.
+fn extent(expr: &Expr<'_>) -> (usize, usize) {
+    let own = span(expr);
+    let mut range = (own.start_offset as usize, own.end_offset as usize);
+    let mut widen = |child: &Expr<'_>| {
+        let (s, e) = extent(child);
+        range = (range.0.min(s), range.1.max(e));
+    };
+    match expr {
+        Expr::Var(_) | Expr::Const(_) => {}
+        Expr::Slice(s) => {
+            widen(&s.expr);
+            for part in [&s.start, &s.stop, &s.step].into_iter().flatten() {
+                widen(part);
+            }
+        }
+        Expr::UnaryOp(u) => widen(&u.expr),
+        Expr::BinOp(b) => {
+            widen(&b.left);
+            widen(&b.right);
+        }
+        Expr::Compare(c) => {
+            widen(&c.expr);
+            c.ops.iter().for_each(|op| widen(&op.expr));
+        }
+        Expr::IfExpr(i) => {
+            widen(&i.test_expr);
+            widen(&i.true_expr);
+            if let Some(other) = &i.false_expr {
+                widen(other);
+            }
+        }
+        Expr::Filter(f) => {
+            if let Some(inner) = &f.expr {
+                widen(inner);
+            }
+            f.args.iter().for_each(|a| widen(argument(a)));
+        }
+        Expr::Test(t) => {
+            widen(&t.expr);
+            t.args.iter().for_each(|a| widen(argument(a)));
+        }
+        Expr::GetAttr(g) => widen(&g.expr),
+        Expr::GetItem(g) => {
+            widen(&g.expr);
+            widen(&g.subscript_expr);
+        }
+        Expr::Call(c) => {
+            widen(&c.expr);
+            c.args.iter().for_each(|a| widen(argument(a)));
+        }
+        Expr::List(l) => l.items.iter().for_each(&mut widen),
+        Expr::Tuple(t) => t.items.iter().for_each(&mut widen),
+        Expr::Map(m) => m.keys.iter().chain(&m.values).for_each(&mut widen),
+    }
+    range
+}
+
+fn argument<'a>(arg: &'a CallArg<'a>) -> &'a Expr<'a> {
+    match arg {
+        CallArg::Pos(e) | CallArg::Kwarg(_, e) | CallArg::PosSplat(e) | CallArg::KwargSplat(e) => e,
+    }
 }
 
 fn span(expr: &Expr<'_>) -> Span {
