@@ -92,7 +92,7 @@ fn byte_offset(text: &str, pos: Pos) -> Option<usize> {
 }
 
 /// The 1-based line and column (in characters) of a byte offset in `text`.
-fn position(text: &str, offset: usize) -> Pos {
+pub(super) fn position(text: &str, offset: usize) -> Pos {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let col = before

@@ -63,18 +63,7 @@ pub fn load(path: &Path) -> Result<Runbook, LoadError> {
 /// A file that is not text is an invalid runbook like any other: located at its first bad byte.
 fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> LoadError {
     let before = std::str::from_utf8(&bytes[..valid_up_to]).unwrap_or_default();
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .count()
-        + 1;
-    let pos = Pos::new(
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(col).unwrap_or(u32::MAX),
-    );
+    let pos = super::names::position(before, before.len());
     LoadError::Invalid {
         diagnostics: vec![Diagnostic::new(
             file,
