@@ -545,6 +545,26 @@ fn html_is_one_self_contained_page() {
     assert!(body.contains("note from bob@oncall"));
     assert!(body.contains("Time to mitigate"));
     assert!(select("svg").len() >= 2, "inline SVG charts");
+    // What a sample measured holds until the next sample: every segment of a chart's line is
+    // horizontal or vertical, never a slope that invents values between samples.
+    let lines = select("polyline");
+    assert!(!lines.is_empty(), "charts have lines");
+    for line in lines {
+        let points: Vec<(f64, f64)> = line
+            .value()
+            .attr("points")
+            .unwrap()
+            .split(' ')
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        for pair in points.windows(2) {
+            let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
+            assert!(x1 == x2 || y1 == y2, "a sloping segment {pair:?} in {points:?}");
+        }
+    }
 }
 
 /// Renders an SVG with a pure-Rust renderer.

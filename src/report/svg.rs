@@ -139,10 +139,17 @@ pub fn chart(
         );
     }
     if !points.is_empty() {
-        let path: Vec<String> = points
-            .iter()
-            .map(|(ts, v)| format!("{:.1},{:.1}", x(*ts), y(*v)))
-            .collect();
+        // Steps, not slopes: what a sample measured holds until the next sample. A line from
+        // one sample to the next would claim the rate fell steadily in between, long before
+        // the refresh that fixed it.
+        let mut path: Vec<String> = Vec::with_capacity(points.len() * 2);
+        for (i, (ts, v)) in points.iter().enumerate() {
+            if i > 0 {
+                let previous = points[i - 1].1;
+                path.push(format!("{:.1},{:.1}", x(*ts), y(previous)));
+            }
+            path.push(format!("{:.1},{:.1}", x(*ts), y(*v)));
+        }
         let _ = write!(
             svg,
             r##"<polyline points="{}" fill="none" stroke="#c62828" stroke-width="2"/>"##,
