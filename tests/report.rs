@@ -348,6 +348,19 @@ fn testcases(xml: &str) -> Vec<(String, String, String, String)> {
 fn junit_has_one_testcase_per_step() {
     let xml = lb_502(&["--format", "junit"]);
     insta::assert_snapshot!("lb_502_junit", xml);
+    // The suite says how long the run took, when it started (UTC, no zone, as the xUnit schema
+    // types `timestamp`) and on which host (the actor's, `bob@oncall`).
+    let suite = xml
+        .lines()
+        .find(|l| l.trim_start().starts_with("<testsuite "))
+        .unwrap_or_else(|| panic!("no testsuite in {xml}"));
+    for attribute in [
+        r#"time="1.914""#,
+        r#"timestamp="2020-11-16T13:02:39""#,
+        r#"hostname="oncall""#,
+    ] {
+        assert!(suite.contains(attribute), "{attribute} missing: {suite}");
+    }
     let cases = testcases(&xml);
     assert_eq!(cases.len(), 14, "{xml}");
     for (i, (classname, name, time, _)) in cases.iter().enumerate() {

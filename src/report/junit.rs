@@ -71,6 +71,27 @@ pub fn render(report: &Report) -> Result<String, String> {
         case.set_system_out(format!("[{}] {}", row.step, row.summary));
         suite.add_test_case(case);
     }
+    // What CI reporters and the xUnit schema read on a suite: how long the run took, when it
+    // started (UTC, `xs:dateTime` without a zone) and where.
+    if let Some(ms) = report.summary.duration_ms {
+        suite.set_time(Duration::from_millis(ms));
+        junit.set_time(Duration::from_millis(ms));
+    }
+    if let Some(started) = report.started {
+        let utc = started.to_zoned(jiff::tz::TimeZone::UTC);
+        suite
+            .extra
+            .insert("timestamp".into(), utc.strftime("%Y-%m-%dT%H:%M:%S").to_string().into());
+    }
+    suite.extra.insert("hostname".into(), hostname(&report.actor).into());
     junit.add_test_suite(suite);
     junit.to_string().map_err(|e| e.to_string())
+}
+
+/// The host the run was on, from its actor (`user@host`); CI runs record no host.
+fn hostname(actor: &str) -> String {
+    match actor.rsplit_once('@') {
+        Some((_, host)) if !host.is_empty() => host.to_string(),
+        _ => "unknown".to_string(),
+    }
 }
