@@ -575,7 +575,10 @@ fn html_is_one_self_contained_page() {
             .collect();
         for pair in points.windows(2) {
             let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
-            assert!(x1 == x2 || y1 == y2, "a sloping segment {pair:?} in {points:?}");
+            assert!(
+                x1 == x2 || y1 == y2,
+                "a sloping segment {pair:?} in {points:?}"
+            );
         }
     }
 }

@@ -178,7 +178,10 @@ mod tests {
             expr::eval_json("steps | list", &ctx).unwrap(),
             json!(["sample", "cpu"])
         );
-        assert!(expr::eval_bool("steps.nope.value > 1", &ctx).is_err());
+        assert_eq!(
+            expr::eval_bool("steps.nope.value > 1", &ctx),
+            Err(expr::EvalError::Missing("steps.nope is undefined".into()))
+        );
         assert!(expr::eval_bool("item is defined", &scope().value()).is_ok_and(|v| !v));
     }
 
@@ -187,6 +190,9 @@ mod tests {
         let fields = json!({"rate_5xx": 0.5, "vars": "shadowed"});
         let ctx = scope().with_fields(fields.as_object().unwrap());
         assert!(expr::eval_bool("rate_5xx > vars.max", &ctx).unwrap());
-        assert!(expr::eval_bool("nope > 1", &ctx).is_err());
+        assert_eq!(
+            expr::eval_bool("nope > 1", &ctx),
+            Err(expr::EvalError::Missing("nope is undefined".into()))
+        );
     }
 }

@@ -79,11 +79,14 @@ pub fn render(report: &Report) -> Result<String, String> {
     }
     if let Some(started) = report.started {
         let utc = started.to_zoned(jiff::tz::TimeZone::UTC);
-        suite
-            .extra
-            .insert("timestamp".into(), utc.strftime("%Y-%m-%dT%H:%M:%S").to_string().into());
+        suite.extra.insert(
+            "timestamp".into(),
+            utc.strftime("%Y-%m-%dT%H:%M:%S").to_string().into(),
+        );
     }
-    suite.extra.insert("hostname".into(), hostname(&report.actor).into());
+    suite
+        .extra
+        .insert("hostname".into(), hostname(&report.actor).into());
     junit.add_test_suite(suite);
     junit.to_string().map_err(|e| e.to_string())
 }
