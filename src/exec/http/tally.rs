@@ -185,7 +185,8 @@ impl Tally {
                     let mut text = format!(
                         "{} in {}",
                         status_text(answer.status),
-                        duration::human(answer.latency)
+                        // From the recorded `max_ms`, so the line and the fields agree.
+                        duration::human_ms(round_ms(answer.latency.as_secs_f64() * 1000.0))
                     );
                     if answer.truncated {
                         text.push_str(&format!(", body exceeds {cap} cap"));
