@@ -31,7 +31,7 @@ pub fn judge(
             failures: if default_ok {
                 Vec::new()
             } else {
-                vec![default_criterion(executor).to_string()]
+                vec![default_criterion(executor.kind()).to_string()]
             },
         };
     }
@@ -92,15 +92,16 @@ pub fn short_json(value: &Json) -> String {
     }
 }
 
-fn default_criterion(executor: &Executor) -> &'static str {
-    match executor {
-        Executor::Http(_) => "expected every response below 400 and no transport error",
-        Executor::Command(_) => "expected exit code 0",
-        Executor::Tcp(_) => "expected the connection to succeed",
-        Executor::Prometheus(_) => "expected an answer from Prometheus",
-        Executor::Statuspage(_) => "expected an answer from the status page",
-        Executor::Manual(_) => "expected the step to be acknowledged",
-        Executor::Wait(_) => "expected the wait to finish",
+/// What "passed" means for a step without `expect`, by executor kind (`Executor::kind`).
+fn default_criterion(kind: &str) -> &'static str {
+    match kind {
+        "http" => "expected every request sent to get an answer below 400",
+        "command" => "expected exit code 0",
+        "tcp" => "expected the connection to succeed",
+        "prometheus" => "expected an answer from Prometheus",
+        "statuspage" => "expected an answer from the status page",
+        "manual" => "expected the step to be acknowledged",
+        _ => "expected the wait to finish",
     }
 }
 
@@ -116,6 +117,104 @@ mod tests {
             pos: Pos::new(1, 1),
             reads: crate::expr::check_expression(s).unwrap(),
         }
+    }
+
+    #[test]
+    fn each_executor_says_what_passing_means_without_expect() {
+        for (kind, text) in [
+            (
+                "http",
+                "expected every request sent to get an answer below 400",
+            ),
+            ("command", "expected exit code 0"),
+            ("tcp", "expected the connection to succeed"),
+            ("prometheus", "expected an answer from Prometheus"),
+            ("statuspage", "expected an answer from the status page"),
+            ("manual", "expected the step to be acknowledged"),
+            ("wait", "expected the wait to finish"),
+        ] {
+            assert_eq!(default_criterion(kind), text);
+        }
+        let base = Scope::new(&Value::from(()), &Value::from(()), &Default::default());
+        let wait = Executor::Wait(Default::default());
+        let failed = judge(&[], &wait, &Map::new(), &base, false, &Redactor::new());
+        assert_eq!(
+            failed,
+            Judgement {
+                passed: false,
+                failures: vec!["expected the wait to finish".into()]
+            }
+        );
+        let passed = judge(&[], &wait, &Map::new(), &base, true, &Redactor::new());
+        assert_eq!(
+            passed,
+            Judgement {
+                passed: true,
+                failures: vec![]
+            }
+        );
+    }
+
+    /// Values longer than 120 characters are cut to 117 and `...`; 120 stay whole.
+    #[test]
+    fn long_values_are_cut_at_120_characters() {
+        let exactly = Json::String("x".repeat(118)); // 120 with its quotes
+        assert_eq!(short_json(&exactly), format!("\"{}\"", "x".repeat(118)));
+        let over = Json::String("é".repeat(119)); // 121 characters, more bytes
+        let cut = short_json(&over);
+        assert_eq!(cut.chars().count(), 120);
+        assert_eq!(cut, format!("\"{}...", "é".repeat(116)));
+    }
+
+    #[test]
+    fn actuals_leave_out_secrets_and_name_what_is_undefined() {
+        let ctx = crate::expr::context(&json!({
+            "rate": 0.5,
+            "secrets": {"token": "s3cr3t-value"},
+        }));
+        let names = vec![
+            "rate".to_string(),
+            "secrets.token".to_string(),
+            "nope".to_string(),
+        ];
+        assert_eq!(
+            actuals(&names, &ctx, &Redactor::new()),
+            "rate = 0.5, nope = undefined"
+        );
+        assert_eq!(actuals(&[], &ctx, &Redactor::new()), "false");
+        let redactor = Redactor::new();
+        redactor.add("0.5-secret");
+        let ctx = crate::expr::context(&json!({"body": "token 0.5-secret"}));
+        assert_eq!(
+            actuals(&["body".to_string()], &ctx, &redactor),
+            "body = \"token ***\""
+        );
+    }
+
+    #[test]
+    fn missing_evidence_and_broken_expressions_read_differently() {
+        let fields = json!({"value": null, "series": 0})
+            .as_object()
+            .unwrap()
+            .clone();
+        let base = Scope::new(&Value::from(()), &Value::from(()), &Default::default());
+        let wait = Executor::Wait(Default::default());
+        let j = judge(
+            &[e("value < 0.5"), e("value | nosuchfilter")],
+            &wait,
+            &fields,
+            &base,
+            true,
+            &Redactor::new(),
+        );
+        assert!(!j.passed);
+        assert_eq!(
+            j.failures,
+            vec![
+                "expected value < 0.5, but value is none (the query returned no series)",
+                "expected value | nosuchfilter, but it could not be evaluated: unknown filter: filter nosuchfilter is unknown",
+            ]
+        );
     }
 
     #[test]

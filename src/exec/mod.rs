@@ -24,7 +24,8 @@ pub struct ExecOutput {
     pub fields: Map<String, Json>,
     /// One human line, e.g. `502 rate 38% (19/50), p95 1.2 s`.
     pub summary: String,
-    /// Whether the step passes when it has no `expect` (e.g. http: every response below 400).
+    /// Whether the step passes when it has no `expect` (e.g. http: an answer below 400 to every
+    /// request sent, and at least one).
     pub ok: bool,
 }
 
