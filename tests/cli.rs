@@ -414,10 +414,6 @@ fn exit_2_for_bad_usage() {
 
 #[test]
 fn exit_3_when_the_operator_aborts() {
-    if !have_script() {
-        eprintln!("skipped: util-linux `script` is needed for a pseudo-terminal");
-        return;
-    }
     let server = Server::start();
     let out = Test::new()
         .server(&server)
@@ -458,10 +454,6 @@ fn exit_3_when_the_operator_aborts() {
 
 #[test]
 fn guided_run_asks_before_an_action() {
-    if !have_script() {
-        eprintln!("skipped: util-linux `script` is needed for a pseudo-terminal");
-        return;
-    }
     let server = Server::start();
     let out = Test::new()
         .server(&server)
@@ -538,10 +530,6 @@ fn exit_130_on_sigterm() {
 
 #[test]
 fn ci_or_non_interactive_never_prompts_even_on_a_terminal() {
-    if !have_script() {
-        eprintln!("skipped: util-linux `script` is needed for a pseudo-terminal");
-        return;
-    }
     let rb = r#"
         name: no-prompt
         title: No prompt
@@ -606,10 +594,6 @@ fn one_plain_line_per_finished_step_on_stdout() {
 
 #[test]
 fn no_colour_on_a_terminal_with_no_color_set() {
-    if !have_script() {
-        eprintln!("skipped: util-linux `script` is needed for a pseudo-terminal");
-        return;
-    }
     let out = Test::new()
         .runbook("name: tty\ntitle: TTY\nsteps:\n  - {id: one, title: One, wait: 1ms}\n")
         .pty()
