@@ -856,10 +856,7 @@ fn sample(url: &str, samples: u32, concurrency: u32) -> Json {
         "#,
         timeout_ms = WORK_TIMEOUT.as_millis()
     );
-    let out = Test::new()
-        .runbook(&yaml)
-        .args(["run"])
-        .run();
+    let out = Test::new().runbook(&yaml).args(["run"]).run();
     out.finished("probe")["data"].clone()
 }
 

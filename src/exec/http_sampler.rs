@@ -60,7 +60,12 @@ use super::{BODY_CAP, HttpRequest, Progress, RequestBody};
 /// redirect is followed by resending the sample through reqwest, which is harmless for safe
 /// methods only: a POST that is redirected keeps the reqwest path, so it is sent once.
 pub(super) fn applies(req: &HttpRequest, url: &Url, method: &Method) -> bool {
-    applies_with(req, url, method, proxy_configured(|name| std::env::var_os(name)))
+    applies_with(
+        req,
+        url,
+        method,
+        proxy_configured(|name| std::env::var_os(name)),
+    )
 }
 
 /// [`applies`] with the proxy decided by the caller, so tests do not depend on the environment
@@ -683,10 +688,7 @@ mod tests {
             move |name: &str| (name == set).then(|| std::ffi::OsString::from(value))
         };
         for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
-            assert!(
-                proxy_configured(only(name, "http://proxy:3128")),
-                "{name}"
-            );
+            assert!(proxy_configured(only(name, "http://proxy:3128")), "{name}");
             // Set but empty means no proxy, as reqwest reads it.
             assert!(!proxy_configured(only(name, "")), "{name} empty");
         }

@@ -53,9 +53,8 @@ pub fn require(program: &str, package: &str) -> PathBuf {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    find(program).unwrap_or_else(|| {
-        panic!("`{package}` was installed but `{program}` is still not on PATH")
-    })
+    find(program)
+        .unwrap_or_else(|| panic!("`{package}` was installed but `{program}` is still not on PATH"))
 }
 
 /// `program` as the shell would find it on `PATH`.
