@@ -80,6 +80,7 @@ pub struct Test {
     default_timeline: bool,
     server: Option<String>,
     pty: bool,
+    under: Vec<String>,
 }
 
 impl Default for Test {
@@ -108,6 +109,7 @@ impl Test {
             default_timeline: false,
             server: None,
             pty: false,
+            under: Vec::new(),
         }
     }
 
@@ -181,6 +183,17 @@ impl Test {
         self
     }
 
+    /// Runs the binary through another program (`strace ... --`), which gets the binary and its
+    /// arguments after `wrapper`.
+    pub fn under<I, S>(mut self, wrapper: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.under = wrapper.into_iter().map(Into::into).collect();
+        self
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -214,6 +227,13 @@ impl Test {
             let mut script = Command::new("script");
             script.args(["-qec", &line, "/dev/null"]);
             script
+        } else if let Some((program, wrapper_args)) = self.under.split_first() {
+            let mut command = Command::new(program);
+            command
+                .args(wrapper_args)
+                .arg(binary)
+                .args(self.full_args());
+            command
         } else {
             let mut command = Command::new(binary);
             command.args(self.full_args());
