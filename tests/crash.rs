@@ -1,7 +1,11 @@
 //! Crash safety: `runbook run --yes` is killed with SIGKILL at 20 points — between events,
 //! right after an event reached the disk (so the kill lands in or near the next write), in the
-//! middle of an action's request, at random moments, and during a resume — and resumed with
-//! `--resume --yes` until the run completes.
+//! middle of an action's request, after a drawn number of events, and during a resume — and
+//! resumed with `--resume --yes` until the run completes.
+//!
+//! The points are drawn from a fixed seed, so every run of the suite covers the same 20 (a
+//! clock-seeded draw tested different points on each CI run, and a failure could not be
+//! replayed). `RUNBOOK_CRASH_SEED=N` draws others; a failure prints the seed in use.
 //!
 //! The contract checked after every trial: the timeline parses (a torn last line is ignored and
 //! cut on resume), the run completes, `seq` only grows, there is one `run_id`, and an action is
@@ -71,9 +75,18 @@ enum Kill {
     },
     /// Once the server has received a request to this path (and has not answered it).
     MidRequest(&'static str),
-    /// This long after the process started.
-    Delay(Duration),
+    /// Once the timeline has this many complete events, then after a few microseconds more.
+    /// Counted in events rather than time, so the point is the same on a fast or a loaded
+    /// machine.
+    AfterEvents { count: usize, extra: Duration },
 }
+
+/// The seed of the drawn kill points unless `RUNBOOK_CRASH_SEED` says otherwise.
+const DEFAULT_SEED: u64 = 0x5eed_c0de_2026_1122;
+
+/// The events of a run of `RUNBOOK` that nothing interrupts: run_started, start and finish of
+/// six steps and of `notify`, run_finished.
+const EVENTS_IN_A_RUN: u64 = 16;
 
 #[derive(Clone, Debug)]
 struct Trial {
@@ -179,11 +192,13 @@ fn trials(rng: &mut Rng) -> Vec<Trial> {
             torn: Some(b"{\"seq\":99,\"ts\":\"t\",\"event\":\"note\",\"text\":\"caf\xC3".to_vec()),
         },
     ];
-    for i in 0..3 {
-        let delay = Duration::from_millis(rng.below(700));
+    for _ in 0..3 {
+        // Any event but the last (a kill after run_finished has nothing left to resume).
+        let count = 1 + rng.below(EVENTS_IN_A_RUN - 1) as usize;
+        let extra = Duration::from_micros(rng.below(2000));
         trials.push(one(
-            &format!("random delay {i}: {delay:?}"),
-            Kill::Delay(delay),
+            &format!("after {count} events and {extra:?}"),
+            Kill::AfterEvents { count, extra },
         ));
     }
     trials
@@ -191,18 +206,25 @@ fn trials(rng: &mut Rng) -> Vec<Trial> {
 
 #[test]
 fn killed_runs_resume_to_completion_without_repeating_a_finished_action() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = match std::env::var("RUNBOOK_CRASH_SEED") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("RUNBOOK_CRASH_SEED={text:?} is not a number")),
+        Err(_) => DEFAULT_SEED,
+    };
     let mut rng = Rng(seed | 1);
-    let queue = Mutex::new(trials(&mut rng).into_iter().collect::<VecDeque<_>>());
-    assert_eq!(queue.lock().unwrap().len(), 20);
+    let all = trials(&mut rng);
+    assert_eq!(all.len(), 20);
+    // The same seed draws the same points: what a failure's seed replays.
+    assert_eq!(
+        format!("{:?}", trials(&mut Rng(seed | 1))),
+        format!("{all:?}")
+    );
+    eprintln!("crash trials (RUNBOOK_CRASH_SEED={seed}):");
+    for trial in &all {
+        eprintln!("  {}: {:?}", trial.name, trial.kills);
+    }
+    let queue = Mutex::new(all.into_iter().collect::<VecDeque<_>>());
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..4 {
@@ -227,7 +249,7 @@ fn killed_runs_resume_to_completion_without_repeating_a_finished_action() {
     let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
-        "{} of 20 trials failed (CRASH_SEED={seed}):\n{}",
+        "{} of 20 trials failed (RUNBOOK_CRASH_SEED={seed} replays them):\n{}",
         failures.len(),
         failures.join("\n\n")
     );
@@ -388,7 +410,7 @@ fn wait_and_kill(
                 .filter(|e| e["event"] == *event && step.is_none_or(|s| e["step"] == s))
                 .count(),
             Kill::MidRequest(path) => server.count(path),
-            Kill::Delay(_) => 0,
+            Kill::AfterEvents { .. } => events(&timeline).len(),
         }
     };
     // A resume's timeline already has the events of the runs before it.
@@ -398,11 +420,11 @@ fn wait_and_kill(
             return false;
         }
         let reached = match kill {
-            Kill::Delay(delay) => started.elapsed() >= *delay,
+            Kill::AfterEvents { count, .. } => matching() >= *count,
             _ => matching() > before,
         };
         if reached {
-            if let Kill::After { extra, .. } = kill {
+            if let Kill::After { extra, .. } | Kill::AfterEvents { extra, .. } = kill {
                 std::thread::sleep(*extra);
             }
             // SIGKILL: nothing in the process gets to clean up.

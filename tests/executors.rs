@@ -691,6 +691,9 @@ fn command_exit_code_and_json_stdout() {
 
 #[test]
 fn command_timeout_kills_the_whole_command() {
+    // A background child records its pid, then would create late.txt after the timeout. The
+    // foreground waits until the pid is recorded, so the timeout always lands on a started
+    // child, whatever the machine's load.
     let out = Test::new()
         .runbook(
             r#"
@@ -700,7 +703,12 @@ fn command_timeout_kills_the_whole_command() {
               - id: hang
                 title: Sleeps too long
                 action: false
-                command: {shell: "(sleep 0.8; touch late.txt) & sleep 5", timeout: 200ms}
+                command:
+                  shell: |
+                    sh -c 'echo $$ > bg.pid; sleep 5; touch late.txt' &
+                    while [ ! -s bg.pid ]; do sleep 0.01; done
+                    sleep 30
+                  timeout: 2s
                 expect: timed_out
             "#,
         )
@@ -710,18 +718,37 @@ fn command_timeout_kills_the_whole_command() {
     let data = out.outcome("hang", "passed");
     assert_eq!(data["timed_out"], true);
     assert!(data["exit_code"].is_null(), "{data}");
-    assert!(
-        out.elapsed < Duration::from_millis(2500),
-        "{:?}",
-        out.elapsed
-    );
-    // Had the background subshell survived, it would create the file after 0.8 s.
-    std::thread::sleep(Duration::from_millis(1000).saturating_sub(out.elapsed));
-    std::thread::sleep(Duration::from_millis(100));
+    // Far from the 30 s the command would take, with room for a loaded machine.
+    assert!(out.elapsed < Duration::from_secs(10), "{:?}", out.elapsed);
+    let pid = std::fs::read_to_string(out.path("bg.pid"))
+        .expect("the background child started before the timeout");
+    let pid = pid.trim();
+    // Had the kill missed the background child, it would be alive until it created late.txt
+    // and only then exit: once it is gone, late.txt can never appear, and must not be there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background child {pid} is still running 20 s after the timeout"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         !out.path("late.txt").exists(),
-        "the command outlived its timeout"
+        "the background child outlived the timeout"
     );
+}
+
+/// Whether process `pid` is running (a zombie nobody reaped has finished running).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // `pid (comm) S ...`: the state follows the command name's closing parenthesis.
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(!matches!(state, 'Z' | 'X'))
+        })
+        .unwrap_or(false)
 }
 
 #[test]
@@ -923,9 +950,12 @@ fn default_timeout_applies_to_every_step() {
         .args(["run"])
         .run()
         .status(0);
+    // The outcomes prove the default timeout applied (`status is none`, `timed_out`); the
+    // bound only catches a step that waited for the end anyway, with room for a loaded machine.
     out.outcome("hang", "passed");
     out.outcome("slow_command", "passed");
-    assert!(out.elapsed < Duration::from_secs(4), "{:?}", out.elapsed);
+    assert_eq!(out.finished("slow_command")["data"]["timed_out"], true);
+    assert!(out.elapsed < Duration::from_secs(15), "{:?}", out.elapsed);
 }
 
 #[test]

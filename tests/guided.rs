@@ -1152,8 +1152,25 @@ fn notes_from_another_process_land_whole_while_the_run_waits_and_writes() {
         &dir,
         vec!["milestone".into(), TIMELINE.into(), "mitigated".into()],
     ));
-    // Half of them append while the run waits; let the rest race the run's own writes.
-    std::thread::sleep(Duration::from_millis(30));
+    // Half of them append while the run waits at the prompt, proved rather than hoped for;
+    // the rest may land while the run writes (concurrent_writers_never_interleave_or_tear_lines
+    // in tests/timeline.rs forces that race).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(dir.join(TIMELINE)).unwrap_or_default();
+        let landed = text
+            .lines()
+            .filter(|l| l.contains(r#""event":"note""#))
+            .count();
+        if landed >= NOTES / 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {landed} notes landed while the run waited"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     pty.key("y");
     pty.expect(TABLE_HEADER);
     pty.assert_exit(0);

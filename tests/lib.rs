@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod crash;
 mod drill;
+mod durability;
 mod executors;
 mod fail_closed;
 mod faults;

@@ -416,3 +416,103 @@ fn a_secret_in_an_error_message_or_a_var_is_redacted() {
     let started = &out.events("run_started")[0];
     assert_eq!(started["vars"]["channel"], "***");
 }
+
+// ---------------------------------------------------------------- concurrent writers
+
+#[test]
+fn concurrent_writers_never_interleave_or_tear_lines() {
+    // Each step waits until another process has appended a note since it started, so the
+    // run's own writes are forced to interleave with the others' appends instead of hoping a
+    // sleep lines them up; three writers append in a loop, contending with each other too.
+    const STEPS: usize = 6;
+    const WRITERS: usize = 3;
+    let mut yaml = String::from("name: busy\ntitle: Busy timeline\nsteps:\n");
+    for i in 0..STEPS {
+        yaml.push_str(&format!(
+            r#"  - id: s{i}
+    title: Step {i}
+    action: false
+    command:
+      shell: |
+        before=$(grep -c '"event":"note"' timeline.jsonl)
+        while [ "$(grep -c '"event":"note"' timeline.jsonl)" -le "$before" ]; do sleep 0.01; done
+      timeout: 20s
+"#
+        ));
+    }
+    let running = Test::new().runbook(&yaml).args(["run"]).spawn();
+    running.wait_for_event(|e| e["event"] == "run_started");
+    let timeline_path = running.path(TIMELINE);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (out, written) = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (done, path) = (&done, &timeline_path);
+                scope.spawn(move || {
+                    let mut texts = Vec::new();
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let text = format!("writer {w} note {}", texts.len());
+                        let status = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+                            .args(["note".as_ref(), path.as_os_str(), text.as_ref()])
+                            .env_remove("CI")
+                            .stdout(std::process::Stdio::null())
+                            .status()
+                            .unwrap();
+                        assert!(status.success(), "`runbook note` failed: {status:?}");
+                        texts.push(text);
+                    }
+                    texts
+                })
+            })
+            .collect();
+        let out = running.wait();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let written: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        (out, written)
+    });
+    let text = out.timeline_text();
+    assert!(text.ends_with('\n'), "a torn last line");
+    let timeline = out.timeline();
+    assert_envelope(&timeline);
+    // Whole lines, one run, `seq` unique and in file order.
+    for (i, event) in timeline.iter().enumerate() {
+        assert_eq!(event["seq"], json!(i + 1), "seq in file order:\n{text}");
+    }
+    // Every note written is there exactly once, with its exact text.
+    let notes: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e["event"] == "note")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    let mut expected = written.clone();
+    expected.sort();
+    let mut found: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    found.sort();
+    assert_eq!(found, expected);
+    // The race happened: each step's start and end have another process's note between them.
+    for i in 0..STEPS {
+        let id = format!("s{i}");
+        let at = |event: &str| {
+            timeline
+                .iter()
+                .position(|e| e["event"] == event && e["step"] == id.as_str())
+                .unwrap()
+        };
+        let (start, end) = (at("step_started"), at("step_finished"));
+        assert_eq!(timeline[end]["outcome"], "passed", "{}", timeline[end]);
+        assert!(
+            timeline[start..end].iter().any(|e| e["event"] == "note"),
+            "no note between the start and end of `{id}`:\n{text}"
+        );
+    }
+    let ends: Vec<&Json> = timeline
+        .iter()
+        .filter(|e| e["event"] == "run_finished")
+        .collect();
+    assert_eq!(ends.len(), 1, "{text}");
+    assert_eq!(ends[0]["outcome"], "completed");
+    out.status(0);
+}

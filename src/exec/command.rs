@@ -315,7 +315,9 @@ mod tests {
         let started = Instant::now();
         let out = run_test(&req).await.unwrap();
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+        // 30 s if the kill failed; the ~300 ms it takes is a figure for the benchmarks, the
+        // bound leaves room for a loaded machine.
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
         assert!(!out.ok);
         assert_eq!(out.fields["timed_out"], true);
         assert_eq!(out.fields["exit_code"], Json::Null);

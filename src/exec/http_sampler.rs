@@ -60,6 +60,17 @@ use super::{BODY_CAP, HttpRequest, Progress, RequestBody};
 /// redirect is followed by resending the sample through reqwest, which is harmless for safe
 /// methods only: a POST that is redirected keeps the reqwest path, so it is sent once.
 pub(super) fn applies(req: &HttpRequest, url: &Url, method: &Method) -> bool {
+    applies_with(
+        req,
+        url,
+        method,
+        proxy_configured(|name| std::env::var_os(name)),
+    )
+}
+
+/// [`applies`] with the proxy decided by the caller, so tests do not depend on the environment
+/// they run in.
+fn applies_with(req: &HttpRequest, url: &Url, method: &Method, proxy: bool) -> bool {
     let safe = matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -69,15 +80,15 @@ pub(super) fn applies(req: &HttpRequest, url: &Url, method: &Method) -> bool {
         && url.username().is_empty()
         && url.password().is_none()
         && (safe || !req.follow_redirects)
-        && !proxy_configured()
+        && !proxy
 }
 
 /// reqwest sends plain-HTTP requests to the proxy these name (it has no system proxy feature
 /// here); with one set the fast path, which connects directly, would go elsewhere.
-fn proxy_configured() -> bool {
+fn proxy_configured(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
     ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
         .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+        .any(|name| var(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// Everything the workers share: the request to send, where to send it, and the tally.
@@ -608,27 +619,38 @@ mod tests {
     }
 
     fn takes_the_sampler(url: &str, method: &str, samples: u32, follow_redirects: bool) -> bool {
-        let (req, url) = step(url, method, samples, follow_redirects);
-        applies(&req, &url, &Method::from_bytes(method.as_bytes()).unwrap())
+        sampler_with_proxy(url, method, samples, follow_redirects, false)
     }
 
+    fn sampler_with_proxy(
+        url: &str,
+        method: &str,
+        samples: u32,
+        follow_redirects: bool,
+        proxy: bool,
+    ) -> bool {
+        let (req, url) = step(url, method, samples, follow_redirects);
+        applies_with(
+            &req,
+            &url,
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            proxy,
+        )
+    }
+
+    // Whether a proxy is set is passed in, never read from the environment the tests run in:
+    // with `http_proxy` exported the same assertions must hold.
     #[test]
     fn plain_http_samples_take_the_sampler_and_the_rest_reqwest() {
-        // A proxy in the test's environment sends everything through reqwest.
-        let direct = !proxy_configured();
-        assert_eq!(
-            takes_the_sampler("http://lb.internal/health", "GET", 50, true),
-            direct
-        );
-        assert_eq!(
-            takes_the_sampler("http://[::1]:8080/", "HEAD", 2, true),
-            direct
-        );
+        assert!(takes_the_sampler(
+            "http://lb.internal/health",
+            "GET",
+            50,
+            true
+        ));
+        assert!(takes_the_sampler("http://[::1]:8080/", "HEAD", 2, true));
         // Not redirected, a POST is sent once either way.
-        assert_eq!(
-            takes_the_sampler("http://lb.internal/", "POST", 50, false),
-            direct
-        );
+        assert!(takes_the_sampler("http://lb.internal/", "POST", 50, false));
 
         assert!(!takes_the_sampler("http://lb.internal/", "GET", 1, true));
         assert!(!takes_the_sampler("https://lb.internal/", "GET", 50, true));
@@ -640,6 +662,39 @@ mod tests {
         ));
         // A redirected POST is followed by reqwest as a GET; resending it would post twice.
         assert!(!takes_the_sampler("http://lb.internal/", "POST", 50, true));
+    }
+
+    #[test]
+    fn a_proxy_sends_every_sample_through_reqwest() {
+        assert!(!sampler_with_proxy(
+            "http://lb.internal/health",
+            "GET",
+            50,
+            true,
+            true
+        ));
+        assert!(!sampler_with_proxy(
+            "http://lb.internal/",
+            "POST",
+            50,
+            false,
+            true
+        ));
+    }
+
+    #[test]
+    fn the_proxy_variables_reqwest_reads_for_http_count() {
+        let only = |set: &'static str, value: &'static str| {
+            move |name: &str| (name == set).then(|| std::ffi::OsString::from(value))
+        };
+        for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            assert!(proxy_configured(only(name, "http://proxy:3128")), "{name}");
+            // Set but empty means no proxy, as reqwest reads it.
+            assert!(!proxy_configured(only(name, "")), "{name} empty");
+        }
+        // HTTPS_PROXY applies to https URLs only, which never take the sampler anyway.
+        assert!(!proxy_configured(only("HTTPS_PROXY", "http://proxy:3128")));
+        assert!(!proxy_configured(|_| None));
     }
 
     #[test]

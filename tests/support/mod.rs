@@ -11,11 +11,12 @@
 //! ```
 //!
 //! A `run` command gets `runbook.yaml` as its file and `--timeline timeline.jsonl` unless the
-//! test names a file or a timeline itself. Every run has `CI` removed, `NO_COLOR=1` and a null
-//! stdin (so it is non-interactive), and is killed after a deadline so a hang fails the test
-//! instead of stalling the suite.
+//! test names a file or a timeline itself. Every run has `CI` and the proxy variables removed,
+//! `NO_COLOR=1` and a null stdin (so it is non-interactive), and is killed after a deadline so a
+//! hang fails the test instead of stalling the suite.
 
 mod server;
+mod system;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 pub use server::Server;
+pub use system::require;
 
 /// The file every test's runbook is written to.
 pub const RUNBOOK: &str = "runbook.yaml";
@@ -35,6 +37,20 @@ pub const TIMELINE: &str = "timeline.jsonl";
 
 /// How long one invocation may take before it is killed and the test fails.
 const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The variables that send HTTP through a proxy (reqwest reads them; curl-style lowercase and
+/// uppercase). A developer's proxy would otherwise receive the requests meant for the test
+/// servers on 127.0.0.1, and the http steps would leave the fast sampling path.
+pub const PROXY_VARS: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
 
 /// Removes the indentation common to every non-blank line, so runbooks can be written indented
 /// inside a test; a leading newline and trailing spaces are dropped.
@@ -64,6 +80,7 @@ pub struct Test {
     default_timeline: bool,
     server: Option<String>,
     pty: bool,
+    under: Vec<String>,
 }
 
 impl Default for Test {
@@ -92,6 +109,7 @@ impl Test {
             default_timeline: false,
             server: None,
             pty: false,
+            under: Vec::new(),
         }
     }
 
@@ -160,7 +178,19 @@ impl Test {
     /// stdin (from [`Test::stdin`]) is typed into the terminal. stdout and stderr both arrive
     /// on stdout.
     pub fn pty(mut self) -> Self {
+        require("script", "bsdutils");
         self.pty = true;
+        self
+    }
+
+    /// Runs the binary through another program (`strace ... --`), which gets the binary and its
+    /// arguments after `wrapper`.
+    pub fn under<I, S>(mut self, wrapper: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.under = wrapper.into_iter().map(Into::into).collect();
         self
     }
 
@@ -197,6 +227,13 @@ impl Test {
             let mut script = Command::new("script");
             script.args(["-qec", &line, "/dev/null"]);
             script
+        } else if let Some((program, wrapper_args)) = self.under.split_first() {
+            let mut command = Command::new(program);
+            command
+                .args(wrapper_args)
+                .arg(binary)
+                .args(self.full_args());
+            command
         } else {
             let mut command = Command::new(binary);
             command.args(self.full_args());
@@ -219,6 +256,9 @@ impl Test {
             if key.starts_with("RUNBOOK_") {
                 command.env_remove(key);
             }
+        }
+        for key in PROXY_VARS {
+            command.env_remove(key);
         }
         for key in &self.env_remove {
             command.env_remove(key);
@@ -575,16 +615,6 @@ pub fn has_colour(text: &str) -> bool {
             end > 0 && params[end..].starts_with('m')
         })
     })
-}
-
-/// Whether util-linux `script` is there to give the binary a pseudo-terminal.
-pub fn have_script() -> bool {
-    Command::new("script")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The hex sha256 of a file, computed independently of the binary.

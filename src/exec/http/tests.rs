@@ -255,7 +255,8 @@ async fn hung_server_times_out_on_time() {
     let message = "timed out after 300 ms waiting for response headers";
     assert_eq!(out.summary, message);
     assert_eq!(out.fields["errors"][message], 1);
-    assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+    // 30 s if the timeout did not apply; room for a loaded machine below that.
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
 }
 
