@@ -177,3 +177,25 @@ impl RunOutcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `name()` is what the timeline writes as `event`, for every kind.
+    #[test]
+    fn names_are_the_recorded_event_kinds() {
+        let lines = [
+            r#"{"event":"run_started","runbook":"r","title":"t","file":"f","sha256":"s","mode":"guided","dry_run":false,"vars":{},"version":"v","actor":"a","timeline":"t"}"#,
+            r#"{"event":"run_resumed","actor":"a","version":"v","next_step":null,"vars":{}}"#,
+            r#"{"event":"step_started","step":"s","title":"t","index":1,"phase":"steps","action":false,"entry":1}"#,
+            r#"{"event":"milestone","milestone":"detected","step":null,"actor":"a"}"#,
+            r#"{"event":"note","text":"x","actor":"a"}"#,
+        ];
+        for line in lines {
+            let event: Event = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let written = serde_json::to_value(&event).unwrap();
+            assert_eq!(written["event"], event.name(), "{line}");
+        }
+    }
+}

@@ -129,4 +129,40 @@ mod tests {
         assert_eq!(parsed.records.len(), 2);
         assert_eq!(parsed.problems[0].0, 2);
     }
+
+    /// Problems are located to the line and column a person opens the file at.
+    #[test]
+    fn problems_are_located_exactly() {
+        let good = r#"{"seq":1,"ts":"t","run_id":"r","event":"note","text":"a","actor":"me"}"#;
+        let mut bytes = format!(
+            "{good}
+"
+        )
+        .into_bytes();
+        bytes.extend_from_slice(b"{\"a\xff\n");
+        bytes.extend_from_slice(format!("{good}\n").as_bytes());
+        // A known event of the wrong shape, and a line that is no event at all (no `seq`).
+        bytes.extend_from_slice(b"{\"seq\":3,\"ts\":\"t\",\"run_id\":\"r\",\"event\":\"note\"}\n");
+        bytes.extend_from_slice(b"{\"hello\":1}\n");
+        // An event kind from a newer version, with its `seq`: skipped, not a problem.
+        bytes.extend_from_slice(
+            b"{\"seq\":4,\"ts\":\"t\",\"run_id\":\"r\",\"event\":\"approval\"}\n",
+        );
+        let parsed = parse_bytes(&bytes);
+        assert_eq!(parsed.records.len(), 2);
+        assert!(!parsed.torn);
+        let located: Vec<(usize, usize)> = parsed.problems.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(
+            located,
+            vec![(2, 4), (4, 1), (5, 1)],
+            "{:?}",
+            parsed.problems
+        );
+        assert_eq!(parsed.problems[0].2, "not UTF-8 text");
+        assert!(
+            parsed.problems[1].2.contains("missing field"),
+            "{:?}",
+            parsed.problems
+        );
+    }
 }

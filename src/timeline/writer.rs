@@ -190,3 +190,34 @@ pub fn now_rfc3339() -> String {
     }
     format!("{:.3}", jiff::Timestamp::now())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timeline may be asked for in folders that do not exist yet (`--timeline-dir`).
+    #[test]
+    fn creating_a_timeline_creates_its_folders_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/run.jsonl");
+        let mut writer = TimelineWriter::create(&path, "r1", Arc::new(Redactor::new())).unwrap();
+        let record = writer
+            .write(Event::Note {
+                text: "hello".into(),
+                actor: "me".into(),
+                step: None,
+            })
+            .unwrap();
+        assert_eq!(record.seq, 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("\n") && text.contains(r#""text":"hello""#),
+            "{text}"
+        );
+        let again = TimelineWriter::create(&path, "r2", Arc::new(Redactor::new()));
+        assert_eq!(
+            again.err().map(|e| e.kind()),
+            Some(io::ErrorKind::AlreadyExists)
+        );
+    }
+}
