@@ -220,4 +220,33 @@ mod tests {
             Some(io::ErrorKind::AlreadyExists)
         );
     }
+
+    fn note(text: &str) -> Event {
+        Event::Note {
+            text: text.into(),
+            actor: "me".into(),
+            step: None,
+        }
+    }
+
+    /// `runbook note` from another process continues the numbering, and the run's own writer
+    /// continues after it: `seq` stays contiguous whoever appends.
+    #[test]
+    fn seq_stays_contiguous_across_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.jsonl");
+        let redactor = Arc::new(Redactor::new());
+        let mut writer = TimelineWriter::create(&path, "r1", Arc::clone(&redactor)).unwrap();
+        assert_eq!(writer.write(note("one")).unwrap().seq, 1);
+        assert_eq!(writer.write(note("two")).unwrap().seq, 2);
+        // Nobody else wrote: the writer knows the file's length without reading it back.
+        assert_eq!(writer.known_len, std::fs::metadata(&path).unwrap().len());
+        let other = append_event(&path, note("from outside"), &redactor).unwrap();
+        assert_eq!((other.seq, other.run_id.as_str()), (3, "r1"));
+        assert_eq!(writer.write(note("four")).unwrap().seq, 4);
+        assert_eq!(writer.known_len, std::fs::metadata(&path).unwrap().len());
+        let parsed = reader::read(&path).unwrap();
+        let seqs: Vec<u64> = parsed.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+    }
 }
