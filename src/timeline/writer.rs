@@ -85,10 +85,6 @@ impl TimelineWriter {
         &self.path
     }
 
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
     /// Appends one event, durably. Returns the record as written (redacted).
     pub fn write(&mut self, event: Event) -> io::Result<Record> {
         self.file.lock()?;
