@@ -452,13 +452,14 @@ fn concurrent_writers_never_interleave_or_tear_lines() {
                     let mut texts = Vec::new();
                     while !done.load(std::sync::atomic::Ordering::SeqCst) {
                         let text = format!("writer {w} note {}", texts.len());
-                        let status = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+                        let out = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
                             .args(["note".as_ref(), path.as_os_str(), text.as_ref()])
                             .env_remove("CI")
-                            .stdout(std::process::Stdio::null())
-                            .status()
+                            .output()
                             .unwrap();
-                        assert!(status.success(), "`runbook note` failed: {status:?}");
+                        let stderr = String::from_utf8_lossy(&out.stderr);
+                        assert!(out.status.success(), "`runbook note` failed: {stderr}");
+                        assert!(stderr.starts_with("runbook: recorded note #"), "{stderr}");
                         texts.push(text);
                     }
                     texts
