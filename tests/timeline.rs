@@ -81,6 +81,8 @@ fn every_line_shares_the_envelope() {
         .server(&server)
         .runbook(RUNBOOK_WITH_EVERYTHING)
         .args(["run"])
+        // Set but empty is not a fixed clock: the real time is recorded.
+        .env("RUNBOOK_TEST_CLOCK", "")
         .run()
         .status(0);
     let timeline = out.timeline();
