@@ -685,7 +685,7 @@ fn secret_answer_never_reaches_the_screen_or_the_timeline() {
         .args(["run", "--answers", "answers.yaml"])
         .run()
         .run_outcome("completed", 0)
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     out.outcome("use", "passed");
     // Without answers nobody answers: blocked.
     Test::new()
