@@ -498,3 +498,69 @@ fn reading_a_file_of_arbitrary_bytes_fails_cleanly() {
         assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(bytes));
     }
 }
+
+/// Separate processes (`runbook note`) appending to one timeline at once: every note is there
+/// exactly once on a whole line of its own, and `seq` runs on without a gap or a repeat.
+#[test]
+fn several_processes_append_whole_lines() {
+    let out = crate::support::Test::new()
+        .runbook(
+            r#"
+            name: notes
+            title: Notes
+            steps:
+              - {id: one, title: One, wait: 1ms}
+            "#,
+        )
+        .args(["run", "--non-interactive"])
+        .run()
+        .run_outcome("completed", 0);
+    let path = out.path(crate::support::TIMELINE);
+    let before = reader::read(&path).unwrap().records.len();
+    let notes: Vec<String> = (0..8)
+        .map(|i| format!("note {i} {}", "x".repeat(4000)))
+        .collect();
+    let children: Vec<_> = notes
+        .iter()
+        .map(|note| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
+                .arg("note")
+                .arg(&path)
+                .arg(note)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let done = child.wait_with_output().unwrap();
+        assert_eq!(
+            done.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let parsed = reader::parse_bytes(&bytes);
+    assert!(
+        !parsed.torn && parsed.problems.is_empty(),
+        "{:?}",
+        parsed.problems
+    );
+    let seqs: Vec<u64> = parsed.records.iter().map(|r| r.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=(before + notes.len()) as u64).collect::<Vec<_>>()
+    );
+    let mut texts: Vec<String> = parsed.records[before..]
+        .iter()
+        .map(|r| match &r.event {
+            Event::Note { text, .. } => text.clone(),
+            other => panic!("not a note: {other:?}"),
+        })
+        .collect();
+    texts.sort();
+    assert_eq!(texts, notes);
+}
