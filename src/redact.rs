@@ -95,44 +95,62 @@ impl Secret {
     }
 
     /// The end of the longest occurrence starting at byte `at`, if one does.
-    fn match_at(&self, text: &[u8], at: usize) -> Option<usize> {
+    fn match_at(&self, text: &[u8], at: usize, memo: &mut Memo) -> Option<usize> {
         if !self.first[text[at] as usize] {
             return None;
         }
-        seq_ends(
-            text,
-            vec![at],
-            &self.chars,
-            DEPTH,
-            self.fold,
-            &mut Memo::new(),
-        )
-        .into_iter()
-        .max()
+        seq_ends(text, vec![at], &self.chars, DEPTH, self.fold, memo)
+            .into_iter()
+            .max()
     }
 
-    /// Whether a start of this form (at least one character, not all of them) runs from byte
-    /// `at` to exactly `end`.
-    fn starts_before(&self, text: &[u8], at: usize, end: usize) -> bool {
-        if !self.first[text[at] as usize] {
-            return false;
+    /// The earliest byte in `from..until` where a start of this form begins (at least
+    /// `min_start` characters, not all of them) that runs to exactly `end`. Every start is
+    /// followed at once, character by character, so each (characters matched, byte) pair is
+    /// looked at once however many starts reach it.
+    fn cut_start(
+        &self,
+        text: &[u8],
+        (from, until, end): (usize, usize, usize),
+        memo: &mut Memo,
+    ) -> Option<usize> {
+        let last = self.chars.len() - 1;
+        // By byte: the (characters matched, earliest start) pairs that reach it.
+        let mut reached: Vec<Vec<(usize, usize)>> = vec![Vec::new(); end - from];
+        let mut best: Option<usize> = None;
+        let mut ends = Vec::new();
+        for p in from..end {
+            let mut here = std::mem::take(&mut reached[p - from]);
+            // Not inside a character: a UTF-8 continuation byte is 0b10xx_xxxx.
+            if p < until && text[p] & 0xc0 != 0x80 && self.first[text[p] as usize] {
+                here.push((0, p));
+            }
+            here.sort_unstable();
+            here.dedup_by_key(|(matched, _)| *matched);
+            for (matched, start) in here {
+                if matched >= last {
+                    continue;
+                }
+                ends.clear();
+                char_ends(
+                    text,
+                    p,
+                    self.chars[matched],
+                    DEPTH,
+                    self.fold,
+                    &mut ends,
+                    memo,
+                );
+                for &e in &ends {
+                    if e == end && matched + 1 >= self.min_start {
+                        best = Some(best.map_or(start, |b: usize| b.min(start)));
+                    } else if e < end {
+                        reached[e - from].push((matched + 1, start));
+                    }
+                }
+            }
         }
-        let mut starts = vec![at];
-        let mut memo = Memo::new();
-        for (i, &c) in self.chars[..self.chars.len() - 1].iter().enumerate() {
-            let mut next = Vec::new();
-            for &p in starts.iter().filter(|&&p| p < end) {
-                char_ends(text, p, c, DEPTH, self.fold, &mut next, &mut memo);
-            }
-            if i + 1 >= self.min_start && next.contains(&end) {
-                return true;
-            }
-            if next.is_empty() {
-                return false;
-            }
-            starts = next;
-        }
-        false
+        best
     }
 }
 
@@ -196,6 +214,8 @@ fn seq_ends(
         if next.is_empty() {
             return next;
         }
+        next.sort_unstable();
+        next.dedup();
         std::mem::swap(&mut starts, &mut next);
     }
     starts
@@ -213,28 +233,55 @@ fn char_ends(
 ) {
     // A backslash is itself part of every escape, so its forms are asked for again and again
     // from the same places (a secret of backslashes in a run of them asks for each position at
-    // every depth, from every way of reaching it): compute each once per match.
+    // every depth, from every way of reaching it, from every start): compute each once.
     if c != '\\' || !fold {
         return char_forms(text, at, c, depth, fold, ends, memo);
     }
-    let found = match memo.get(&(at, depth)) {
-        Some(found) => found.clone(),
-        None => {
-            let mut found = Vec::new();
-            char_forms(text, at, c, depth, fold, &mut found, memo);
-            memo.insert((at, depth), found.clone());
-            found
-        }
-    };
-    for end in found {
-        if !ends.contains(&end) {
-            ends.push(end);
-        }
+    if let Some(found) = memo.get(&(at, depth)) {
+        ends.extend_from_slice(found);
+        return;
+    }
+    let mut found = Vec::new();
+    char_forms(text, at, c, depth, fold, &mut found, memo);
+    found.sort_unstable();
+    found.dedup();
+    ends.extend_from_slice(&found);
+    memo.insert((at, depth), found);
+}
+
+/// The ends of a backslash's forms by start and depth: they depend on the text only, so one
+/// memo serves every match in a text (pruned as the search moves on).
+type Memo = std::collections::HashMap<(usize, u8), Vec<usize>, BuildFast>;
+
+/// A hasher for small integer keys (the FxHash of rustc): SipHash, the default, resists
+/// flooding, which a position in a text we chose the keys of cannot do, at several times
+/// the cost, and hashing is most of the work on a run of backslashes.
+#[derive(Default)]
+struct Fast(u64);
+
+impl std::hash::Hasher for Fast {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
-/// The ends of a backslash's forms by start and depth, within one match.
-type Memo = std::collections::HashMap<(usize, u8), Vec<usize>>;
+type BuildFast = std::hash::BuildHasherDefault<Fast>;
 
 /// [`char_ends`] without the memo.
 fn char_forms(
@@ -250,11 +297,8 @@ fn char_forms(
     let Some(&lead) = rest.first() else {
         return;
     };
-    let mut add = |end: usize| {
-        if !ends.contains(&end) {
-            ends.push(end);
-        }
-    };
+    // Duplicates are removed by the caller, once per character (see `seq_ends`).
+    let mut add = |end: usize| ends.push(end);
     let mut buf = [0u8; 4];
     let raw = c.encode_utf8(&mut buf).as_bytes();
     if rest.len() >= raw.len()
@@ -492,8 +536,17 @@ fn occurrences(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
     // again at every position inside a long match (a secret of backslashes in a run of them)
     // would make the work grow with the square of the match.
     let mut at = 0;
+    let mut memo = Memo::default();
     while at < text.len() {
-        match secrets.iter().filter_map(|s| s.match_at(text, at)).max() {
+        // A match only looks ahead of where it starts: what lies behind is never asked again.
+        if memo.len() > 4096 {
+            memo.retain(|&(p, _), _| p >= at);
+        }
+        match secrets
+            .iter()
+            .filter_map(|s| s.match_at(text, at, &mut memo))
+            .max()
+        {
             Some(end) => {
                 found.push((at, end));
                 at = end;
@@ -517,32 +570,40 @@ fn occurrences(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
 /// surrogate pair, three levels of JSON escaping deep, its backslashes percent-encoded.
 const WIDEST_CHAR: usize = 64;
 
+/// How far before an ellipsis a cut-off start of a secret is looked for, at most.
+const MAX_CUT_WINDOW: usize = 4096;
+
 /// Starts of secrets right before an ellipsis (`…` or `...`) that follows something else: the
 /// longest such start before each, as a span ending at the ellipsis. A start made only of `*`
 /// cannot be told from the mask and is left alone (masking it would never end).
 fn cut_starts(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
+    // Where the last ellipsis ended: a start of a secret without dots cannot run across one,
+    // so no byte is looked at for more than one ellipsis (`a...a...` stays linear).
+    let mut previous = 0;
     for end in 1..text.len() {
         let ellipsis = text[end..].starts_with("…".as_bytes()) || text[end..].starts_with(b"...");
         let after_ellipsis = text[..end].ends_with("…".as_bytes()) || text[end - 1] == b'.';
         if !ellipsis || after_ellipsis {
             continue;
         }
+        // Where the run of `*` right before the ellipsis begins.
+        let stars = text[..end]
+            .iter()
+            .rposition(|&b| b != b'*')
+            .map_or(0, |i| i + 1);
+        let mut memo = Memo::default();
         for secret in secrets {
-            let window = (secret.chars.len() * WIDEST_CHAR).min(end);
-            // Where the run of `*` right before the ellipsis begins.
-            let stars = text[..end]
-                .iter()
-                .rposition(|&b| b != b'*')
-                .map_or(0, |i| i + 1);
-            let start = (end - window..stars.min(end)).find(|&at| {
-                // Not inside a character: a UTF-8 continuation byte is 0b10xx_xxxx.
-                text[at] & 0xc0 != 0x80 && secret.starts_before(text, at, end)
-            });
-            if let Some(start) = start {
+            let dotted = secret.chars.iter().any(|&c| c == '.' || c == '…');
+            let window = (secret.chars.len() * WIDEST_CHAR).min(MAX_CUT_WINDOW);
+            let from = end
+                .saturating_sub(window)
+                .max(if dotted { 0 } else { previous });
+            if let Some(start) = secret.cut_start(text, (from, stars, end), &mut memo) {
                 spans.push((start, end));
             }
         }
+        previous = end;
     }
     spans
 }
