@@ -135,9 +135,9 @@ fn encode(record: &Record, redactor: &Redactor) -> io::Result<(String, Record)> 
 
 /// The fields of a line that the program writes itself, from its own vocabulary: never a
 /// secret, and masking them would make the line unreadable (`event`, `outcome`) or the
-/// timeline unusable (`seq`, `ts`). Top-level numbers and booleans (durations, indexes, exit
-/// codes) are the program's own too.
-const OWN_FIELDS: [&str; 5] = ["seq", "ts", "run_id", "event", "outcome"];
+/// timeline unusable (`seq`, `ts`, `phase`: a `finally` step must stay one). Top-level
+/// numbers and booleans (durations, indexes, exit codes) are the program's own too.
+pub const OWN_FIELDS: [&str; 7] = ["seq", "ts", "run_id", "event", "outcome", "phase", "mode"];
 
 /// Redacts a record's value: its top-level keys and own fields stay as they are, everything
 /// else (names, summaries, data, vars, keys inside them) goes through the redactor.

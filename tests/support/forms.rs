@@ -119,3 +119,18 @@ pub fn find(text: &str, secret: &str, users: &[&str]) -> Option<(String, String)
         })
         .map(|(what, form, _)| (what, form))
 }
+
+/// The texts of a JSON value the redactor redacts one by one: every string, key and number.
+pub fn leaves(value: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => vec![s.clone()],
+        J::Number(n) => vec![n.to_string()],
+        J::Array(items) => items.iter().flat_map(leaves).collect(),
+        J::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.clone()).chain(leaves(v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
