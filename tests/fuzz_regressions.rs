@@ -152,3 +152,26 @@ fn a_secret_inside_the_programs_own_words_leaves_them_alone() {
         assert_eq!(value["title"], "title *** end", "{line}");
     }
 }
+
+/// `redactor`, run 2 (the target's mistake, kept as a check of the redactor): the secret
+/// `null` and a text that is no number, so the JSON the target built held `"n": null`, which
+/// the target read as the text `null`. A JSON null is not text the input had: it stays null,
+/// and the secret is masked wherever the text has it.
+#[test]
+fn a_secret_that_reads_like_json_null_masks_text_not_nulls() {
+    let data = regression("redactor", "secret-null-against-a-json-null");
+    let [len, _how, rest @ ..] = &data[..] else {
+        panic!("too short");
+    };
+    let rest = String::from_utf8_lossy(rest);
+    let (secret, text) = rest.split_at(*len as usize % 24);
+    assert_eq!(secret, "null");
+    let redactor = runbook::redact::Redactor::new();
+    redactor.add(secret);
+    let value = json!({"s": format!("{text}null{text}"), "n": null});
+    let out = redactor.redact_json(&value);
+    assert_eq!(out["n"], json!(null));
+    let s = out["s"].as_str().unwrap();
+    assert_eq!(s.matches("***").count(), 1, "{s:?}");
+    assert!(!s.to_ascii_lowercase().contains("null"), "{s:?}");
+}
