@@ -4,17 +4,34 @@
 //!
 //! What is guaranteed: for every text `t`, `redact(t)` contains no occurrence of any secret in
 //! any of the forms below, so `redact` is idempotent. A secret that is part of the mask itself
-//! (`*`, `**`, `***`) cannot be told from it and is not redacted.
+//! (`*`, `**`, `***`) cannot be told from it and is not redacted. The command line refuses
+//! secrets shorter than [`MIN_SECRET_CHARS`]: a one-character secret matches inside every word.
 //!
-//! A secret is matched character by character, each character in any of the forms it takes on
-//! the way out, mixed freely within one occurrence:
-//! - as itself, ASCII letters in either case (URL hosts and hex digits are case-folded by the
-//!   layers in between, so `Tok-A1` in a host comes back as `tok-a1`);
+//! A secret is looked for as itself and, from [`MIN_SECRET_CHARS`] characters on, as the hex of
+//! its UTF-8 bytes (either case) and in base64 (standard and URL-safe alphabets). Base64 is
+//! matched at each of the three alignments a secret can have inside a longer encoded text,
+//! so `base64("user:secret")` in an echoed `Authorization: Basic` header loses the secret's
+//! part; only the characters that also encode a neighbour (at most one at each end) stay.
+//!
+//! Each of these is matched character by character, each character in any of the forms it
+//! takes on the way out, mixed freely within one occurrence:
+//! - as itself; ASCII letters in either case for the secret and its hex (URL hosts and hex
+//!   digits are case-folded by the layers in between, so `Tok-A1` in a host comes back as
+//!   `tok-a1`), exactly for base64 (where case carries the bits);
 //! - percent-encoded, each UTF-8 byte as `%XX` in either case (how much of a value a URL or a
 //!   form body encodes differs per library), and a space as `+`;
 //! - JSON-escaped: `\"`, `\\`, `\/`, `\n` and the other short escapes, `\uXXXX`, and surrogate
 //!   pairs; up to three levels deep (a server's echo of a JSON request is JSON inside JSON, and
-//!   the timeline line around it a third level), so `\\\"` is a `"` too.
+//!   the timeline line around it a third level), so `\\\"` is a `"` too;
+//! - as an HTML character reference: `&#115;`, `&#x73;`, and `&amp;`, `&lt;`, `&gt;`, `&quot;`,
+//!   `&apos;` (an HTML error page that echoes a request).
+//!
+//! In JSON ([`Redactor::redact_json`]) a number whose digits hold a secret (a PIN sent as
+//! `{"pin": 4711}`) becomes the redacted string.
+//!
+//! Text cut short before it reaches the redactor (a preview, a summary's last line of output,
+//! the start of a body) ends with an ellipsis, `…` or `...`: a start of a secret, in any of its
+//! forms, right before one is masked too, as its cut-off rest may be all that is missing.
 //!
 //! Replacing an occurrence can create a new one where a secret begins or ends with `*` (`x*`
 //! in `xx*` becomes `x***`), so redaction repeats until no occurrence is left; every round
@@ -22,8 +39,15 @@
 
 use std::sync::RwLock;
 
+use base64::Engine;
+
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
+
+/// The shortest secret the command line accepts. Shorter ones match inside ordinary words,
+/// numbers and the timeline's own keys (`API_TOKEN=e` would mask `seq` and `event`), and their
+/// hex and base64 forms are short enough to occur by chance.
+pub const MIN_SECRET_CHARS: usize = 4;
 
 /// The set of secret values known so far (declared secrets at start, secret answers as given).
 #[derive(Debug, Default)]
@@ -31,45 +55,139 @@ pub struct Redactor {
     secrets: RwLock<Vec<Secret>>,
 }
 
-/// One secret value, ready for matching.
+/// One form of a secret value (itself, its hex, a base64 alignment), ready for matching.
 #[derive(Debug, PartialEq)]
 struct Secret {
     chars: Vec<char>,
-    /// The bytes an occurrence can start with: the first character in either case, `%`, `\`
-    /// and (for a space) `+`.
+    /// Whether ASCII letters match in either case: not for base64, where case carries bits.
+    fold: bool,
+    /// How many characters a start cut off by an ellipsis needs to be masked: any for the
+    /// secret itself, more for the encoded forms, whose first characters occur by chance.
+    min_start: usize,
+    /// The bytes an occurrence can start with: the first character (in either case when
+    /// folding), `%`, `\\`, `&` and (for a space) `+`.
     first: [bool; 256],
 }
 
 impl Secret {
-    fn new(text: &str) -> Self {
+    fn new(text: &str, fold: bool, min_start: usize) -> Self {
         let chars: Vec<char> = text.chars().collect();
         let mut first = [false; 256];
         let mut buf = [0u8; 4];
         let lead = chars[0].encode_utf8(&mut buf).as_bytes()[0];
-        for b in [
-            lead,
-            lead.to_ascii_lowercase(),
-            lead.to_ascii_uppercase(),
-            b'%',
-            b'\\',
-        ] {
+        first[lead as usize] = true;
+        if fold {
+            first[lead.to_ascii_lowercase() as usize] = true;
+            first[lead.to_ascii_uppercase() as usize] = true;
+        }
+        for b in [b'%', b'\\', b'&'] {
             first[b as usize] = true;
         }
         if chars[0] == ' ' {
             first[b'+' as usize] = true;
         }
-        Secret { chars, first }
+        Secret {
+            chars,
+            fold,
+            first,
+            min_start,
+        }
     }
 
     /// The end of the longest occurrence starting at byte `at`, if one does.
-    fn match_at(&self, text: &[u8], at: usize) -> Option<usize> {
+    fn match_at(&self, text: &[u8], at: usize, memo: &mut Memo) -> Option<usize> {
         if !self.first[text[at] as usize] {
             return None;
         }
-        seq_ends(text, vec![at], &self.chars, DEPTH)
+        seq_ends(text, vec![at], &self.chars, DEPTH, self.fold, memo)
             .into_iter()
             .max()
     }
+
+    /// The earliest byte in `from..until` where a start of this form begins (at least
+    /// `min_start` characters, not all of them) that runs to exactly `end`. Every start is
+    /// followed at once, character by character, so each (characters matched, byte) pair is
+    /// looked at once however many starts reach it.
+    fn cut_start(
+        &self,
+        text: &[u8],
+        (from, until, end): (usize, usize, usize),
+        memo: &mut Memo,
+    ) -> Option<usize> {
+        let last = self.chars.len() - 1;
+        // By byte: the (characters matched, earliest start) pairs that reach it.
+        let mut reached: Vec<Vec<(usize, usize)>> = vec![Vec::new(); end - from];
+        let mut best: Option<usize> = None;
+        let mut ends = Vec::new();
+        for p in from..end {
+            let mut here = std::mem::take(&mut reached[p - from]);
+            // Not inside a character: a UTF-8 continuation byte is 0b10xx_xxxx.
+            if p < until && text[p] & 0xc0 != 0x80 && self.first[text[p] as usize] {
+                here.push((0, p));
+            }
+            here.sort_unstable();
+            here.dedup_by_key(|(matched, _)| *matched);
+            for (matched, start) in here {
+                if matched >= last {
+                    continue;
+                }
+                ends.clear();
+                char_ends(
+                    text,
+                    p,
+                    self.chars[matched],
+                    DEPTH,
+                    self.fold,
+                    &mut ends,
+                    memo,
+                );
+                for &e in &ends {
+                    if e == end && matched + 1 >= self.min_start {
+                        best = Some(best.map_or(start, |b: usize| b.min(start)));
+                    } else if e < end {
+                        reached[e - from].push((matched + 1, start));
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Every form a secret is looked for in: itself; from [`MIN_SECRET_CHARS`] on, its hex and
+/// the base64 characters that encode only its own bytes, at each of the three alignments
+/// and in both alphabets.
+fn forms(secret: &str) -> Vec<Secret> {
+    let mut forms = vec![Secret::new(secret, true, 1)];
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return forms;
+    }
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    forms.push(Secret::new(&hex, true, MIN_SECRET_CHARS));
+    let bytes = secret.as_bytes();
+    for engine in [
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        for offset in 0..3 {
+            // `offset` bytes of something else before the secret: the characters that hold
+            // any of their bits (the first ceil(8*offset/6)) differ per text, and so does the
+            // last one when the secret ends inside a character.
+            let mut padded = vec![0u8; offset];
+            padded.extend_from_slice(bytes);
+            let encoded = engine.encode(&padded);
+            let from = (8 * offset).div_ceil(6);
+            let to = 8 * padded.len() / 6;
+            let stable = &encoded[from..to];
+            if stable.len() >= MIN_SECRET_CHARS {
+                let form = Secret::new(stable, false, MIN_SECRET_CHARS);
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+        }
+    }
+    forms
 }
 
 /// How many layers of JSON escaping are seen through: a JSON body inside a JSON body (a
@@ -79,35 +197,117 @@ const DEPTH: u8 = 3;
 /// Where a match of `chars` can end, starting from any of `starts`. Several forms of one
 /// character can match with different lengths (`%41` is `A` encoded, or `%`, `4`, `1`), so
 /// every position reachable so far is followed.
-fn seq_ends(text: &[u8], mut starts: Vec<usize>, chars: &[char], depth: u8) -> Vec<usize> {
+fn seq_ends(
+    text: &[u8],
+    mut starts: Vec<usize>,
+    chars: &[char],
+    depth: u8,
+    fold: bool,
+    memo: &mut Memo,
+) -> Vec<usize> {
     let mut next = Vec::new();
     for &c in chars {
         next.clear();
         for &p in &starts {
-            char_ends(text, p, c, depth, &mut next);
+            char_ends(text, p, c, depth, fold, &mut next, memo);
         }
         if next.is_empty() {
             return next;
         }
+        next.sort_unstable();
+        next.dedup();
         std::mem::swap(&mut starts, &mut next);
     }
     starts
 }
 
 /// Adds to `ends` where each form of `c` that the text has at byte `at` ends.
-fn char_ends(text: &[u8], at: usize, c: char, depth: u8, ends: &mut Vec<usize>) {
+fn char_ends(
+    text: &[u8],
+    at: usize,
+    c: char,
+    depth: u8,
+    fold: bool,
+    ends: &mut Vec<usize>,
+    memo: &mut Memo,
+) {
+    // A backslash is itself part of every escape, so its forms are asked for again and again
+    // from the same places (a secret of backslashes in a run of them asks for each position at
+    // every depth, from every way of reaching it, from every start): compute each once.
+    if c != '\\' || !fold {
+        return char_forms(text, at, c, depth, fold, ends, memo);
+    }
+    if let Some(found) = memo.get(&(at, depth)) {
+        ends.extend_from_slice(found);
+        return;
+    }
+    let mut found = Vec::new();
+    char_forms(text, at, c, depth, fold, &mut found, memo);
+    found.sort_unstable();
+    found.dedup();
+    ends.extend_from_slice(&found);
+    memo.insert((at, depth), found);
+}
+
+/// The ends of a backslash's forms by start and depth: they depend on the text only, so one
+/// memo serves every match in a text (pruned as the search moves on).
+type Memo = std::collections::HashMap<(usize, u8), Vec<usize>, BuildFast>;
+
+/// A hasher for small integer keys (the FxHash of rustc): SipHash, the default, resists
+/// flooding, which a position in a text we chose the keys of cannot do, at several times
+/// the cost, and hashing is most of the work on a run of backslashes.
+#[derive(Default)]
+struct Fast(u64);
+
+impl std::hash::Hasher for Fast {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type BuildFast = std::hash::BuildHasherDefault<Fast>;
+
+/// [`char_ends`] without the memo.
+fn char_forms(
+    text: &[u8],
+    at: usize,
+    c: char,
+    depth: u8,
+    fold: bool,
+    ends: &mut Vec<usize>,
+    memo: &mut Memo,
+) {
     let rest = &text[at..];
     let Some(&lead) = rest.first() else {
         return;
     };
-    let mut add = |end: usize| {
-        if !ends.contains(&end) {
-            ends.push(end);
-        }
-    };
+    // Duplicates are removed by the caller, once per character (see `seq_ends`).
+    let mut add = |end: usize| ends.push(end);
     let mut buf = [0u8; 4];
     let raw = c.encode_utf8(&mut buf).as_bytes();
-    if rest.len() >= raw.len() && rest[..raw.len()].eq_ignore_ascii_case(raw) {
+    if rest.len() >= raw.len()
+        && (if fold {
+            rest[..raw.len()].eq_ignore_ascii_case(raw)
+        } else {
+            &rest[..raw.len()] == raw
+        })
+    {
         add(at + raw.len());
     }
     if lead == b'%'
@@ -122,17 +322,23 @@ fn char_ends(text: &[u8], at: usize, c: char, depth: u8, ends: &mut Vec<usize>) 
     if c == ' ' && lead == b'+' {
         add(at + 1);
     }
+    if lead == b'&'
+        && let Some(len) = html_reference(rest, c)
+    {
+        add(at + len);
+    }
     // A JSON escape: a backslash, then a letter or `u` and four hex digits, each of which may
-    // itself be escaped one level less deep (`\\\"` is `"` escaped twice).
+    // itself be escaped one level less deep (`\\\"` is `"` escaped twice). Escape syntax is
+    // matched in either case whatever the secret's form.
     if depth == 0 || !could_escape(rest, c) {
         return;
     }
-    let backslash = seq_ends(text, vec![at], &['\\'], depth - 1);
+    let backslash = seq_ends(text, vec![at], &['\\'], depth - 1, true, memo);
     if backslash.is_empty() {
         return;
     }
     if let Some(letter) = short_escape(c) {
-        seq_ends(text, backslash.clone(), &[letter], depth - 1)
+        seq_ends(text, backslash.clone(), &[letter], depth - 1, true, memo)
             .into_iter()
             .for_each(&mut add);
     }
@@ -141,13 +347,51 @@ fn char_ends(text: &[u8], at: usize, c: char, depth: u8, ends: &mut Vec<usize>) 
     let mut ends = backslash;
     for (i, unit) in c.encode_utf16(&mut units).iter().enumerate() {
         if i > 0 {
-            ends = seq_ends(text, ends, &['\\'], depth - 1);
+            ends = seq_ends(text, ends, &['\\'], depth - 1, true, memo);
         }
-        let hex = |shift: u16| char::from_digit(u32::from((unit >> shift) & 0xf), 16).unwrap();
+        let hex =
+            |shift: u16| char::from_digit(u32::from((unit >> shift) & 0xf), 16).unwrap_or('0');
         let escape = ['u', hex(12), hex(8), hex(4), hex(0)];
-        ends = seq_ends(text, ends, &escape, depth - 1);
+        ends = seq_ends(text, ends, &escape, depth - 1, true, memo);
     }
     ends.into_iter().for_each(add);
+}
+
+/// The length of an HTML character reference to `c` at the start of `rest` (which starts with
+/// `&`): `&#115;`, `&#x73;` (digits bounded, so a long run costs nothing), or a named one.
+fn html_reference(rest: &[u8], c: char) -> Option<usize> {
+    let named = match c {
+        '&' => Some(&b"&amp;"[..]),
+        '<' => Some(&b"&lt;"[..]),
+        '>' => Some(&b"&gt;"[..]),
+        '"' => Some(&b"&quot;"[..]),
+        '\'' => Some(&b"&apos;"[..]),
+        _ => None,
+    };
+    if let Some(name) = named
+        && rest.len() >= name.len()
+        && rest[..name.len()].eq_ignore_ascii_case(name)
+    {
+        return Some(name.len());
+    }
+    if rest.get(1) != Some(&b'#') {
+        return None;
+    }
+    let (radix, from) = match rest.get(2) {
+        Some(b'x' | b'X') => (16, 3),
+        _ => (10, 2),
+    };
+    let digits = rest[from..]
+        .iter()
+        .take(10)
+        .take_while(|b| (**b as char).is_digit(radix))
+        .count();
+    if digits == 0 || rest.get(from + digits) != Some(&b';') {
+        return None;
+    }
+    let text = std::str::from_utf8(&rest[from..from + digits]).ok()?;
+    let code = u32::from_str_radix(text, radix).ok()?;
+    (code == c as u32).then_some(from + digits + 1)
 }
 
 /// A cheap test before following escapes: an escape starts with backslashes (raw or `%5C`),
@@ -219,10 +463,11 @@ impl Redactor {
         if secret.is_empty() || MASK.contains(secret) {
             return;
         }
-        let secret = Secret::new(secret);
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
-        if !secrets.contains(&secret) {
-            secrets.push(secret);
+        for form in forms(secret) {
+            if !secrets.contains(&form) {
+                secrets.push(form);
+            }
         }
     }
 
@@ -250,11 +495,22 @@ impl Redactor {
         }
     }
 
-    /// Redacts every string inside a JSON value, keys included.
+    /// Redacts a JSON value: every string, every key (a server may echo a secret as one), and
+    /// every number whose digits hold a secret (which becomes the redacted string). For a
+    /// timeline record, whose own keys must survive, see the timeline writer.
     pub fn redact_json(&self, value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value as J;
         match value {
             J::String(s) => J::String(self.redact(s)),
+            J::Number(n) => {
+                let digits = n.to_string();
+                let redacted = self.redact(&digits);
+                if redacted == digits {
+                    value.clone()
+                } else {
+                    J::String(redacted)
+                }
+            }
             J::Array(items) => J::Array(items.iter().map(|v| self.redact_json(v)).collect()),
             J::Object(map) => J::Object(
                 map.iter()
@@ -271,13 +527,37 @@ impl Redactor {
 }
 
 /// Every occurrence of any secret, as byte spans in order, overlapping and touching ones
-/// merged (so `secretsecret` becomes one `***`).
+/// merged (so `secretsecret` becomes one `***`); a start of a secret cut off by an ellipsis
+/// counts as an occurrence.
 fn occurrences(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    // The search goes on after the end of what it found: a secret that starts inside a masked
+    // one cannot survive whole (the rounds of `redact` repeat until none does), and starting
+    // again at every position inside a long match (a secret of backslashes in a run of them)
+    // would make the work grow with the square of the match.
+    let mut at = 0;
+    let mut memo = Memo::default();
+    while at < text.len() {
+        // A match only looks ahead of where it starts: what lies behind is never asked again.
+        if memo.len() > 4096 {
+            memo.retain(|&(p, _), _| p >= at);
+        }
+        match secrets
+            .iter()
+            .filter_map(|s| s.match_at(text, at, &mut memo))
+            .max()
+        {
+            Some(end) => {
+                found.push((at, end));
+                at = end;
+            }
+            None => at += 1,
+        }
+    }
+    found.extend(cut_starts(secrets, text));
+    found.sort_unstable();
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    for at in 0..text.len() {
-        let Some(end) = secrets.iter().filter_map(|s| s.match_at(text, at)).max() else {
-            continue;
-        };
+    for (at, end) in found {
         match spans.last_mut() {
             Some((_, last_end)) if at <= *last_end => *last_end = (*last_end).max(end),
             _ => spans.push((at, end)),
@@ -286,9 +566,52 @@ fn occurrences(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
     spans
 }
 
+/// How many bytes one character can take in the widest form matched: a 4-byte character's
+/// surrogate pair, three levels of JSON escaping deep, its backslashes percent-encoded.
+const WIDEST_CHAR: usize = 64;
+
+/// How far before an ellipsis a cut-off start of a secret is looked for, at most.
+const MAX_CUT_WINDOW: usize = 4096;
+
+/// Starts of secrets right before an ellipsis (`…` or `...`) that follows something else: the
+/// longest such start before each, as a span ending at the ellipsis. A start made only of `*`
+/// cannot be told from the mask and is left alone (masking it would never end).
+fn cut_starts(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    // Where the last ellipsis ended: a start of a secret without dots cannot run across one,
+    // so no byte is looked at for more than one ellipsis (`a...a...` stays linear).
+    let mut previous = 0;
+    for end in 1..text.len() {
+        let ellipsis = text[end..].starts_with("…".as_bytes()) || text[end..].starts_with(b"...");
+        let after_ellipsis = text[..end].ends_with("…".as_bytes()) || text[end - 1] == b'.';
+        if !ellipsis || after_ellipsis {
+            continue;
+        }
+        // Where the run of `*` right before the ellipsis begins.
+        let stars = text[..end]
+            .iter()
+            .rposition(|&b| b != b'*')
+            .map_or(0, |i| i + 1);
+        let mut memo = Memo::default();
+        for secret in secrets {
+            let dotted = secret.chars.iter().any(|&c| c == '.' || c == '…');
+            let window = (secret.chars.len() * WIDEST_CHAR).min(MAX_CUT_WINDOW);
+            let from = end
+                .saturating_sub(window)
+                .max(if dotted { 0 } else { previous });
+            if let Some(start) = secret.cut_start(text, (from, stars, end), &mut memo) {
+                spans.push((start, end));
+            }
+        }
+        previous = end;
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn replaces_every_form_of_a_secret() {
@@ -370,5 +693,121 @@ mod tests {
         r.add("**");
         assert!(r.is_empty());
         assert_eq!(r.redact("a**b"), "a**b");
+    }
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[test]
+    fn base64_of_the_secret_and_of_user_colon_secret_are_masked() {
+        let r = Redactor::new();
+        r.add("hunter22");
+        // The last character also holds bits of what follows (here padding): it stays.
+        assert_eq!(r.redact(&b64("hunter22")), "***I=");
+        // An echoed `Authorization: Basic` header: whatever the user name's length, the
+        // characters that encode only the secret are masked and the header no longer decodes
+        // to it; at most one character at each end (shared with a neighbour) stays.
+        for user in ["", "a", "ab", "abc", "admin", "ops-bot"] {
+            let header = format!("Basic {}", b64(&format!("{user}:hunter22")));
+            let out = r.redact(&header);
+            assert!(out.contains(MASK), "{header} -> {out}");
+            assert!(!out.contains(&b64(&format!("{user}:hunter22"))), "{out}");
+            let kept = out.trim_start_matches("Basic ").replace(MASK, "");
+            assert!(
+                kept.len() <= b64(&format!("{user}:")).len() + 2,
+                "{header} -> {out}"
+            );
+        }
+        // URL-safe base64, and base64 inside a JSON string and a URL.
+        r.add("??>>~~ab");
+        let url_safe = base64::engine::general_purpose::URL_SAFE.encode("??>>~~ab");
+        assert!(
+            url_safe.contains('_') || url_safe.contains('-'),
+            "{url_safe}"
+        );
+        assert!(r.redact(&url_safe).starts_with(MASK), "{url_safe}");
+        let standard = b64("??>>~~ab");
+        assert!(standard.contains('+'), "{standard}");
+        for form in [
+            standard.replace('+', "%2B"),
+            standard.replace('+', "\\u002b"),
+        ] {
+            let out = r.redact(&form);
+            assert!(
+                out.starts_with(MASK) && out.len() <= MASK.len() + 2,
+                "{form} -> {out}"
+            );
+        }
+        // Case carries the bits: the same letters in another case are another value.
+        let other_case = b64("hunter22").to_ascii_lowercase();
+        assert_eq!(r.redact(&other_case), other_case);
+    }
+
+    #[test]
+    fn hex_is_masked_in_either_case() {
+        let r = Redactor::new();
+        r.add("k3y\u{e9}!");
+        let hex: String = "k3y\u{e9}!".bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "6b3379c3a921");
+        assert_eq!(r.redact(&format!("id={hex};")), "id=***;");
+        assert_eq!(r.redact(&format!("id={}", hex.to_uppercase())), "id=***");
+    }
+
+    #[test]
+    fn html_character_references_are_masked() {
+        let r = Redactor::new();
+        r.add("s3<r\"t&1'");
+        for text in [
+            "s3&lt;r&quot;t&amp;1&apos;",
+            "&#115;3&#60;r&#x22;t&#X26;1&#39;",
+            "&#0115;&#x33;&lt;r&#34;t&amp;1'",
+        ] {
+            assert_eq!(r.redact(&format!("<p>{text}</p>")), "<p>***</p>", "{text}");
+        }
+        // A reference to another character, or without its `;`, is not the secret.
+        assert_eq!(r.redact("&#116;3&lt;r"), "&#116;3&lt;r");
+        assert_eq!(r.redact("&#1153&lt;r"), "&#1153&lt;r");
+    }
+
+    #[test]
+    fn a_numeric_secret_in_a_json_number_is_masked() {
+        let r = Redactor::new();
+        r.add("4711");
+        let value = serde_json::json!({"pin": 4711, "long": 94711.5, "other": 4712, "n": [4711]});
+        assert_eq!(
+            r.redact_json(&value),
+            serde_json::json!({"pin": "***", "long": "9***.5", "other": 4712, "n": ["***"]})
+        );
+    }
+
+    #[test]
+    fn a_start_cut_off_by_an_ellipsis_is_masked() {
+        let r = Redactor::new();
+        r.add("tok-9f8e7d");
+        assert_eq!(r.redact("body: `xyz tok-9f…`"), "body: `xyz ***…`");
+        assert_eq!(r.redact("\"abc t...\""), "\"abc ***...\"");
+        assert_eq!(r.redact("TOK%2D9…"), "***…");
+        // Not a cut: the whole text goes on, or the start is not the secret's.
+        assert_eq!(r.redact("tok-9f and more"), "tok-9f and more");
+        assert_eq!(r.redact("took…"), "took…");
+        // An encoded form needs a few characters before it counts as cut.
+        let start = &b64("tok-9f8e7d")[..2];
+        assert_eq!(r.redact(&format!("{start}…")), format!("{start}…"));
+    }
+
+    #[test]
+    fn a_secret_of_backslashes_against_a_large_body_is_linear() {
+        // Each position costs a bounded amount of work: a quadratic matcher would need
+        // minutes here, a linear one a fraction of a second; the bound leaves room for a loaded
+        // machine.
+        let r = Redactor::new();
+        r.add("\\\\\\\\");
+        r.add("\\\"\\\"");
+        let body = format!("{}…", "\\".repeat(200_000));
+        let started = std::time::Instant::now();
+        let out = r.redact(&body);
+        assert_eq!(out, "***…");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }

@@ -685,7 +685,7 @@ fn secret_answer_never_reaches_the_screen_or_the_timeline() {
         .args(["run", "--answers", "answers.yaml"])
         .run()
         .run_outcome("completed", 0)
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     out.outcome("use", "passed");
     // Without answers nobody answers: blocked.
     Test::new()
@@ -693,6 +693,32 @@ fn secret_answer_never_reaches_the_screen_or_the_timeline() {
         .args(["run"])
         .run()
         .run_outcome("blocked", 4);
+}
+
+/// A secret answer shorter than 4 characters would be masked inside every word: the prompt
+/// says so and asks again; the real answer is then used and masked.
+#[test]
+fn a_secret_answer_too_short_is_asked_again() {
+    let test = Test::new().runbook(ESCALATE);
+    let mut pty = Pty::run(&dir_of(&test), &[]);
+    pty.expect("Ticket number: ");
+    pty.line("INC-4242");
+    pty.expect("Provider API token: ");
+    pty.line("k9");
+    pty.expect("a secret needs at least 4 characters; try again");
+    pty.expect("Provider API token: ");
+    pty.line(TOKEN);
+    pty.expect(DONE_PROMPT);
+    pty.key("y");
+    pty.expect(TABLE_HEADER);
+    pty.assert_exit(0);
+    let text = std::fs::read_to_string(dir_of(&test).join(TIMELINE)).unwrap();
+    let timeline = parse_timeline(&text);
+    assert_eq!(
+        finished(&timeline, "use")["data"]["stdout"],
+        "ticket INC-4242 token ***\n"
+    );
+    assert!(!text.contains(TOKEN), "{text}");
 }
 
 // ---------------------------------------------------------------- --step

@@ -308,7 +308,7 @@ fn a_secret_echoed_back_by_a_server_is_redacted_everywhere() {
         .args(["run"])
         .run()
         .status(0)
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     // The token was really sent, and really came back.
     let sent = server.requests_to("/echo");
     assert_eq!(
@@ -343,7 +343,7 @@ fn a_secret_in_a_command_output_is_redacted() {
         .env("RB_TEST_DB_PASSWORD", TOKEN)
         .args(["run"])
         .run()
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     let finished = out.finished("show");
     assert_eq!(finished["outcome"], "passed", "{finished}");
     assert_eq!(finished["data"]["stdout"], "password is ***\n");
@@ -377,7 +377,7 @@ fn a_secret_answer_is_redacted() {
         .args(["run", "--answers", "answers.yaml"])
         .run()
         .status(0)
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     assert_eq!(out.outcome("login", "passed")["otp"], "***");
     assert_eq!(out.outcome("login", "passed")["ticket"], "INC-77");
     assert_eq!(
@@ -414,7 +414,7 @@ fn a_secret_in_an_error_message_or_a_var_is_redacted() {
         .args(["run", "--var", &format!("channel={TOKEN}")])
         .run()
         .status(1)
-        .nowhere(TOKEN);
+        .no_secret_anywhere(TOKEN);
     let started = &out.events("run_started")[0];
     assert_eq!(started["vars"]["channel"], "***");
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::{RunArgs, actor, error, inputs};
 use crate::engine::{self, Decider, Engine, History, NonInteractive, RunSetup, StartPoint};
 use crate::exit::Exit;
-use crate::redact::Redactor;
+use crate::redact::{MIN_SECRET_CHARS, Redactor};
 use crate::runbook::{self, Runbook};
 use crate::timeline::{Event, RunOutcome, TimelineWriter, reader};
 use crate::ui;
@@ -160,6 +160,10 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             .map(str::to_string);
         match given.ok_or(()).or_else(|_| std::env::var(name)) {
             Ok(value) => {
+                if let Some(problem) = too_short(&format!("secret `{name}`"), &value) {
+                    error(problem);
+                    return Err(Exit::Usage);
+                }
                 redactor.add(&value);
                 secrets.insert(name.clone(), Json::String(value));
             }
@@ -206,6 +210,20 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     // Secret answers are secrets from the start: a var may carry the same value.
     for step in runbook.all_steps() {
         if let Some(given) = answers.get(&step.id) {
+            if let crate::runbook::Executor::Manual(manual) = &step.executor {
+                for field in manual.ask.iter().filter(|f| f.secret) {
+                    let value = match given.get(&field.name) {
+                        Some(Json::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => continue,
+                    };
+                    let what = format!("the secret answer `{}` of step `{}`", field.name, step.id);
+                    if let Some(problem) = too_short(&what, &value) {
+                        error(problem);
+                        return Err(Exit::Usage);
+                    }
+                }
+            }
             for secret in engine::decider::secret_answers(step, given) {
                 redactor.add(&secret);
             }
@@ -476,6 +494,24 @@ async fn watch_signals(tx: watch::Sender<u32>, guided: bool) {
             eprintln!("runbook: interrupted; stopping the current step, then running `finally`");
         }
     }
+}
+
+/// Why a secret's value cannot be used, naming it by `what` and never showing the value: a
+/// value shorter than [`MIN_SECRET_CHARS`] would be masked inside every word, number and
+/// key of the timeline (`API_TOKEN=e` turns `"event"` into `"***v***nt"`).
+fn too_short(what: &str, value: &str) -> Option<String> {
+    let chars = value.chars().count();
+    (chars < MIN_SECRET_CHARS).then(|| {
+        format!(
+            "{what} is {}: a secret needs at least {MIN_SECRET_CHARS} characters, or masking it \
+             would mask ordinary words and the timeline's own keys; set its real value",
+            match chars {
+                0 => "empty".to_string(),
+                1 => "1 character long".to_string(),
+                n => format!("{n} characters long"),
+            }
+        )
+    })
 }
 
 fn short(sha: &str) -> &str {

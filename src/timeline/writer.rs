@@ -122,11 +122,40 @@ impl TimelineWriter {
 /// Serializes a record as one redacted line; also returns the redacted record itself.
 fn encode(record: &Record, redactor: &Redactor) -> io::Result<(String, Record)> {
     let value = serde_json::to_value(record).map_err(io::Error::other)?;
-    let value = redactor.redact_json(&value);
+    let value = redact_record(&value, redactor);
     let mut line = serde_json::to_string(&value).map_err(io::Error::other)?;
     line.push('\n');
     let redacted: Record = serde_json::from_value(value).map_err(io::Error::other)?;
     Ok((line, redacted))
+}
+
+/// The fields of a line that the program writes itself, from its own vocabulary: never a
+/// secret, and masking them would make the line unreadable (`event`, `outcome`) or the
+/// timeline unusable (`seq`, `ts`, `phase`: a `finally` step must stay one). Top-level
+/// numbers and booleans (durations, indexes, exit codes) are the program's own too.
+pub const OWN_FIELDS: [&str; 7] = ["seq", "ts", "run_id", "event", "outcome", "phase", "mode"];
+
+/// Redacts a record's value: its top-level keys and own fields stay as they are, everything
+/// else (names, summaries, data, vars, keys inside them) goes through the redactor.
+fn redact_record(value: &serde_json::Value, redactor: &Redactor) -> serde_json::Value {
+    use serde_json::Value as J;
+    let J::Object(fields) = value else {
+        return redactor.redact_json(value);
+    };
+    let fields = fields
+        .iter()
+        .map(|(key, field)| {
+            let own = OWN_FIELDS.contains(&key.as_str())
+                || matches!(field, J::Number(_) | J::Bool(_) | J::Null);
+            let field = if own {
+                field.clone()
+            } else {
+                redactor.redact_json(field)
+            };
+            (key.clone(), field)
+        })
+        .collect();
+    J::Object(fields)
 }
 
 /// Appends one event to a timeline another process may be writing (for `runbook note`).

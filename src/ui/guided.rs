@@ -409,11 +409,22 @@ impl Decider for Guided {
         self.screen.clear_bar();
         let mut answers = Map::new();
         for field in &prompt.ask {
-            let _ = self.screen.term.write_str(&format!("  {}: ", field.prompt));
-            let value = if field.secret {
-                self.screen.term.read_secure_line()
-            } else {
-                self.screen.term.read_line()
+            let value = loop {
+                let _ = self.screen.term.write_str(&format!("  {}: ", field.prompt));
+                if !field.secret {
+                    break self.screen.term.read_line();
+                }
+                // A secret this short would be masked inside every word of the timeline: ask
+                // again (the command line refuses such values in an answers file).
+                match self.screen.term.read_secure_line() {
+                    Ok(v) if v.chars().count() < crate::redact::MIN_SECRET_CHARS => {
+                        self.screen.line(&format!(
+                            "  a secret needs at least {} characters; try again",
+                            crate::redact::MIN_SECRET_CHARS
+                        ));
+                    }
+                    other => break other,
+                }
             };
             match value {
                 Ok(v) => {

@@ -15,6 +15,7 @@
 //! `NO_COLOR=1` and a null stdin (so it is non-interactive), and is killed after a deadline so a
 //! hang fails the test instead of stalling the suite.
 
+pub mod forms;
 mod server;
 mod system;
 
@@ -456,21 +457,37 @@ impl Output {
         self
     }
 
-    /// Asserts `text` appears nowhere the run wrote: stdout, stderr, and every timeline
-    /// (`*.jsonl`) in the test directory.
-    pub fn nowhere(self, text: &str) -> Self {
-        assert!(
-            !self.stdout.contains(text),
-            "stdout has {text:?}\n{}",
-            self.context()
-        );
-        assert!(
-            !self.stderr.contains(text),
-            "stderr has {text:?}\n{}",
-            self.context()
-        );
-        let timelines: Vec<PathBuf> = files_under(self.dir.path())
-            .into_iter()
+    /// Asserts `secret` is in no output of the run in any form the redactor promises to mask
+    /// (see [`forms::forms`]): stdout, stderr, every timeline (`*.jsonl`) in the test directory,
+    /// every report of each timeline (`runbook timeline FILE --format F` for every format, run
+    /// with the real binary) and every JUnit file (`*.xml`).
+    pub fn no_secret_anywhere(self, secret: &str) -> Self {
+        self.no_secret_anywhere_for(secret, &[])
+    }
+
+    /// [`Output::no_secret_anywhere`], also looking for the base64 of `user:secret` (an echoed
+    /// `Authorization: Basic` header) for each of `users`.
+    pub fn no_secret_anywhere_for(self, secret: &str, users: &[&str]) -> Self {
+        for (place, text) in self.every_output() {
+            if let Some((what, form)) = forms::find(&text, secret, users) {
+                panic!(
+                    "{place} has the secret {secret:?} ({what}: {form:?}):\n{text}\n{}",
+                    self.context()
+                );
+            }
+        }
+        self
+    }
+
+    /// `(where, text)` for everything the run left for people and programs to read.
+    pub fn every_output(&self) -> Vec<(String, String)> {
+        let mut outputs = vec![
+            ("stdout".to_string(), self.stdout.clone()),
+            ("stderr".to_string(), self.stderr.clone()),
+        ];
+        let files = files_under(self.dir.path());
+        let timelines: Vec<&PathBuf> = files
+            .iter()
             .filter(|f| f.extension().is_some_and(|e| e == "jsonl"))
             .collect();
         assert!(
@@ -478,15 +495,37 @@ impl Output {
             "no timeline written\n{}",
             self.context()
         );
-        for file in timelines {
-            let content = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
-            assert!(
-                !content.contains(text),
-                "{} has {text:?}:\n{content}",
-                file.display()
-            );
+        for file in &files {
+            if file.extension().is_some_and(|e| e == "jsonl" || e == "xml") {
+                let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+                outputs.push((file.display().to_string(), text));
+            }
         }
-        self
+        for timeline in timelines {
+            for format in ["text", "markdown", "json", "junit", "html"] {
+                let report = Command::new(env!("CARGO_BIN_EXE_runbook"))
+                    .arg("timeline")
+                    .arg(timeline)
+                    .args(["--format", format])
+                    .current_dir(self.dir.path())
+                    .env("NO_COLOR", "1")
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("the runbook binary starts");
+                let stdout = String::from_utf8_lossy(&report.stdout).into_owned();
+                let stderr = String::from_utf8_lossy(&report.stderr).into_owned();
+                // A report that failed would hide a secret by showing nothing.
+                assert!(
+                    report.status.success() && !stdout.trim().is_empty(),
+                    "`runbook timeline {} --format {format}` failed: {stderr}",
+                    timeline.display()
+                );
+                let place = format!("`timeline {} --format {format}`", timeline.display());
+                outputs.push((format!("{place} stderr"), stderr));
+                outputs.push((place, stdout));
+            }
+        }
+        outputs
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -545,17 +584,49 @@ impl Output {
         );
     }
 
-    /// The `run_finished` event, asserting there is exactly one, last.
+    /// The `run_finished` event of the last invocation, asserting that `seq` runs 1, 2, 3, ...
+    /// without a gap or a repeat over the whole timeline, and that each invocation's part
+    /// (from its `run_started` or `run_resumed`) has at most one `run_finished`, as its last
+    /// event: exactly one for the last, which ends the timeline. (A resumed run's timeline
+    /// holds one part per invocation; a part cut off by a crash has none.)
     pub fn run_finished(&self) -> Json {
         let timeline = self.timeline();
-        let last = timeline.last().cloned().unwrap_or_default();
-        assert_eq!(
-            last["event"],
-            "run_finished",
-            "the timeline does not end with run_finished\n{}",
+        let seqs: Vec<&Json> = timeline.iter().map(|e| &e["seq"]).collect();
+        let expected: Vec<Json> = (1..=timeline.len() as u64).map(Json::from).collect();
+        assert!(
+            seqs.iter().zip(&expected).all(|(a, b)| *a == b),
+            "seq is not 1, 2, 3, ...: {seqs:?}\n{}",
             self.context()
         );
-        last
+        let starts: Vec<usize> = (0..timeline.len())
+            .filter(|&i| {
+                ["run_started", "run_resumed"]
+                    .contains(&timeline[i]["event"].as_str().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(
+            starts.first(),
+            Some(&0),
+            "the timeline does not begin with run_started\n{}",
+            self.context()
+        );
+        let ends = starts.iter().skip(1).copied().chain([timeline.len()]);
+        for (n, (start, end)) in starts.iter().copied().zip(ends).enumerate() {
+            let finished: Vec<usize> = (start..end)
+                .filter(|&i| timeline[i]["event"] == "run_finished")
+                .collect();
+            let last = n + 1 == starts.len();
+            assert!(
+                (finished.is_empty() && !last) || finished == [end - 1],
+                "invocation {} (lines {}..={end}) needs {} run_finished as its last event, has them on lines {:?}\n{}",
+                n + 1,
+                start + 1,
+                if last { "exactly one" } else { "at most one" },
+                finished.iter().map(|i| i + 1).collect::<Vec<_>>(),
+                self.context()
+            );
+        }
+        timeline[timeline.len() - 1].clone()
     }
 
     /// Asserts how the run ended, in the timeline and the exit code.
