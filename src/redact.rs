@@ -810,4 +810,23 @@ mod tests {
         assert_eq!(out, "***…");
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
+
+    /// Forms that only almost match are left as they are, and a text that ends inside one
+    /// (a percent-encoded character cut short, a trailing backslash) is read safely.
+    #[test]
+    fn near_forms_are_text_and_cut_forms_are_read_safely() {
+        let r = Redactor::new();
+        r.add("päss-word");
+        r.add("abcd");
+        r.add("ab\"cd");
+        // `ä` is two bytes: `%C3` alone is half of it.
+        assert_eq!(r.redact("x p%C3"), "x p%C3");
+        assert_eq!(r.redact("x p%C3%A4ss-word"), "x ***");
+        // An HTML reference needs its `;`: `&#97X` is not an `a`.
+        assert_eq!(r.redact("&#97Xbcd"), "&#97Xbcd");
+        assert_eq!(r.redact("&#97;bcd"), "***");
+        // A backslash at the very end may start an escape that never comes.
+        assert_eq!(r.redact("ab\\"), "ab\\");
+        assert_eq!(r.redact("ab\\\"cd"), "***");
+    }
 }
