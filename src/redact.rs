@@ -496,16 +496,17 @@ impl Redactor {
     }
 
     /// Redacts a JSON value: every string, every key (a server may echo a secret as one), and
-    /// every number whose digits hold a secret (which becomes the redacted string). For a
+    /// every number or boolean whose text holds a secret (which becomes the redacted string). For a
     /// timeline record, whose own keys must survive, see the timeline writer.
     pub fn redact_json(&self, value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value as J;
         match value {
             J::String(s) => J::String(self.redact(s)),
-            J::Number(n) => {
-                let digits = n.to_string();
-                let redacted = self.redact(&digits);
-                if redacted == digits {
+            // A number whose digits hold a secret (a PIN), or a boolean that is one: as text.
+            J::Number(_) | J::Bool(_) => {
+                let text = value.to_string();
+                let redacted = self.redact(&text);
+                if redacted == text {
                     value.clone()
                 } else {
                     J::String(redacted)

@@ -331,3 +331,82 @@ fn a_secret_of_4_characters_is_masked_everywhere() {
         .run_outcome("completed", 0)
         .no_secret_anywhere("q7z2");
 }
+
+// ------------------------------------------------------- answers: every value, every message
+
+const ANSWERS_RUNBOOK: &str = r#"
+    name: answers
+    title: Secret answers of every shape
+    steps:
+      - id: login
+        title: Get the codes
+        manual: Ask for the codes.
+        ask:
+          - {name: codes, prompt: Codes, secret: true}
+          - {name: pin, prompt: PIN, secret: true}
+          - {name: who, prompt: Who}
+      - id: use
+        title: A script prints them
+        action: false
+        command:
+          argv: [sh, -c, 'echo "{{ steps.login.codes }} {{ steps.login.codes[1] }} {{ steps.login.pin }}"']
+    "#;
+
+/// A list of secret answers is masked item by item, and a numeric one as a number too: the
+/// timeline holds them as JSON list items and a JSON number.
+#[test]
+fn secret_answers_given_as_a_list_or_a_number_are_masked() {
+    Test::new()
+        .runbook(ANSWERS_RUNBOOK)
+        .write(
+            "answers.yaml",
+            "login: {codes: [first-c0de, second-c0de], pin: 90817263, who: ops}\n",
+        )
+        .args(["run", "--non-interactive", "--answers", "answers.yaml"])
+        .run()
+        .run_outcome("completed", 0)
+        .stdout_has(r#"codes = ["***","***"], pin = ***, who = "ops""#)
+        .no_secret_anywhere("first-c0de")
+        .no_secret_anywhere("second-c0de")
+        .no_secret_anywhere("90817263");
+}
+
+/// An answers file with a mistake on the line of a secret answer (a misspelt field, a syntax
+/// error) is reported by place and reason, without the line: which values are secret is not
+/// known before the file is understood.
+#[test]
+fn a_mistake_in_an_answers_file_never_quotes_a_secret_answer() {
+    for (answers, headline) in [
+        (
+            "login: {codes: [first-c0de], pin: 90817263, whom: ops}\n",
+            "answers.yaml:1:45: step `login` does not ask for `whom` (did you mean `who`?)",
+        ),
+        (
+            "login: {codez: first-c0de}\n",
+            "answers.yaml:1:9: step `login` does not ask for `codez` (did you mean `codes`?)",
+        ),
+        (
+            "login: {codes: first-c0de, pin: [90817263\n",
+            "answers.yaml:1:33: YAML syntax error: unclosed bracket '['",
+        ),
+    ] {
+        let out = Test::new()
+            .runbook(ANSWERS_RUNBOOK)
+            .write("answers.yaml", answers)
+            .args(["run", "--non-interactive", "--answers", "answers.yaml"])
+            .run()
+            .status(2);
+        assert_eq!(
+            out.stderr,
+            format!(
+                "{headline}\n  (the line is not shown: this answers file may hold secret answers)\n"
+            ),
+            "{answers}"
+        );
+        assert!(!out.path(TIMELINE).exists(), "a timeline was written");
+        for secret in ["first-c0de", "90817263"] {
+            let found = forms::find(&(out.stdout.clone() + &out.stderr), secret, USERS);
+            assert_eq!(found, None, "{secret} in the output of {answers}");
+        }
+    }
+}

@@ -10,20 +10,43 @@ use crate::diagnostic::{Diagnostic, suggest};
 use crate::runbook::{Executor, Runbook};
 use crate::yaml::{self, Node, Pos, Value};
 
+/// How a diagnostic about an input file is shown.
+#[derive(Clone, Copy)]
+enum Shown {
+    /// With the source line and a caret under the problem.
+    WithSource,
+    /// Only `FILE:LINE:COL: message`: the file may hold secret answers, on any line and under
+    /// any (misspelt) name, and its lines are not shown before anything knows which they are.
+    Headline,
+}
+
+impl Shown {
+    fn render(self, diagnostic: &Diagnostic, text: &str) -> String {
+        match self {
+            Shown::WithSource => diagnostic.render(text),
+            Shown::Headline => format!(
+                "{}\n  (the line is not shown: this answers file may hold secret answers)",
+                diagnostic.headline()
+            ),
+        }
+    }
+}
+
 /// Reads a file as a YAML tree, with located errors.
-fn read_tree(path: &Path) -> Result<(String, Node), String> {
+fn read_tree(path: &Path, shown: Shown) -> Result<(String, Node), String> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{display}: {}", crate::io_message(&e)))?;
     let root = yaml::parse(&text).map_err(|e| {
-        Diagnostic::new(&display, e.pos, format!("YAML syntax error: {}", e.message)).render(&text)
+        let diagnostic = Diagnostic::new(&display, e.pos, format!("YAML syntax error: {}", e.message));
+        shown.render(&diagnostic, &text)
     })?;
     Ok((text, root))
 }
 
 /// A vars file: a YAML map of names to values.
 pub fn vars_file(path: &Path) -> Result<Map<String, Json>, String> {
-    let (text, root) = read_tree(path)?;
+    let (text, root) = read_tree(path, Shown::WithSource)?;
     let display = path.display().to_string();
     match &root.value {
         Value::Map(entries) => Ok(entries
@@ -69,7 +92,16 @@ pub fn answers_file(
     path: &Path,
     runbook: &Runbook,
 ) -> Result<HashMap<String, Map<String, Json>>, String> {
-    let (text, root) = read_tree(path)?;
+    let asks_secrets = runbook.all_steps().any(|s| match &s.executor {
+        Executor::Manual(m) => m.ask.iter().any(|a| a.secret),
+        _ => false,
+    });
+    let shown = if asks_secrets {
+        Shown::Headline
+    } else {
+        Shown::WithSource
+    };
+    let (text, root) = read_tree(path, shown)?;
     let display = path.display().to_string();
     let mut problems = Vec::new();
     let mut answers = HashMap::new();
@@ -149,7 +181,7 @@ pub fn answers_file(
     } else {
         Err(problems
             .iter()
-            .map(|d| d.render(&text))
+            .map(|d| shown.render(d, &text))
             .collect::<Vec<_>>()
             .join("\n"))
     }

@@ -210,21 +210,12 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     // Secret answers are secrets from the start: a var may carry the same value.
     for step in runbook.all_steps() {
         if let Some(given) = answers.get(&step.id) {
-            if let crate::runbook::Executor::Manual(manual) = &step.executor {
-                for field in manual.ask.iter().filter(|f| f.secret) {
-                    let value = match given.get(&field.name) {
-                        Some(Json::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                        None => continue,
-                    };
-                    let what = format!("the secret answer `{}` of step `{}`", field.name, step.id);
-                    if let Some(problem) = too_short(&what, &value) {
-                        error(problem);
-                        return Err(Exit::Usage);
-                    }
+            for (field, secret) in engine::decider::secret_answers_by_field(step, given) {
+                let what = format!("the secret answer `{field}` of step `{}`", step.id);
+                if let Some(problem) = too_short(&what, &secret) {
+                    error(problem);
+                    return Err(Exit::Usage);
                 }
-            }
-            for secret in engine::decider::secret_answers(step, given) {
                 redactor.add(&secret);
             }
         }

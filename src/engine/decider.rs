@@ -225,18 +225,42 @@ impl Decider for NonInteractive {
     }
 }
 
-/// The secret answers of a manual step, for redaction.
-pub fn secret_answers<'a>(step: &'a Step, answers: &'a Map<String, Json>) -> Vec<String> {
+/// The secret answers of a manual step, for redaction: every scalar inside each secret
+/// answer (an answers file may give a number, or a list of values, for a secret field), as
+/// text.
+pub fn secret_answers(step: &Step, answers: &Map<String, Json>) -> Vec<String> {
+    secret_answers_by_field(step, answers)
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// [`secret_answers`] with the name of the field each came from.
+pub fn secret_answers_by_field<'a>(
+    step: &'a Step,
+    answers: &Map<String, Json>,
+) -> Vec<(&'a str, String)> {
     let crate::runbook::Executor::Manual(m) = &step.executor else {
         return Vec::new();
     };
-    m.ask
-        .iter()
-        .filter(|a| a.secret)
-        .filter_map(|a| answers.get(&a.name))
-        .map(|v| match v {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect()
+    let mut found = Vec::new();
+    for answer in m.ask.iter().filter(|a| a.secret) {
+        if let Some(value) = answers.get(&answer.name) {
+            let mut values = Vec::new();
+            scalars(value, &mut values);
+            found.extend(values.into_iter().map(|v| (answer.name.as_str(), v)));
+        }
+    }
+    found
+}
+
+/// Every string, number and boolean inside a JSON value, as text.
+fn scalars(value: &Json, found: &mut Vec<String>) {
+    match value {
+        Json::String(s) => found.push(s.clone()),
+        Json::Array(items) => items.iter().for_each(|v| scalars(v, found)),
+        Json::Object(map) => map.values().for_each(|v| scalars(v, found)),
+        Json::Null => {}
+        other => found.push(other.to_string()),
+    }
 }
