@@ -214,11 +214,35 @@ fn seq_ends(
         if next.is_empty() {
             return next;
         }
-        next.sort_unstable();
-        next.dedup();
+        sort_dedup(&mut next);
         std::mem::swap(&mut starts, &mut next);
     }
     starts
+}
+
+/// Sorts positions and removes duplicates. The positions a match reaches lie close together
+/// (a run of backslashes reaches dozens, each many times): within 256 bytes of the first, a
+/// bitmap does it without sorting.
+fn sort_dedup(positions: &mut Vec<usize>) {
+    const SPAN: usize = 256;
+    let low = positions.iter().copied().min().unwrap_or(0);
+    if positions.iter().any(|&p| p - low >= SPAN) {
+        positions.sort_unstable();
+        positions.dedup();
+        return;
+    }
+    let mut seen = [0u64; SPAN / 64];
+    for &p in positions.iter() {
+        seen[(p - low) / 64] |= 1 << ((p - low) % 64);
+    }
+    positions.clear();
+    for (word, &bits) in seen.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            positions.push(low + word * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
 }
 
 /// Adds to `ends` where each form of `c` that the text has at byte `at` ends.
@@ -238,20 +262,49 @@ fn char_ends(
         return char_forms(text, at, c, depth, fold, ends, memo);
     }
     if let Some(found) = memo.get(&(at, depth)) {
-        ends.extend_from_slice(found);
+        match found {
+            Ends::Near(mask) => {
+                let mut mask = *mask;
+                while mask != 0 {
+                    ends.push(at + mask.trailing_zeros() as usize + 1);
+                    mask &= mask - 1;
+                }
+            }
+            Ends::Far(list) => ends.extend_from_slice(list),
+        }
         return;
     }
-    let mut found = Vec::new();
-    char_forms(text, at, c, depth, fold, &mut found, memo);
-    found.sort_unstable();
-    found.dedup();
-    ends.extend_from_slice(&found);
+    // The forms are found at the end of `ends` itself: no list of their own to allocate.
+    let before = ends.len();
+    char_forms(text, at, c, depth, fold, ends, memo);
+    let found = &ends[before..];
+    let found = if found.iter().all(|&end| end - at <= u64::BITS as usize) {
+        Ends::Near(
+            found
+                .iter()
+                .fold(0u64, |mask, &end| mask | (1 << (end - at - 1))),
+        )
+    } else {
+        let mut list = found.to_vec();
+        list.sort_unstable();
+        list.dedup();
+        Ends::Far(list)
+    };
     memo.insert((at, depth), found);
 }
 
 /// The ends of a backslash's forms by start and depth: they depend on the text only, so one
 /// memo serves every match in a text (pruned as the search moves on).
-type Memo = std::collections::HashMap<(usize, u8), Vec<usize>, BuildFast>;
+type Memo = std::collections::HashMap<(usize, u8), Ends, BuildFast>;
+
+/// Where the forms of a character starting at a given byte end.
+enum Ends {
+    /// All within 64 bytes (nearly always): bit `i` set for an end `i + 1` bytes on, so the
+    /// memo allocates nothing.
+    Near(u64),
+    /// Some further on (escapes of escapes, percent-encoded), as a sorted list.
+    Far(Vec<usize>),
+}
 
 /// A hasher for small integer keys (the FxHash of rustc): SipHash, the default, resists
 /// flooding, which a position in a text we chose the keys of cannot do, at several times
@@ -418,11 +471,15 @@ fn could_escape(rest: &[u8], c: char) -> bool {
         return true;
     }
     let letter = short_escape(c).map(|l| l as u8);
-    rest.get(i).is_some_and(|&next| {
-        next.eq_ignore_ascii_case(&b'u')
-            || next == b'%'
-            || letter.is_some_and(|l| next.eq_ignore_ascii_case(&l))
-    })
+    let escape_letter =
+        |b: u8| b.eq_ignore_ascii_case(&b'u') || letter.is_some_and(|l| b.eq_ignore_ascii_case(&l));
+    // The letter as itself or percent-encoded (`%75`); a `%5C` here is a ninth backslash,
+    // which no escape three levels deep has.
+    match rest.get(i) {
+        Some(b'%') => hex_byte(&rest[i + 1..]).is_some_and(|b| escape_letter(b as u8)),
+        Some(&next) => escape_letter(next),
+        None => false,
+    }
 }
 
 /// The letter of the short JSON escape of `c` (`n` for a newline), if it has one.
@@ -583,6 +640,10 @@ fn cut_starts(secrets: &[Secret], text: &[u8]) -> Vec<(usize, usize)> {
     // so no byte is looked at for more than one ellipsis (`a...a...` stays linear).
     let mut previous = 0;
     for end in 1..text.len() {
+        // Both start with `.` or 0xE2: most bytes are ruled out before comparing.
+        if !matches!(text[end], b'.' | 0xe2) {
+            continue;
+        }
         let ellipsis = text[end..].starts_with("…".as_bytes()) || text[end..].starts_with(b"...");
         let after_ellipsis = text[..end].ends_with("…".as_bytes()) || text[end - 1] == b'.';
         if !ellipsis || after_ellipsis {
