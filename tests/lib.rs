@@ -16,6 +16,7 @@ mod guided;
 mod invalid;
 mod properties;
 mod redaction;
+mod redirects;
 mod report;
 mod resume;
 mod sim;

@@ -8,6 +8,7 @@
 //! - `/echo` (any method): JSON `{method, path, query, headers, body, json}` of the request.
 //! - `/redirect/<code>`: 302 to `/status/<code>`.
 //! - `/redirect-to?<url>`: 302 to `<url>`, as written.
+//! - `/redirect307-to?<url>`: 307 (method and body kept) to `<url>`, as written.
 //! - `/big/<bytes>`: 200 with a body of that many `a`s.
 //! - `/slow/<ms>`: answers 200 after `ms` milliseconds.
 //! - `/hang`: never answers (for an hour).
@@ -207,6 +208,14 @@ async fn handle(
     }
     if path == "/redirect-to" {
         return (StatusCode::FOUND, [(header::LOCATION, query)], "moved").into_response();
+    }
+    if path == "/redirect307-to" {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, query)],
+            "moved",
+        )
+            .into_response();
     }
     if let Some(code) = path.strip_prefix("/redirect/") {
         return (
