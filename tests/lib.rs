@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod confinement;
 mod control;
 mod crash;
 mod drill;

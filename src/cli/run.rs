@@ -49,6 +49,8 @@ pub(crate) struct Invocation {
     pub extra_secrets: Map<String, Json>,
     /// Print nothing but errors (a drill over every scenario prints a table instead).
     pub quiet: bool,
+    /// Where steps may reach: a drill's simulator only.
+    pub confinement: Option<engine::confine::Confinement>,
 }
 
 /// What a finished run left behind.
@@ -68,6 +70,7 @@ pub fn run(args: RunArgs) -> Exit {
         extra_vars: Map::new(),
         extra_secrets: Map::new(),
         quiet: false,
+        confinement: None,
     };
     runtime.block_on(run_invocation(invocation)).exit
 }
@@ -354,6 +357,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             vars,
             secrets,
             dry_run: args.dry_run,
+            confinement: invocation.confinement.clone(),
         },
         decider,
         writer,

@@ -26,10 +26,7 @@ const ANSWER_CAP: usize = 32 * BODY_CAP;
 /// Runs an instant query. Unreachable is data (`ok` false, `error` set); an answer that is not
 /// a Prometheus API answer, or a Prometheus error, is an `ExecError`.
 pub async fn run(base_url: &str, query: &str, timeout: Duration) -> Result<ExecOutput, ExecError> {
-    let mut url = http::parse_url(&format!(
-        "{}/api/v1/query",
-        base_url.trim().trim_end_matches('/')
-    ))?;
+    let mut url = query_url(base_url)?;
     url.query_pairs_mut().append_pair("query", query);
     let client = http::client(false, http::Redirects::Check)?;
     let request = client
@@ -45,6 +42,14 @@ pub async fn run(base_url: &str, query: &str, timeout: Duration) -> Result<ExecO
         Ok(answer) => parse_answer(&answer),
         Err(message) => Ok(unreachable(message)),
     }
+}
+
+/// The query endpoint under `base_url`: what is asked, and what a confinement checks.
+pub(crate) fn query_url(base_url: &str) -> Result<reqwest::Url, ExecError> {
+    http::parse_url(&format!(
+        "{}/api/v1/query",
+        base_url.trim().trim_end_matches('/')
+    ))
 }
 
 fn unreachable(message: String) -> ExecOutput {

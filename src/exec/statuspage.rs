@@ -24,10 +24,7 @@ const ANSWER_CAP: usize = 8 * BODY_CAP;
 /// Fetches and reads the summary. Unreachable is data (`ok` false, `error` set); an answer that
 /// is not a Statuspage v2 summary is an `ExecError`.
 pub async fn run(base_url: &str, timeout: Duration) -> Result<ExecOutput, ExecError> {
-    let url = http::parse_url(&format!(
-        "{}/api/v2/summary.json",
-        base_url.trim().trim_end_matches('/')
-    ))?;
+    let url = summary_url(base_url)?;
     let client = http::client(false, http::Redirects::Check)?;
     let request = client
         .get(url)
@@ -42,6 +39,14 @@ pub async fn run(base_url: &str, timeout: Duration) -> Result<ExecOutput, ExecEr
         Ok(answer) => parse_answer(&answer),
         Err(message) => Ok(unreachable(message)),
     }
+}
+
+/// The summary under `base_url`: what is fetched, and what a confinement checks.
+pub(crate) fn summary_url(base_url: &str) -> Result<reqwest::Url, ExecError> {
+    http::parse_url(&format!(
+        "{}/api/v2/summary.json",
+        base_url.trim().trim_end_matches('/')
+    ))
 }
 
 fn unreachable(message: String) -> ExecOutput {
