@@ -43,9 +43,7 @@ impl Confinement {
             Resolved::Tcp { address, .. } => {
                 let address = address.trim();
                 // The executor refuses an address without a port; a host name is outside.
-                if address.rsplit_once(':').is_none() {
-                    return None;
-                }
+                address.rsplit_once(':')?;
                 let at = address.parse::<SocketAddr>().ok();
                 return (at != Some(self.sim)).then(|| self.not_the_simulator(address));
             }

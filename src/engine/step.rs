@@ -361,15 +361,18 @@ impl Engine {
             });
             let partial = Partial::default();
             let result = {
+                let rules = Rules {
+                    defaults: &self.setup.runbook.defaults,
+                    redactor: &self.redactor,
+                    confinement: self.setup.confinement.as_ref(),
+                };
                 let work = run_attempt(
                     step,
-                    &self.setup.runbook.defaults,
+                    rules,
                     &scope,
                     items.as_deref(),
                     self.progress.clone(),
                     &partial,
-                    &self.redactor,
-                    self.setup.confinement.as_ref(),
                 );
                 self.until_interrupted(work).await
             };
@@ -557,28 +560,26 @@ fn loop_items(source: &LoopSource, ctx: &minijinja::Value) -> Result<Vec<Json>, 
     }
 }
 
+/// What every attempt of a run goes by.
+#[derive(Clone, Copy)]
+struct Rules<'a> {
+    defaults: &'a Defaults,
+    redactor: &'a Redactor,
+    /// Where steps may reach (a drill's simulator); `None`: anywhere.
+    confinement: Option<&'a Confinement>,
+}
+
 /// One attempt: the executor once, or once per loop item, judged against `expect`.
 async fn run_attempt(
     step: &Step,
-    defaults: &Defaults,
+    rules: Rules<'_>,
     scope: &Scope,
     items: Option<&[Json]>,
     progress: Progress,
     partial: &Partial,
-    redactor: &Redactor,
-    confinement: Option<&Confinement>,
 ) -> Attempt {
     let Some(items) = items else {
-        return run_once(
-            step,
-            defaults,
-            scope,
-            progress,
-            partial,
-            redactor,
-            confinement,
-        )
-        .await;
+        return run_once(step, rules, scope, progress, partial).await;
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
@@ -586,16 +587,8 @@ async fn run_attempt(
             let progress = progress.clone();
             async move {
                 // Loop items run side by side: each keeps its own partial results.
-                let attempt = run_once(
-                    step,
-                    defaults,
-                    &item_scope,
-                    progress,
-                    &Partial::default(),
-                    redactor,
-                    confinement,
-                )
-                .await;
+                let attempt =
+                    run_once(step, rules, &item_scope, progress, &Partial::default()).await;
                 (item, attempt)
             }
         })
@@ -667,18 +660,16 @@ fn item_label(item: &Json) -> String {
 
 async fn run_once(
     step: &Step,
-    defaults: &Defaults,
+    rules: Rules<'_>,
     scope: &Scope,
     progress: Progress,
     partial: &Partial,
-    redactor: &Redactor,
-    confinement: Option<&Confinement>,
 ) -> Attempt {
-    let resolved = match resolve(step, defaults, &scope.value()) {
+    let resolved = match resolve(step, rules.defaults, &scope.value()) {
         Ok(r) => r,
         Err(e) => return Attempt::error(e),
     };
-    if let Some(reason) = confinement.and_then(|c| c.refuse(&resolved)) {
+    if let Some(reason) = rules.confinement.and_then(|c| c.refuse(&resolved)) {
         return Attempt::confined(reason);
     }
     match execute(resolved, progress, partial).await {
@@ -689,7 +680,7 @@ async fn run_once(
                 &output.fields,
                 scope,
                 output.ok,
-                redactor,
+                rules.redactor,
             );
             Attempt {
                 outcome: if passed {
