@@ -21,5 +21,6 @@ mod redirects;
 mod report;
 mod resume;
 mod sim;
+mod terminal_escapes;
 mod timeline;
 mod timeline_properties;

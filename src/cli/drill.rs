@@ -10,6 +10,7 @@ use serde_json::{Map, Value as Json, json};
 use super::RunArgs;
 use super::run::{Invocation, RunbookSource, run_invocation};
 use crate::engine::confine::{Confinement, OUTSIDE};
+use crate::escape;
 use crate::exit::Exit;
 use crate::sim::{Sim, scenario, verdict};
 use crate::timeline::{Event, Outcome, RunOutcome, reader};
@@ -374,7 +375,7 @@ fn print_verdict(v: &Verdict) {
             "  {}  {} (found: {})",
             if c.passed { "pass" } else { "FAIL" },
             c.criterion,
-            c.found
+            escape::controls(&c.found)
         );
     }
     println!(
@@ -407,7 +408,11 @@ fn print_table(verdicts: &[Verdict]) {
     for v in verdicts.iter().filter(|v| !v.passed) {
         println!("\n{} failed:", v.scenario);
         for c in v.checks.iter().filter(|c| !c.passed) {
-            println!("  FAIL  {} (found: {})", c.criterion, c.found);
+            println!(
+                "  FAIL  {} (found: {})",
+                c.criterion,
+                escape::controls(&c.found)
+            );
         }
         if let Some(t) = &v.timeline {
             println!("  timeline: {}", t.display());
@@ -428,7 +433,7 @@ fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Res
                 .checks
                 .iter()
                 .filter(|c| !c.passed)
-                .map(|c| format!("{} (found: {})", c.criterion, c.found))
+                .map(|c| format!("{} (found: {})", c.criterion, escape::controls(&c.found)))
                 .collect();
             s.set_message(failed.join("; "));
             s.set_description(failed.join("\n"));
@@ -445,7 +450,7 @@ fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Res
                     "{} {} (found: {})",
                     if c.passed { "pass" } else { "FAIL" },
                     c.criterion,
-                    c.found
+                    escape::controls(&c.found)
                 )
             })
             .chain(

@@ -463,6 +463,8 @@ async fn execute(p: Prepared) -> Exit {
                 exit.code(),
                 timeline_path.display()
             );
+            // The reason may quote what a system answered.
+            let line = crate::escape::controls(&line);
             if p.quiet {
                 // A drill over every scenario reports in its own table.
             } else if result.outcome == RunOutcome::Completed {
