@@ -21,6 +21,7 @@ mod redirects;
 mod report;
 mod resume;
 mod sim;
+mod sim_limits;
 mod terminal_escapes;
 mod timeline;
 mod timeline_properties;
