@@ -4,6 +4,7 @@
 
 use serde_json::Value as Json;
 
+use crate::guided::{Pty, dir_of};
 use crate::support::{HOSTILE, Server, Test};
 
 /// What [`HOSTILE`] looks like once escaped.
@@ -91,4 +92,33 @@ fn escape_sequences_from_systems_are_shown_escaped() {
             assert!(text.contains(r"\x1b]52;c;cHduZWQ="), "{place}:\n{text}");
         }
     }
+}
+
+/// The guided UI on a real terminal: the step's result is shown escaped.
+#[test]
+fn the_guided_ui_shows_escape_sequences_escaped() {
+    let server = Server::start();
+    let test = Test::new().server(&server).runbook(
+        r#"
+        name: hostile
+        title: Hostile answers
+        steps:
+          - id: page
+            title: The provider's status page
+            statuspage: "$SERVER/pages/hostile"
+            expect: indicator == 'none'
+            on_fail: continue
+        "#,
+    );
+    let dir = dir_of(&test);
+    let mut pty = Pty::run(&dir, &[]);
+    assert_eq!(pty.finish(), 0);
+    let raw = String::from_utf8_lossy(&pty.raw).into_owned();
+    for sent in ["\u{1b}]52;", "\u{1b}]0;pwned", "\u{1b}[2J", "\u{9b}31m"] {
+        assert!(
+            !raw.contains(sent),
+            "{sent:?} reached the terminal:\n{raw:?}"
+        );
+    }
+    assert!(raw.contains(r"\x1b]52;c;cHduZWQ="), "{raw:?}");
 }
