@@ -7,6 +7,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine;
+pub mod escape;
 pub mod exec;
 pub mod exit;
 pub mod expr;

@@ -36,10 +36,11 @@ const TABLE_HEADER: &str = "#   STEP                     OUTCOME      DURATION";
 
 /// The binary running guided on a pseudo-terminal. Everything it printed is kept; `expect`
 /// waits for text after what was already matched. The process is killed when dropped.
-struct Pty {
+pub(crate) struct Pty {
     session: OsSession,
     dir: PathBuf,
-    raw: Vec<u8>,
+    /// Every byte the program wrote to the terminal.
+    pub(crate) raw: Vec<u8>,
     /// Offset in `screen()` up to which `expect` has matched.
     cursor: usize,
     started: Instant,
@@ -72,7 +73,7 @@ impl Pty {
     }
 
     /// A guided `run` of `runbook.yaml` writing `timeline.jsonl`, with extra flags.
-    fn run(dir: &Path, extra: &[&str]) -> Pty {
+    pub(crate) fn run(dir: &Path, extra: &[&str]) -> Pty {
         let mut args = vec!["run", RUNBOOK, "--timeline", TIMELINE];
         args.extend_from_slice(extra);
         Pty::spawn(dir, &args)
@@ -204,7 +205,7 @@ impl Pty {
     }
 
     /// Waits for the program to end, reading the screen meanwhile; returns its exit code.
-    fn finish(&mut self) -> i32 {
+    pub(crate) fn finish(&mut self) -> i32 {
         self.wait_until("the program to exit", EXIT_TIMEOUT, |p| {
             p.poll_exit().is_some()
         });
@@ -305,7 +306,7 @@ fn plain(raw: &[u8]) -> String {
 }
 
 /// The directory a [`Test`] runs in.
-fn dir_of(test: &Test) -> PathBuf {
+pub(crate) fn dir_of(test: &Test) -> PathBuf {
     test.path("")
 }
 

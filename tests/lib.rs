@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod confinement;
 mod control;
 mod crash;
 mod drill;
@@ -16,8 +17,11 @@ mod guided;
 mod invalid;
 mod properties;
 mod redaction;
+mod redirects;
 mod report;
 mod resume;
 mod sim;
+mod sim_limits;
+mod terminal_escapes;
 mod timeline;
 mod timeline_properties;

@@ -17,8 +17,8 @@ use serde_json::{Value as Json, json};
 use tempfile::TempDir;
 
 /// The admin token every simulator in these tests is started with.
-pub(crate) const TOKEN: &str = "testtoken";
-const BEARER: &str = "Bearer testtoken";
+pub(crate) const TOKEN: &str = "testtoken-0123456789";
+const BEARER: &str = "Bearer testtoken-0123456789";
 /// How long any single request may take (a hung one is tested with its own, shorter timeout).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -300,12 +300,17 @@ pub(crate) struct Sim {
 }
 
 impl Sim {
-    /// Starts `runbook sim [SCENARIO] --listen 127.0.0.1:0 --token testtoken --vars-out FILE`.
+    /// Starts `runbook sim [SCENARIO] --listen 127.0.0.1:0 --token TOKEN --vars-out FILE`.
     pub fn start(scenario: Option<&str>) -> Sim {
         Sim::start_with(scenario, Some(TOKEN))
     }
 
     pub fn start_with(scenario: Option<&str>, token: Option<&str>) -> Sim {
+        Sim::start_on(scenario, token, "127.0.0.1:0")
+    }
+
+    /// `runbook sim` listening on `listen` (an address with port 0).
+    pub fn start_on(scenario: Option<&str>, token: Option<&str>, listen: &str) -> Sim {
         let dir = tempfile::Builder::new()
             .prefix("runbook-sim")
             .tempdir()
@@ -313,7 +318,7 @@ impl Sim {
         let vars_path = dir.path().join("vars.yaml");
         let mut args: Vec<String> = vec!["sim".into()];
         args.extend(scenario.map(String::from));
-        args.extend(["--listen".into(), "127.0.0.1:0".into()]);
+        args.extend(["--listen".into(), listen.into()]);
         if let Some(token) = token {
             args.extend(["--token".into(), token.into()]);
         }
@@ -355,9 +360,10 @@ impl Sim {
             .strip_suffix("/admin")
             .unwrap_or_else(|| panic!("vars.admin does not end in /admin: {admin}"))
             .to_string();
+        let host = listen.rsplit_once(':').map_or(listen, |(host, _)| host);
         assert!(
-            base.starts_with("http://127.0.0.1:"),
-            "the simulator is not on 127.0.0.1: {base}"
+            base.starts_with(&format!("http://{host}:")),
+            "the simulator is not on {host}: {base}"
         );
         Sim {
             child,
@@ -555,7 +561,8 @@ fn vars_file_points_at_every_part_of_the_simulator() {
         sim.stdout.lock().unwrap().contains("api_lb:")
     });
     wait_until("the token on stderr", Duration::from_secs(10), || {
-        sim.stderr().contains("export SIM_ADMIN_TOKEN=testtoken")
+        sim.stderr()
+            .contains(&format!("export SIM_ADMIN_TOKEN={TOKEN}"))
     });
     // Every URL the vars name answers.
     for key in ["launchpad_lb", "api_lb"] {

@@ -9,6 +9,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::RunArgs;
 use super::run::{Invocation, RunbookSource, run_invocation};
+use crate::engine::confine::{Confinement, OUTSIDE};
+use crate::escape;
 use crate::exit::Exit;
 use crate::sim::{Sim, scenario, verdict};
 use crate::timeline::{Event, Outcome, RunOutcome, reader};
@@ -35,6 +37,10 @@ pub struct DrillArgs {
     /// Directory for the drills' timelines.
     #[arg(long, value_name = "DIR", default_value = "timelines")]
     pub timeline_dir: PathBuf,
+    /// Let `command` steps run. A drill otherwise runs none: they act on this machine, not on
+    /// the simulator (they are recorded as `blocked`).
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 /// One scenario's verdict.
@@ -186,6 +192,11 @@ async fn drill_one(
         extra_vars: sim.vars(),
         extra_secrets: secrets,
         quiet,
+        // The drill touches the simulator only: anything else is recorded as `blocked`.
+        confinement: Some(Confinement {
+            sim: sim.addr,
+            allow_commands: args.allow_commands,
+        }),
     };
     let started = std::time::Instant::now();
     let finished = run_invocation(invocation).await;
@@ -222,11 +233,30 @@ async fn drill_one(
         checks.extend(verdict::judge(&mut world, run));
     }
     sim.stop();
-    let (steps_run, actions_taken, recovery) = finished
+    let facts = finished
         .timeline
         .as_deref()
         .map(timeline_facts)
-        .unwrap_or((0, 0, None));
+        .unwrap_or_default();
+    let (steps_run, actions_taken, recovery) = (facts.steps, facts.actions, facts.recovery);
+    // A step the confinement blocked was not drilled: what the runbook would do there is
+    // unproven, so the drill cannot pass (`--allow-commands` lets command steps run).
+    checks.push(verdict::Check {
+        criterion: "every step stayed inside the drill".into(),
+        passed: facts.outside.is_empty(),
+        found: match facts.outside.first() {
+            None => "no step blocked".into(),
+            Some((_, reason)) => format!(
+                "blocked: {} ({reason})",
+                facts
+                    .outside
+                    .iter()
+                    .map(|(step, _)| format!("`{step}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    });
     let passed = checks.iter().all(|c| c.passed);
     // A drill that did not pass did not recover, whatever passed along the way; nor did a run
     // that was meant to stop short (`run_outcome: [failed]`): stopping is not recovering.
@@ -253,12 +283,23 @@ fn run_outcome(path: &Path) -> Option<RunOutcome> {
     })
 }
 
-/// Steps run, actions taken, and the time from the first failing check to recovery (the
-/// `resolved` milestone, or else the last passing step).
-fn timeline_facts(path: &Path) -> (usize, usize, Option<Duration>) {
+/// What a drill's timeline says about its run.
+#[derive(Default)]
+struct Facts {
+    steps: usize,
+    actions: usize,
+    /// From the first failing check to recovery (the `resolved` milestone, or else the last
+    /// passing step).
+    recovery: Option<Duration>,
+    /// Steps blocked as outside the drill, with the first reason of each.
+    outside: Vec<(String, String)>,
+}
+
+fn timeline_facts(path: &Path) -> Facts {
     let Ok(parsed) = reader::read(path) else {
-        return (0, 0, None);
+        return Facts::default();
     };
+    let mut outside: Vec<(String, String)> = Vec::new();
     let mut steps = 0;
     let mut actions = 0;
     let mut first_failure: Option<jiff::Timestamp> = None;
@@ -268,8 +309,18 @@ fn timeline_facts(path: &Path) -> (usize, usize, Option<Duration>) {
         let ts: Option<jiff::Timestamp> = record.ts.parse().ok();
         match &record.event {
             Event::StepFinished {
-                outcome, action, ..
+                outcome,
+                action,
+                step,
+                summary,
+                ..
             } => {
+                if *outcome == Outcome::Blocked
+                    && summary.contains(OUTSIDE)
+                    && !outside.iter().any(|(id, _)| id == step)
+                {
+                    outside.push((step.clone(), summary.clone()));
+                }
                 let ran = matches!(
                     outcome,
                     Outcome::Passed | Outcome::Failed | Outcome::Error | Outcome::Interrupted
@@ -296,7 +347,12 @@ fn timeline_facts(path: &Path) -> (usize, usize, Option<Duration>) {
         let span = end.duration_since(start);
         Duration::try_from(span).ok()
     });
-    (steps, actions, recovery)
+    Facts {
+        steps,
+        actions,
+        recovery,
+        outside,
+    }
 }
 
 fn recovery_text(v: &Verdict) -> String {
@@ -319,7 +375,7 @@ fn print_verdict(v: &Verdict) {
             "  {}  {} (found: {})",
             if c.passed { "pass" } else { "FAIL" },
             c.criterion,
-            c.found
+            escape::controls(&c.found)
         );
     }
     println!(
@@ -352,7 +408,11 @@ fn print_table(verdicts: &[Verdict]) {
     for v in verdicts.iter().filter(|v| !v.passed) {
         println!("\n{} failed:", v.scenario);
         for c in v.checks.iter().filter(|c| !c.passed) {
-            println!("  FAIL  {} (found: {})", c.criterion, c.found);
+            println!(
+                "  FAIL  {} (found: {})",
+                c.criterion,
+                escape::controls(&c.found)
+            );
         }
         if let Some(t) = &v.timeline {
             println!("  timeline: {}", t.display());
@@ -373,7 +433,7 @@ fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Res
                 .checks
                 .iter()
                 .filter(|c| !c.passed)
-                .map(|c| format!("{} (found: {})", c.criterion, c.found))
+                .map(|c| format!("{} (found: {})", c.criterion, escape::controls(&c.found)))
                 .collect();
             s.set_message(failed.join("; "));
             s.set_description(failed.join("\n"));
@@ -390,7 +450,7 @@ fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Res
                     "{} {} (found: {})",
                     if c.passed { "pass" } else { "FAIL" },
                     c.criterion,
-                    c.found
+                    escape::controls(&c.found)
                 )
             })
             .chain(

@@ -218,7 +218,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 
 /// Prints an error on stderr, prefixed like every error of this tool.
 pub(crate) fn error(message: impl std::fmt::Display) {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", crate::escape::controls(&message.to_string()));
 }
 
 /// `ci` under CI, otherwise `user@host`.

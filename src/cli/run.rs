@@ -49,6 +49,8 @@ pub(crate) struct Invocation {
     pub extra_secrets: Map<String, Json>,
     /// Print nothing but errors (a drill over every scenario prints a table instead).
     pub quiet: bool,
+    /// Where steps may reach: a drill's simulator only.
+    pub confinement: Option<engine::confine::Confinement>,
 }
 
 /// What a finished run left behind.
@@ -68,6 +70,7 @@ pub fn run(args: RunArgs) -> Exit {
         extra_vars: Map::new(),
         extra_secrets: Map::new(),
         quiet: false,
+        confinement: None,
     };
     runtime.block_on(run_invocation(invocation)).exit
 }
@@ -345,6 +348,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             vars,
             secrets,
             dry_run: args.dry_run,
+            confinement: invocation.confinement.clone(),
         },
         decider,
         writer,
@@ -450,6 +454,8 @@ async fn execute(p: Prepared) -> Exit {
                 exit.code(),
                 timeline_path.display()
             );
+            // The reason may quote what a system answered.
+            let line = crate::escape::controls(&line);
             if p.quiet {
                 // A drill over every scenario reports in its own table.
             } else if result.outcome == RunOutcome::Completed {

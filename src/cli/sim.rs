@@ -1,4 +1,7 @@
 //! `runbook sim`: serve a simulated production environment on loopback until Ctrl-C.
+//!
+//! It is a test double, not a service: on any other address it warns, and the token of its
+//! admin API must be long enough not to be guessed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ pub struct SimArgs {
     /// Also write the vars (YAML) that point a runbook at the simulator to this file.
     #[arg(long, value_name = "FILE")]
     pub vars_out: Option<PathBuf>,
-    /// The admin API's bearer token [default: a new random one].
+    /// The admin API's bearer token, at least 16 characters [default: a new random one].
     #[arg(
         long,
         value_name = "TOKEN",
@@ -43,6 +46,12 @@ pub fn sim(args: SimArgs) -> Exit {
             println!("{name:<18} {title}{default}");
         }
         return Exit::Ok;
+    }
+    if let Some(token) = &args.token
+        && let Some(problem) = token_problem(token)
+    {
+        super::error(problem);
+        return Exit::Usage;
     }
     let name = args
         .scenario
@@ -73,6 +82,9 @@ pub fn sim(args: SimArgs) -> Exit {
                 return Exit::Usage;
             }
         };
+        if !sim.addr.ip().is_loopback() {
+            eprintln!("{}", exposure_warning(sim.addr));
+        }
         let yaml = super::drill::vars_yaml(&sim.vars());
         if let Some(path) = &args.vars_out
             && let Err(e) = std::fs::write(path, &yaml)
@@ -118,4 +130,43 @@ pub fn sim(args: SimArgs) -> Exit {
         sim.stop();
         Exit::Ok
     })
+}
+
+/// The shortest admin token accepted: a short one is guessed, and the admin API changes the
+/// simulated world (and a drill's verdict).
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Why a given token is refused (the token itself is never quoted).
+fn token_problem(token: &str) -> Option<String> {
+    let chars = token.chars().count();
+    (chars < MIN_TOKEN_CHARS).then(|| {
+        format!(
+            "the simulator's admin token (--token or SIM_ADMIN_TOKEN) must be at least {MIN_TOKEN_CHARS} characters; this one has {chars}"
+        )
+    })
+}
+
+/// The warning for a simulator reachable from other machines.
+fn exposure_warning(addr: SocketAddr) -> String {
+    format!(
+        "warning: the simulator listens on {addr}, which is not a loopback address: anyone who can reach it can read the simulated state and, with the admin token, change it; use 127.0.0.1 unless other machines must reach it"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tokens_are_refused_without_being_quoted() {
+        let problem = token_problem("hunter2").unwrap();
+        assert!(
+            problem.contains("at least 16 characters; this one has 7"),
+            "{problem}"
+        );
+        assert!(!problem.contains("hunter2"));
+        assert_eq!(token_problem("0123456789abcdef"), None);
+        // Characters, not bytes.
+        assert!(token_problem("ééééééééé").is_some());
+    }
 }

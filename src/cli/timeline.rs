@@ -81,21 +81,23 @@ pub fn timeline(args: TimelineArgs) -> Exit {
     Exit::Ok
 }
 
-/// Renders a report in a format.
+/// Renders a report in a format. Every format but JSON has its control characters shown
+/// escaped: none of them writes one itself, so any there came from a system.
 pub fn render(report: &Report, format: Format, tz: &TimeZone) -> Result<String, String> {
-    Ok(match format {
+    let text = match format {
         Format::Text => report::text::render(report, tz),
         Format::Markdown => report::markdown::render(report, tz),
-        Format::Json => report::json::render(report),
+        Format::Json => return Ok(report::json::render(report)),
         Format::Junit => report::junit::render(report)?,
         Format::Html => report::html::render(report, tz),
-    })
+    };
+    Ok(crate::escape::controls(&text).into_owned())
 }
 
 /// Writes the JUnit report of a finished run (`run --junit`).
 pub fn write_junit(timeline: &std::path::Path, path: &std::path::Path) -> Result<(), String> {
     let report = Report::load(&[timeline])?;
-    let xml = report::junit::render(&report)?;
+    let xml = crate::escape::controls(&report::junit::render(&report)?).into_owned();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("{}: {}", dir.display(), crate::io_message(&e)))?;

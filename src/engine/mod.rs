@@ -1,6 +1,7 @@
 //! The step engine: runs a validated runbook step by step, asks the decider where a human (or
 //! the non-interactive policy) must decide, and emits events. It never touches the terminal.
 
+pub mod confine;
 pub mod decider;
 pub mod judge;
 pub mod resolve;
@@ -34,6 +35,8 @@ pub struct RunSetup {
     /// Declared secrets by name, with their values.
     pub secrets: Map<String, Json>,
     pub dry_run: bool,
+    /// Where steps may reach (`runbook drill`: only the simulator); `None`: anywhere.
+    pub confinement: Option<confine::Confinement>,
 }
 
 /// Which list a step belongs to.

@@ -77,6 +77,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
                 timeout,
                 insecure: h.insecure,
                 follow_redirects: h.follow_redirects,
+                action: step.action,
             })
         }
         Executor::Prometheus(p) => Resolved::Prometheus {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Map, Value as Json, json};
 
+use super::confine::Confinement;
 use super::decider::{
     ActionDecision, ActionPrompt, AfterFailure, Annotation, FailurePrompt, ManualDecision,
     ManualPrompt, StepGate, StepIntro, secret_answers,
@@ -27,6 +28,8 @@ struct Attempt {
     fields: Map<String, Json>,
     summary: String,
     failures: Vec<String>,
+    /// Blocked by the run's confinement rather than by a decision.
+    confined: bool,
 }
 
 impl Attempt {
@@ -36,6 +39,18 @@ impl Attempt {
             fields: Map::new(),
             summary: message.clone(),
             failures: vec![message],
+            confined: false,
+        }
+    }
+
+    /// Not executed: `reason` says where it would have gone.
+    fn confined(reason: String) -> Self {
+        Attempt {
+            outcome: Outcome::Blocked,
+            fields: Map::new(),
+            summary: reason,
+            failures: Vec::new(),
+            confined: true,
         }
     }
 }
@@ -55,6 +70,8 @@ struct Finish {
     /// When the work itself began, after any prompt: a step's duration leaves out the time a
     /// person took to decide.
     began: Option<Instant>,
+    /// Blocked by the run's confinement: the run goes on (see `confine`).
+    confined: bool,
 }
 
 impl Finish {
@@ -69,6 +86,7 @@ impl Finish {
             end: None,
             goto: None,
             began: None,
+            confined: false,
         }
     }
 }
@@ -192,6 +210,11 @@ impl Engine {
                     ));
                 }
             }
+        }
+        // A step kept from running by the confinement ends nothing: the rest of the drill is
+        // still recorded, and judged, each step outside it blocked in turn.
+        if finish.confined {
+            return Ok(Flow::Next);
         }
         Ok(Self::flow_after(step, finish.outcome, &reason))
     }
@@ -338,14 +361,18 @@ impl Engine {
             });
             let partial = Partial::default();
             let result = {
+                let rules = Rules {
+                    defaults: &self.setup.runbook.defaults,
+                    redactor: &self.redactor,
+                    confinement: self.setup.confinement.as_ref(),
+                };
                 let work = run_attempt(
                     step,
-                    &self.setup.runbook.defaults,
+                    rules,
                     &scope,
                     items.as_deref(),
                     self.progress.clone(),
                     &partial,
-                    &self.redactor,
                 );
                 self.until_interrupted(work).await
             };
@@ -370,6 +397,7 @@ impl Engine {
                     end: None,
                     goto: None,
                     began: Some(began),
+                    confined: attempt.confined,
                 };
             }
             if let Err(e) = self.emit(Event::StepAttempt {
@@ -532,18 +560,26 @@ fn loop_items(source: &LoopSource, ctx: &minijinja::Value) -> Result<Vec<Json>, 
     }
 }
 
+/// What every attempt of a run goes by.
+#[derive(Clone, Copy)]
+struct Rules<'a> {
+    defaults: &'a Defaults,
+    redactor: &'a Redactor,
+    /// Where steps may reach (a drill's simulator); `None`: anywhere.
+    confinement: Option<&'a Confinement>,
+}
+
 /// One attempt: the executor once, or once per loop item, judged against `expect`.
 async fn run_attempt(
     step: &Step,
-    defaults: &Defaults,
+    rules: Rules<'_>,
     scope: &Scope,
     items: Option<&[Json]>,
     progress: Progress,
     partial: &Partial,
-    redactor: &Redactor,
 ) -> Attempt {
     let Some(items) = items else {
-        return run_once(step, defaults, scope, progress, partial, redactor).await;
+        return run_once(step, rules, scope, progress, partial).await;
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
@@ -551,15 +587,8 @@ async fn run_attempt(
             let progress = progress.clone();
             async move {
                 // Loop items run side by side: each keeps its own partial results.
-                let attempt = run_once(
-                    step,
-                    defaults,
-                    &item_scope,
-                    progress,
-                    &Partial::default(),
-                    redactor,
-                )
-                .await;
+                let attempt =
+                    run_once(step, rules, &item_scope, progress, &Partial::default()).await;
                 (item, attempt)
             }
         })
@@ -602,8 +631,12 @@ async fn run_attempt(
             summary.push_str(&format!(" (and {} more)", failed_count - 1));
         }
     }
+    // One item outside the confinement blocks the step (that item was not executed).
+    let confined = results.iter().any(|(_, a)| a.confined);
     let outcome = if failed_count == 0 {
         Outcome::Passed
+    } else if confined {
+        Outcome::Blocked
     } else if results.iter().all(|(_, a)| a.outcome == Outcome::Error) {
         Outcome::Error
     } else {
@@ -614,6 +647,7 @@ async fn run_attempt(
         fields,
         summary,
         failures,
+        confined,
     }
 }
 
@@ -626,16 +660,18 @@ fn item_label(item: &Json) -> String {
 
 async fn run_once(
     step: &Step,
-    defaults: &Defaults,
+    rules: Rules<'_>,
     scope: &Scope,
     progress: Progress,
     partial: &Partial,
-    redactor: &Redactor,
 ) -> Attempt {
-    let resolved = match resolve(step, defaults, &scope.value()) {
+    let resolved = match resolve(step, rules.defaults, &scope.value()) {
         Ok(r) => r,
         Err(e) => return Attempt::error(e),
     };
+    if let Some(reason) = rules.confinement.and_then(|c| c.refuse(&resolved)) {
+        return Attempt::confined(reason);
+    }
     match execute(resolved, progress, partial).await {
         Ok(output) => {
             let Judgement { passed, failures } = judge(
@@ -644,7 +680,7 @@ async fn run_once(
                 &output.fields,
                 scope,
                 output.ok,
-                redactor,
+                rules.redactor,
             );
             Attempt {
                 outcome: if passed {
@@ -655,6 +691,7 @@ async fn run_once(
                 fields: output.fields,
                 summary: output.summary,
                 failures,
+                confined: false,
             }
         }
         Err(ExecError(message)) => Attempt::error(message),

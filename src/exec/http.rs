@@ -45,7 +45,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use reqwest::dns::{Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method, StatusCode, Url, redirect};
+use reqwest::{Client, Method, StatusCode, Url};
 
 use tokio::sync::OnceCell;
 
@@ -100,7 +100,13 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         .map_err(ExecError)?;
         return Ok(tally.output(&req.url, method.as_str()));
     }
-    let client = client(req.insecure, req.follow_redirects)?;
+    let redirects = Redirects::for_step(req);
+    let client = client(req.insecure, redirects)?;
+    let resend = (redirects == Redirects::Check).then_some(Resend {
+        client: &client,
+        method: &method,
+        body: req.body.as_ref(),
+    });
 
     let mut tally = Tally::new(req.timeout);
     let mut outcomes = stream::iter(0..total)
@@ -113,7 +119,7 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
                     return Sample::Unsent;
                 }
                 let started = Instant::now();
-                match exchange_until(request, deadline, req.timeout, BODY_CAP).await {
+                match exchange_until(request, resend, deadline, req.timeout, BODY_CAP).await {
                     Ok(answer) => Sample::Answer(answer),
                     Err(message) => Sample::failed(message, started, req.timeout),
                 }
@@ -121,6 +127,12 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         })
         .buffer_unordered(concurrency);
     while let Some(outcome) = outcomes.next().await {
+        // An action redirected to another origin fails the step; the rest of it is not sent.
+        if let Sample::Failed(message) = &outcome
+            && redirects::is_refusal(message)
+        {
+            return Err(ExecError(message.clone()));
+        }
         tally.add(outcome);
         tally.report(total, progress);
     }
@@ -193,13 +205,9 @@ fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, ExecError> {
 
 /// A client with the step's TLS and redirect settings. One per step, so samples reuse
 /// connections the way real traffic does.
-pub(crate) fn client(insecure: bool, follow_redirects: bool) -> Result<Client, ExecError> {
+pub(crate) fn client(insecure: bool, redirects: Redirects) -> Result<Client, ExecError> {
     install_crypto_provider();
-    let policy = if follow_redirects {
-        redirect::Policy::limited(10)
-    } else {
-        redirect::Policy::none()
-    };
+    let policy = redirects.policy();
     let tls = tls_config(insecure)
         .as_ref()
         .map_err(|e| ExecError(e.clone()))?;
@@ -397,10 +405,11 @@ pub(crate) struct Answer {
 /// body, hence the caller's cap; they must still be bounded.
 pub(crate) async fn exchange(
     request: reqwest::RequestBuilder,
+    resend: Option<Resend<'_>>,
     timeout: Duration,
     cap: usize,
 ) -> Result<Answer, String> {
-    exchange_until(request, Instant::now() + timeout, timeout, cap).await
+    exchange_until(request, resend, Instant::now() + timeout, timeout, cap).await
 }
 
 /// Where a request was when it failed or ran out of time.
@@ -414,9 +423,11 @@ pub(super) enum Phase {
 }
 
 /// `exchange` against a deadline shared with other requests; `timeout` is what the deadline
-/// stands for, for the message.
+/// stands for, for the message. A check's client stops at a redirect to another origin:
+/// `resend` follows it there without the step's headers.
 pub(super) async fn exchange_until(
     request: reqwest::RequestBuilder,
+    resend: Option<Resend<'_>>,
     deadline: Instant,
     timeout: Duration,
     cap: usize,
@@ -425,6 +436,9 @@ pub(super) async fn exchange_until(
     let mut phase = Phase::Head;
     let work = async {
         let mut response = request.send().await?;
+        if let Some(resend) = resend {
+            response = resend.follow_bare(response).await?;
+        }
         phase = Phase::Body;
         let mut body = Vec::new();
         let mut truncated = false;
@@ -651,7 +665,9 @@ pub(crate) fn round_ms(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
 }
 
+pub(crate) mod redirects;
 mod tally;
+pub(crate) use redirects::{Redirects, Resend};
 pub(super) use tally::Tally;
 
 #[cfg(test)]

@@ -20,7 +20,8 @@
 //!
 //! What still differs from reqwest's path:
 //! - A redirect to follow is followed through reqwest from its `Location`: reqwest's limit of
-//!   ten redirects counts from there, and a `Referer` is not sent on the first hop.
+//!   ten redirects counts from there, and a `Referer` is not sent on the first hop. The rules of
+//!   `http::redirects` hold as on reqwest's path: to another origin the sample goes bare.
 //! - The resolved addresses are tried one after another, in the resolver's order; reqwest races
 //!   the second address family after 300 ms (happy eyeballs).
 //! - A gzip answer is decoded by flate2 rather than async-compression: a corrupt one may be
@@ -47,9 +48,10 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 use tokio::time::Sleep;
 
+use super::http::redirects::{redirect_target, same_origin};
 use super::http::{
-    Answer, Phase, Sample, Tally, USER_AGENT, body_message, build_request, client, dns_message,
-    exchange_until, lookup, timeout_message, transport_message,
+    Answer, Phase, Resend, Sample, Tally, USER_AGENT, body_message, build_request, client,
+    dns_message, exchange_until, lookup, timeout_message, transport_message,
 };
 use super::{BODY_CAP, HttpRequest, Progress, RequestBody};
 
@@ -58,7 +60,8 @@ use super::{BODY_CAP, HttpRequest, Progress, RequestBody};
 /// Not for a single request (there is nothing to gain), nor for what only reqwest does: TLS, a
 /// proxy from the environment, credentials in the URL (reqwest turns them into basic auth). A
 /// redirect is followed by resending the sample through reqwest, which is harmless for safe
-/// methods only: a POST that is redirected keeps the reqwest path, so it is sent once.
+/// methods only: a POST that is redirected keeps the reqwest path, so it is sent once. So does
+/// an action that follows redirects: only that path refuses another origin for it.
 pub(super) fn applies(req: &HttpRequest, url: &Url, method: &Method) -> bool {
     applies_with(
         req,
@@ -80,6 +83,7 @@ fn applies_with(req: &HttpRequest, url: &Url, method: &Method, proxy: bool) -> b
         && url.username().is_empty()
         && url.password().is_none()
         && (safe || !req.follow_redirects)
+        && !(req.action && req.follow_redirects)
         && !proxy
 }
 
@@ -448,42 +452,29 @@ impl Redirects {
     /// Follows a redirect the sampler received through reqwest, from its `Location` on, so the
     /// redirecting URL is asked once per sample, as on reqwest's path. reqwest applies its
     /// policy to further hops (the limit of ten, counted from here). Safe methods keep their
-    /// method across every redirect kind; credentials and cookies are not sent to another
-    /// host, as reqwest does not send them. The latency is the whole sample's: the first hop
-    /// plus reqwest's.
+    /// method across every redirect kind; to another origin the sample goes without any
+    /// header the runbook set (see `http::redirects`). The latency is the whole sample's: the
+    /// first hop plus reqwest's.
     async fn follow(&self, probe: &Probe, first: Answer) -> Sample {
-        let Some(target) = first
-            .headers
-            .get(header::LOCATION)
-            .and_then(|location| location.to_str().ok())
-            .and_then(|location| self.url.join(location).ok())
-            .filter(|target| matches!(target.scheme(), "http" | "https"))
-        else {
+        let Some(target) = redirect_target(&self.url, first.status, &first.headers) else {
             // reqwest does not follow what it cannot parse: the redirect is the answer.
             return Sample::Answer(first);
         };
         let client = self
             .client
-            .get_or_init(|| async { client(self.req.insecure, true).map_err(|e| e.0) })
+            .get_or_init(|| async {
+                client(self.req.insecure, super::http::Redirects::Check).map_err(|e| e.0)
+            })
             .await;
         let client = match client {
             Ok(client) => client,
             Err(message) => return Sample::Failed(message.clone()),
         };
-        let mut headers = self.headers.clone();
-        let same_origin = target.scheme() == self.url.scheme()
-            && target.host_str() == self.url.host_str()
-            && target.port_or_known_default() == self.url.port_or_known_default();
-        if !same_origin {
-            for name in [
-                header::AUTHORIZATION,
-                header::COOKIE,
-                header::PROXY_AUTHORIZATION,
-                header::WWW_AUTHENTICATE,
-            ] {
-                headers.remove(name);
-            }
-        }
+        let headers = if same_origin(&self.url, &target) {
+            self.headers.clone()
+        } else {
+            HeaderMap::new()
+        };
         // A 303 asks for a GET of the new place: no body goes with it.
         let body = if first.status == StatusCode::SEE_OTHER {
             None
@@ -493,10 +484,23 @@ impl Redirects {
         // Past the deadline this times out at once, as the redirect would have on reqwest's
         // path: the sample was sent, so it is not `Unsent`.
         let request = build_request(client, &self.method, &target, &headers, body);
+        let resend = Resend {
+            client,
+            method: &self.method,
+            body,
+        };
         let started = Instant::now()
             .checked_sub(first.latency)
             .unwrap_or_else(Instant::now);
-        match exchange_until(request, probe.deadline, probe.timeout, BODY_CAP).await {
+        match exchange_until(
+            request,
+            Some(resend),
+            probe.deadline,
+            probe.timeout,
+            BODY_CAP,
+        )
+        .await
+        {
             Ok(mut answer) => {
                 answer.latency += first.latency;
                 Sample::Answer(answer)
@@ -614,6 +618,7 @@ mod tests {
             timeout: Duration::from_secs(2),
             insecure: false,
             follow_redirects,
+            action: false,
         };
         (req, Url::parse(url).unwrap())
     }

@@ -82,6 +82,9 @@ pub struct HttpRequest {
     pub timeout: Duration,
     pub insecure: bool,
     pub follow_redirects: bool,
+    /// The step changes things: a redirect to another origin is refused rather than followed
+    /// (see `http::Redirects`).
+    pub action: bool,
 }
 
 #[derive(Clone, Debug)]

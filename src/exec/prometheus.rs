@@ -26,19 +26,30 @@ const ANSWER_CAP: usize = 32 * BODY_CAP;
 /// Runs an instant query. Unreachable is data (`ok` false, `error` set); an answer that is not
 /// a Prometheus API answer, or a Prometheus error, is an `ExecError`.
 pub async fn run(base_url: &str, query: &str, timeout: Duration) -> Result<ExecOutput, ExecError> {
-    let mut url = http::parse_url(&format!(
-        "{}/api/v1/query",
-        base_url.trim().trim_end_matches('/')
-    ))?;
+    let mut url = query_url(base_url)?;
     url.query_pairs_mut().append_pair("query", query);
-    let client = http::client(false, true)?;
+    let client = http::client(false, http::Redirects::Check)?;
     let request = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json");
-    match http::exchange(request, timeout, ANSWER_CAP).await {
+    // Another origin gets the same GET, bare (see `http::redirects`).
+    let resend = http::Resend {
+        client: &client,
+        method: &reqwest::Method::GET,
+        body: None,
+    };
+    match http::exchange(request, Some(resend), timeout, ANSWER_CAP).await {
         Ok(answer) => parse_answer(&answer),
         Err(message) => Ok(unreachable(message)),
     }
+}
+
+/// The query endpoint under `base_url`: what is asked, and what a confinement checks.
+pub(crate) fn query_url(base_url: &str) -> Result<reqwest::Url, ExecError> {
+    http::parse_url(&format!(
+        "{}/api/v1/query",
+        base_url.trim().trim_end_matches('/')
+    ))
 }
 
 fn unreachable(message: String) -> ExecOutput {

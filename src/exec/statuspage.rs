@@ -24,18 +24,29 @@ const ANSWER_CAP: usize = 8 * BODY_CAP;
 /// Fetches and reads the summary. Unreachable is data (`ok` false, `error` set); an answer that
 /// is not a Statuspage v2 summary is an `ExecError`.
 pub async fn run(base_url: &str, timeout: Duration) -> Result<ExecOutput, ExecError> {
-    let url = http::parse_url(&format!(
-        "{}/api/v2/summary.json",
-        base_url.trim().trim_end_matches('/')
-    ))?;
-    let client = http::client(false, true)?;
+    let url = summary_url(base_url)?;
+    let client = http::client(false, http::Redirects::Check)?;
     let request = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json");
-    match http::exchange(request, timeout, ANSWER_CAP).await {
+    // Another origin gets the same GET, bare (see `http::redirects`).
+    let resend = http::Resend {
+        client: &client,
+        method: &reqwest::Method::GET,
+        body: None,
+    };
+    match http::exchange(request, Some(resend), timeout, ANSWER_CAP).await {
         Ok(answer) => parse_answer(&answer),
         Err(message) => Ok(unreachable(message)),
     }
+}
+
+/// The summary under `base_url`: what is fetched, and what a confinement checks.
+pub(crate) fn summary_url(base_url: &str) -> Result<reqwest::Url, ExecError> {
+    http::parse_url(&format!(
+        "{}/api/v2/summary.json",
+        base_url.trim().trim_end_matches('/')
+    ))
 }
 
 fn unreachable(message: String) -> ExecOutput {

@@ -21,11 +21,15 @@ pub fn render(report: &Report) -> Result<String, String> {
             && report.steps[i + 1..]
                 .iter()
                 .any(|later| later.step == row.step && later.outcome == Outcome::Passed);
+        // quick-junit strips escape sequences, hiding what a system sent: they are shown
+        // escaped, as everywhere else.
+        let summary = shown(&row.summary);
+        let failures: Vec<String> = row.failures.iter().map(|f| shown(f)).collect();
         let message = || {
-            if row.failures.is_empty() {
-                row.summary.clone()
+            if failures.is_empty() {
+                summary.clone()
             } else {
-                row.failures.join("; ")
+                failures.join("; ")
             }
         };
         let status = match row.outcome {
@@ -34,7 +38,7 @@ pub fn render(report: &Report) -> Result<String, String> {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(message());
                 s.set_type("expectation");
-                s.set_description(format!("{}\n{}", row.summary, row.failures.join("\n")));
+                s.set_description(format!("{summary}\n{}", failures.join("\n")));
                 s
             }
             Outcome::Blocked | Outcome::Interrupted if superseded => {
@@ -42,7 +46,7 @@ pub fn render(report: &Report) -> Result<String, String> {
                 s.set_message(format!(
                     "{}, then passed when the run went on: {}",
                     row.outcome.as_str(),
-                    row.summary
+                    summary
                 ));
                 s
             }
@@ -50,16 +54,16 @@ pub fn render(report: &Report) -> Result<String, String> {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
                 s.set_message(message());
                 s.set_type(row.outcome.as_str());
-                s.set_description(row.summary.clone());
+                s.set_description(summary.clone());
                 s
             }
             Outcome::Skipped | Outcome::DryRun => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(
-                    if row.summary.starts_with("skipped") || row.summary.starts_with("dry run") {
-                        row.summary.clone()
+                    if summary.starts_with("skipped") || summary.starts_with("dry run") {
+                        summary.clone()
                     } else {
-                        format!("{}: {}", row.outcome.as_str(), row.summary)
+                        format!("{}: {summary}", row.outcome.as_str())
                     },
                 );
                 s
@@ -68,7 +72,7 @@ pub fn render(report: &Report) -> Result<String, String> {
         let mut case = TestCase::new(format!("{:0width$} {}", row.number, row.title), status);
         case.set_classname(format!("runbook.{name}"));
         case.set_time(Duration::from_millis(row.duration_ms));
-        case.set_system_out(format!("[{}] {}", row.step, row.summary));
+        case.set_system_out(format!("[{}] {summary}", row.step));
         suite.add_test_case(case);
     }
     // What CI reporters and the xUnit schema read on a suite: how long the run took, when it
@@ -89,6 +93,10 @@ pub fn render(report: &Report) -> Result<String, String> {
         .insert("hostname".into(), hostname(&report.actor).into());
     junit.add_test_suite(suite);
     junit.to_string().map_err(|e| e.to_string())
+}
+
+fn shown(text: &str) -> String {
+    crate::escape::controls(text).into_owned()
 }
 
 /// The host the run was on, from its actor (`user@host`); CI runs record no host.

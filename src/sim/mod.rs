@@ -3,6 +3,7 @@
 //! against it exactly as against a real environment.
 pub mod fault;
 pub mod promql;
+pub mod request_log;
 pub mod scenario;
 pub mod server;
 pub mod verdict;

@@ -15,6 +15,7 @@ use axum::routing::{any, get, post};
 use serde_json::{Value as Json, json};
 
 use super::promql;
+use super::request_log::RequestLog;
 use super::scenario::Scenario;
 use super::world::{LbAnswer, LoggedRequest, World};
 
@@ -487,8 +488,14 @@ async fn admin_requests(State(state): State<AppState>, headers: HeaderMap) -> Re
     if !authorized(&state, &headers) {
         return unauthorized();
     }
-    let log = lock(&state.world).log.clone();
-    axum::Json(json!({"requests": log})).into_response()
+    let world = lock(&state.world);
+    let recent: Vec<&LoggedRequest> = world.log.recent().collect();
+    axum::Json(json!({
+        "requests": recent,
+        "total": world.log.total(),
+        "kept": RequestLog::KEPT,
+    }))
+    .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -35,11 +35,7 @@ pub fn judge(world: &mut World, run: RunEnd) -> Vec<Check> {
             None => format!("{} {}", c.kind, c.target),
         })
         .collect();
-    let admin_requests = world
-        .log
-        .iter()
-        .filter(|r| r.path.starts_with("/admin/") && r.method != "GET")
-        .count();
+    let admin_requests = world.log.admin_writes();
     let called = |kind: &str, target: Option<&str>| {
         world
             .admin_calls

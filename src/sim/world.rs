@@ -133,7 +133,7 @@ pub struct World {
     provider: Option<(String, f64, Instant)>,
     sites: BTreeMap<String, (f64, u64)>,
     pending: Vec<Pending>,
-    pub log: Vec<LoggedRequest>,
+    pub log: super::request_log::RequestLog,
     pub admin_calls: Vec<AdminCall>,
 }
 
@@ -280,7 +280,7 @@ impl World {
             provider,
             sites,
             pending: Vec::new(),
-            log: Vec::new(),
+            log: Default::default(),
             admin_calls: Vec::new(),
         }
     }

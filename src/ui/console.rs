@@ -61,11 +61,7 @@ impl Observer for Console {
                 attempt,
                 ..
             } => {
-                let mut line = format!(
-                    "{} {step}  {title}: {summary}",
-                    self.style(*outcome)
-                        .apply_to(format!("{:<11}", label(*outcome)))
-                );
+                let mut line = format!("{step}  {title}: {summary}");
                 let extra: Vec<&String> = failures.iter().filter(|f| *f != summary).collect();
                 if !extra.is_empty() {
                     line.push_str(" — ");
@@ -84,8 +80,17 @@ impl Observer for Console {
                     " ({})",
                     crate::duration::human(Duration::from_millis(*duration_ms))
                 ));
+                // Escaped after masking (a secret is masked as it was written), and apart from
+                // the label: its colour is ours, any other escape sequence is the system's.
+                let line = self.redactor.redact(&line);
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", self.redactor.redact(&line));
+                let _ = writeln!(
+                    out,
+                    "{} {}",
+                    self.style(*outcome)
+                        .apply_to(format!("{:<11}", label(*outcome))),
+                    crate::escape::controls(&line)
+                );
                 let _ = out.flush();
             }
             Event::Milestone {

@@ -351,7 +351,8 @@ impl Decider for Guided {
         // Previews (long URLs, JSON bodies) are cut to the terminal's width; the timeline and
         // the result line keep everything.
         let width = usize::from(self.screen.term.size().1).max(40);
-        for line in intro.preview.lines() {
+        let preview = crate::escape::controls(&intro.preview);
+        for line in preview.lines() {
             self.screen
                 .line(&console::truncate_str(&format!("  {line}"), width, "…"));
         }
@@ -534,9 +535,11 @@ impl Observer for GuidedView {
                 } else {
                     summary.clone()
                 };
+                // What systems said is shown escaped; the styles around it are ours.
                 self.screen.line(&format!(
-                    "  {} {summary} {}",
+                    "  {} {} {}",
                     self.outcome_style(*outcome).apply_to(format!("{label:<8}")),
+                    crate::escape::controls(&summary),
                     self.screen.style(Style::new().dim()).apply_to(format!(
                         "({})",
                         crate::duration::human(Duration::from_millis(*duration_ms))
@@ -544,8 +547,9 @@ impl Observer for GuidedView {
                 ));
                 for f in failures.iter().filter(|f| **f != summary) {
                     self.screen.line(&format!(
-                        "    {} {f}",
-                        self.outcome_style(*outcome).apply_to("✗")
+                        "    {} {}",
+                        self.outcome_style(*outcome).apply_to("✗"),
+                        crate::escape::controls(f)
                     ));
                 }
                 self.rows
@@ -567,7 +571,10 @@ impl Observer for GuidedView {
                 self.milestones.push((milestone.clone(), clock(&record.ts)));
             }
             Event::Note { text, actor, .. } => {
-                self.screen.line(&format!("  note by {actor}: {text}"));
+                self.screen.line(&format!(
+                    "  note by {actor}: {}",
+                    crate::escape::controls(text)
+                ));
             }
             Event::RunFinished { outcome, .. } => {
                 self.screen.clear_bar();

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
-pub use server::Server;
+pub use server::{HOSTILE, Server};
 pub use system::require;
 
 /// The file every test's runbook is written to.

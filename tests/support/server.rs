@@ -8,6 +8,8 @@
 //! - `/echo` (any method): JSON `{method, path, query, headers, body, json}` of the request.
 //! - `/redirect/<code>`: 302 to `/status/<code>`.
 //! - `/redirect-to?<url>`: 302 to `<url>`, as written.
+//! - `/redirect307-to?<url>`: 307 (method and body kept) to `<url>`, as written.
+//! - `/hostile`: 200 with [`HOSTILE`], terminal escape sequences included.
 //! - `/big/<bytes>`: 200 with a body of that many `a`s.
 //! - `/slow/<ms>`: answers 200 after `ms` milliseconds.
 //! - `/hang`: never answers (for an hour).
@@ -16,7 +18,8 @@
 //!   envelope, HTTP 400), anything else (one series with value 1).
 //! - `/pages/<kind>/api/v2/summary.json`: a fake Statuspage; `<kind>` is `ok`, `major`,
 //!   `derived` (no indicator; one component in major outage), `weird` (unknown enum values),
-//!   or `notjson` (an HTML page).
+//!   `hostile` (major, with [`HOSTILE`] as its description and an incident's name), or `notjson`
+//!   (an HTML page).
 //! - anything else: 404.
 
 use std::collections::HashMap;
@@ -29,6 +32,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
+
+/// Text a hostile system answers: clear the screen, retitle the window, write the clipboard
+/// (OSC 52), and a one-character CSI (C1).
+pub const HOSTILE: &str =
+    "\u{1b}[2J\u{1b}]0;pwned title\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{9b}31m outage";
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -208,6 +216,14 @@ async fn handle(
     if path == "/redirect-to" {
         return (StatusCode::FOUND, [(header::LOCATION, query)], "moved").into_response();
     }
+    if path == "/redirect307-to" {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, query)],
+            "moved",
+        )
+            .into_response();
+    }
     if let Some(code) = path.strip_prefix("/redirect/") {
         return (
             StatusCode::FOUND,
@@ -215,6 +231,9 @@ async fn handle(
             "moved",
         )
             .into_response();
+    }
+    if path == "/hostile" {
+        return (StatusCode::OK, HOSTILE).into_response();
     }
     if let Some(size) = path.strip_prefix("/big/") {
         let size: usize = size.parse().unwrap_or(0);
@@ -353,6 +372,16 @@ fn statuspage(kind: &str) -> Response {
                 {"id": "c2", "name": "Load Balancers", "status": "major_outage"},
             ],
             "incidents": [],
+        }),
+        "hostile" => json!({
+            "page": page,
+            "status": {"indicator": "major", "description": HOSTILE},
+            "components": [
+                {"id": "c1", "name": "API", "status": "major_outage"},
+            ],
+            "incidents": [
+                {"id": "i1", "name": HOSTILE, "status": "investigating", "impact": "major"},
+            ],
         }),
         "weird" => json!({
             "page": page,

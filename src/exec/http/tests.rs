@@ -34,6 +34,7 @@ fn request(url: &str) -> HttpRequest {
         timeout: Duration::from_secs(5),
         insecure: false,
         follow_redirects: true,
+        action: false,
     }
 }
 
