@@ -1,6 +1,18 @@
 //! Exit codes, decided in one place and documented in the README.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::timeline::RunOutcome;
+
+/// Whether the signal that interrupted this process was SIGHUP. Signals are process-wide, so
+/// this is too.
+static HANGUP: AtomicBool = AtomicBool::new(false);
+
+/// Records that the first interrupting signal was SIGHUP (the terminal or the ssh session
+/// closed): an interrupted run then exits 129 rather than 130, as a shell reports it.
+pub fn hangup_first() {
+    HANGUP.store(true, Ordering::SeqCst);
+}
 
 /// The process exit codes of `runbook`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +28,8 @@ pub enum Exit {
     /// An action needed confirmation a non-interactive run could not give, or an `ask` had no
     /// answer.
     Blocked = 4,
+    /// Interrupted by SIGHUP (after the timeline recorded it).
+    Hangup = 129,
     /// Interrupted by SIGINT or SIGTERM (after the timeline recorded it).
     Interrupted = 130,
 }
@@ -33,6 +47,7 @@ impl From<RunOutcome> for Exit {
             RunOutcome::Failed => Exit::Failed,
             RunOutcome::Aborted => Exit::Aborted,
             RunOutcome::Blocked => Exit::Blocked,
+            RunOutcome::Interrupted if HANGUP.load(Ordering::SeqCst) => Exit::Hangup,
             RunOutcome::Interrupted => Exit::Interrupted,
         }
     }

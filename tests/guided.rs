@@ -1052,9 +1052,16 @@ const RESUMABLE: &str = r#"
       - {id: notify, title: Notify, action: false, command: {argv: [touch, notified]}}
     "#;
 
+/// The timelines in `timelines/` (a run killed outright also leaves its `.jsonl.lock` there).
 fn timelines(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("timelines"))
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod generate;
 mod guided;
 mod invalid;
+mod lifecycle;
 mod properties;
 mod redaction;
 mod report;
