@@ -413,20 +413,32 @@ fn a_timeout_kills_the_commands_descendants_even_after_setsid() {
     }
 }
 
-/// SIGTERM (and SIGINT, SIGHUP) stops the step: its descendants die with it.
-#[test]
-fn an_interrupt_kills_the_commands_descendants_even_after_setsid() {
+/// A signal stops the step: its descendants die with it, `finally` runs.
+fn interrupt_kills_the_descendants(signal: i32, exit: i32) {
     let running = Test::new()
         .runbook(&escaping_runbook("60s"))
         .args(["run"])
         .spawn();
     let pids = started_pids(&running.path(""), 3);
-    running.signal(libc::SIGTERM);
-    let out = running.wait().run_outcome("interrupted", 130);
+    running.signal(signal);
+    let out = running.wait().run_outcome("interrupted", exit);
+    out.outcome("spawn", "interrupted");
+    out.outcome("cleanup", "passed");
     assert!(out.path("cleanup.txt").exists());
     for pid in &pids {
-        assert_gone(pid, "a descendant after SIGTERM");
+        assert_gone(pid, &format!("a descendant after signal {signal}"));
     }
+}
+
+#[test]
+fn an_interrupt_kills_the_commands_descendants_even_after_setsid() {
+    interrupt_kills_the_descendants(libc::SIGTERM, 130);
+}
+
+/// The terminal closed: the same as SIGTERM, with exit 129.
+#[test]
+fn a_hangup_kills_the_commands_descendants_even_after_setsid() {
+    interrupt_kills_the_descendants(libc::SIGHUP, 129);
 }
 
 /// Even SIGKILL of runbook itself, which runs no code of ours, takes the descendants along.

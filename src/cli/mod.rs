@@ -132,6 +132,15 @@ pub struct RunArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    // A command step's supervisor is this binary run again (exec/supervise.rs); it is not a
+    // command of the command line.
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|a| a == crate::exec::supervise::SUPERVISE_ARG)
+    {
+        return crate::exec::supervise::main(args.collect());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

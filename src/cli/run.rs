@@ -389,7 +389,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
 
 async fn execute(p: Prepared) -> Exit {
     // Held until the run has written its last event, then released (and its file removed).
-    let _lock = p.lock;
+    let _lock = Held::new(p.lock);
     let (tx, rx) = watch::channel(0u32);
     tokio::spawn(watch_signals(tx, p.guided));
     survive_file_size_limit();
@@ -558,6 +558,26 @@ fn too_short(what: &str, value: &str) -> Option<String> {
             }
         )
     })
+}
+
+/// The run's lock while it runs: command steps' supervisors hold it too, so it outlives a
+/// killed runbook until their processes are gone (exec/supervise.rs).
+struct Held {
+    _lock: RunLock,
+}
+
+impl Held {
+    fn new(lock: RunLock) -> Self {
+        use std::os::fd::AsRawFd;
+        crate::exec::supervise::hold_run_lock(Some(lock.file().as_raw_fd()));
+        Held { _lock: lock }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        crate::exec::supervise::hold_run_lock(None);
+    }
 }
 
 /// Takes the run-lifetime lock of a timeline; another run holding it is a usage error that

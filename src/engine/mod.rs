@@ -195,7 +195,7 @@ impl Engine {
                 if let Some(record) = unwritten.record {
                     self.show(&record);
                     if self.best_effort {
-                        return Ok(record);
+                        return Ok(*record);
                     }
                 }
                 Err(anyhow::anyhow!(message))

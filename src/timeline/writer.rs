@@ -132,7 +132,7 @@ impl TimelineWriter {
             // cuts it off first.
             return Err(Unwritten {
                 error,
-                record: Some(redacted),
+                record: Some(Box::new(redacted)),
             });
         }
         self.known_len = len + line.len() as u64;
@@ -145,8 +145,9 @@ impl TimelineWriter {
 #[derive(Debug)]
 pub struct Unwritten {
     pub error: io::Error,
-    /// The event as it would have been written (redacted), when it got that far.
-    pub record: Option<Record>,
+    /// The event as it would have been written (redacted), when it got that far (boxed: a
+    /// record is large, and the error is rare).
+    pub record: Option<Box<Record>>,
 }
 
 /// Serializes a record as one redacted line; also returns the redacted record itself.
