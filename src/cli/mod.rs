@@ -227,7 +227,15 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 
 /// Prints an error on stderr, prefixed like every error of this tool.
 pub(crate) fn error(message: impl std::fmt::Display) {
-    eprintln!("error: {message}");
+    say(format_args!("error: {message}"));
+}
+
+/// Prints a line on stderr. A failed write is ignored rather than a panic (what `eprintln!`
+/// does): after SIGHUP the terminal may be gone, and the run must still reach `finally` and
+/// `run_finished`.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// `ci` under CI, otherwise `user@host`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 use tokio::sync::watch;
 
-use super::{RunArgs, actor, error, inputs};
+use super::{RunArgs, actor, error, inputs, say};
 use crate::engine::{self, Decider, Engine, History, NonInteractive, RunSetup, StartPoint};
 use crate::exit::Exit;
 use crate::redact::{MIN_SECRET_CHARS, Redactor};
@@ -425,11 +425,11 @@ async fn execute(p: Prepared) -> Exit {
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {
         engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
-        eprintln!(
+        say(format_args!(
             "runbook: {} — timeline {}",
             runbook.title,
             timeline_path.display()
-        );
+        ));
     }
     let first = if resumed {
         let next_step = match p.start.phase {
@@ -438,7 +438,7 @@ async fn execute(p: Prepared) -> Exit {
         }
         .map(|s| s.id.clone());
         if let Some(id) = next_step.as_ref().filter(|_| !p.quiet) {
-            eprintln!("runbook: resuming at step `{id}`");
+            say(format_args!("runbook: resuming at step `{id}`"));
         }
         engine.emit(Event::RunResumed {
             actor,
@@ -485,9 +485,12 @@ async fn execute(p: Prepared) -> Exit {
             if p.quiet {
                 // A drill over every scenario reports in its own table.
             } else if result.outcome == RunOutcome::Completed {
-                eprintln!("{line}");
+                say(&line);
             } else {
-                eprintln!("error: {}", line.trim_start_matches("runbook: "));
+                say(format_args!(
+                    "error: {}",
+                    line.trim_start_matches("runbook: ")
+                ));
             }
             exit
         }
@@ -523,11 +526,7 @@ async fn watch_signals(tx: watch::Sender<u32>, guided: bool) {
         if !guided {
             // After a hangup stderr may be a terminal that is gone: a failed write must not
             // end the run before `finally`.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "runbook: interrupted; stopping the current step, then running `finally`"
-            );
+            say("runbook: interrupted; stopping the current step, then running `finally`");
         }
     }
 }
