@@ -43,6 +43,10 @@ use tokio::sync::mpsc;
 /// The hidden first argument that turns the runbook binary into a supervisor.
 pub const SUPERVISE_ARG: &str = "__supervise";
 
+/// How long a step waits for its command's processes to be killed; the supervisor kills with
+/// SIGKILL, so only a process stuck in the kernel (uninterruptible I/O) takes longer.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
 /// The fd of the run's lock inside the supervisor.
 const LOCK_FD: RawFd = 3;
 
@@ -207,8 +211,11 @@ impl Supervised {
     /// until the supervisor has seen the last of them die (bounded, should it hang).
     pub async fn kill(mut self) -> Option<Status> {
         let _ = self.orders.write_all(b"kill\n").await;
-        let status = self.status().await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.supervisor.wait()).await;
+        let status = tokio::time::timeout(KILL_WAIT, self.status())
+            .await
+            .ok()
+            .flatten();
+        let _ = tokio::time::timeout(KILL_WAIT, self.supervisor.wait()).await;
         status
     }
 
@@ -318,8 +325,11 @@ mod sys {
     use std::os::unix::net::UnixStream;
     use std::os::unix::process::CommandExt;
 
+    /// Linux only: elsewhere a `setsid` descendant whose parent exits escapes to init (the
+    /// command's process group is still killed).
     pub fn become_subreaper() {
         // SAFETY: prctl with integer arguments only.
+        #[cfg(target_os = "linux")]
         unsafe {
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
@@ -361,6 +371,7 @@ mod sys {
         unsafe {
             let parent = libc::getpid();
             command.pre_exec(move || {
+                #[cfg(target_os = "linux")]
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
                 if libc::getppid() != parent {
                     // The supervisor died before the flag was set.
