@@ -8,10 +8,21 @@ use crate::timeline::RunOutcome;
 /// this is too.
 static HANGUP: AtomicBool = AtomicBool::new(false);
 
-/// Records that the first interrupting signal was SIGHUP (the terminal or the ssh session
-/// closed): an interrupted run then exits 129 rather than 130, as a shell reports it.
-pub fn hangup_first() {
-    HANGUP.store(true, Ordering::SeqCst);
+/// Whether any SIGHUP arrived: the terminal is gone, nobody can answer a prompt.
+static HUNG_UP: AtomicBool = AtomicBool::new(false);
+
+/// Records a SIGHUP (the terminal or the ssh session closed). When it was the first
+/// interrupting signal, an interrupted run exits 129 rather than 130, as a shell reports it.
+pub fn hangup(first: bool) {
+    HUNG_UP.store(true, Ordering::SeqCst);
+    if first {
+        HANGUP.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Whether the terminal hung up (see cli/hangup.rs).
+pub fn hung_up() -> bool {
+    HUNG_UP.load(Ordering::SeqCst)
 }
 
 /// The process exit codes of `runbook`.

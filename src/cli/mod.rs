@@ -2,6 +2,7 @@
 
 mod drill;
 mod generate;
+mod hangup;
 mod inputs;
 mod inspect;
 mod run;

@@ -233,12 +233,13 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     }
     let screen = guided.then(|| ui::guided::Screen::new(Arc::clone(&redactor)));
     let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
-        Arc::new(ui::guided::Guided::new(
+        let person: Arc<dyn Decider> = Arc::new(ui::guided::Guided::new(
             Arc::clone(screen),
             actor.clone(),
             args.yes,
             args.step,
-        ))
+        ));
+        Arc::new(super::hangup::UntilHangup::new(person, args.yes))
     } else {
         Arc::new(NonInteractive {
             yes: args.yes,
@@ -519,8 +520,8 @@ async fn watch_signals(tx: watch::Sender<u32>, guided: bool) {
             _ = term.recv() => false,
             _ = hup.recv() => true,
         };
-        if hangup && *tx.borrow() == 0 {
-            crate::exit::hangup_first();
+        if hangup {
+            crate::exit::hangup(*tx.borrow() == 0);
         }
         tx.send_modify(|n| *n += 1);
         if !guided {
