@@ -643,6 +643,10 @@ fn unfinished_run(runbook: &Runbook) -> Option<(PathBuf, Option<String>)> {
         .collect();
     candidates.sort();
     candidates.into_iter().rev().take(20).find_map(|(_, path)| {
+        // A run in progress in another terminal is not unfinished, only not finished yet.
+        if RunLock::in_use(&path) {
+            return None;
+        }
         let parsed = reader::read(&path).ok()?;
         let recorded = engine::resume::recorded(&parsed.records, runbook).ok()?;
         if recorded.runbook != runbook.name || recorded.finished.is_some() {

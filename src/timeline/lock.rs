@@ -122,6 +122,21 @@ impl RunLock {
         )))
     }
 
+    /// Whether a live run holds `timeline` now (nothing is created or changed to find out).
+    pub fn in_use(timeline: &Path) -> bool {
+        let Ok(file) = File::open(Self::path_for(timeline)) else {
+            return false;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -209,6 +224,7 @@ mod tests {
             panic!("the second lock was granted");
         };
         assert_eq!(holder.pid, Some(std::process::id()));
+        assert!(RunLock::in_use(&timeline));
         assert!(LockError::InUse(holder).to_string().starts_with(&format!(
             "timeline is in use by another run (pid {})",
             std::process::id()
@@ -217,6 +233,7 @@ mod tests {
         assert_eq!(std::fs::read(first.path()).unwrap(), before);
         drop(first);
         assert!(!dir.path().join("run.jsonl.lock").exists());
+        assert!(!RunLock::in_use(&timeline));
         let again = RunLock::acquire(&timeline).unwrap();
         drop(again);
     }
@@ -231,6 +248,7 @@ mod tests {
             "999999999\nelsewhere\n2026-01-01T00:00:00Z\nrun.jsonl\n",
         )
         .unwrap();
+        assert!(!RunLock::in_use(&timeline));
         let lock = RunLock::acquire(&timeline).unwrap();
         let text = std::fs::read_to_string(lock.path()).unwrap();
         assert!(
