@@ -51,8 +51,8 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const LOCK_FD: RawFd = 3;
 
 /// The timeline lock of the run in this process, passed on to supervisors (see the module
-/// comment). A process runs one run at a time, except a drill over several scenarios, where a
-/// supervisor may hold the lock of another run of the same process for a moment longer.
+/// comment). A process runs one run at a time (a drill over several scenarios runs them one
+/// after another), so one slot is enough.
 static RUN_LOCK_FD: Mutex<Option<RawFd>> = Mutex::new(None);
 
 /// Registers the open lock file of the current run; `None` when it is released.
