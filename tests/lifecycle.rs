@@ -483,3 +483,66 @@ fn background_children_live_until_runbook_ends() {
     let pid = std::fs::read_to_string(out.path("pids")).unwrap();
     assert_gone(pid.trim(), "the helper after runbook ended");
 }
+
+/// The parent of a process, from /proc.
+fn parent_of(pid: &str) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// After SIGKILL of runbook, its lock outlives it until the processes of the killed step are
+/// gone: their supervisor holds it too (a resume must never start the step while the killed
+/// one still runs). The hand-off itself takes the supervisor a few milliseconds, too short to
+/// catch from outside; what is checked is that the supervisor holds the lock file open while
+/// the step runs, and that everything is gone and resumable after the kill.
+#[test]
+fn the_supervisor_holds_the_timeline_while_the_step_runs() {
+    let running = Test::new()
+        .runbook(
+            r#"
+            name: handoff
+            title: The lock passes only when the processes are gone
+            steps:
+              - id: work
+                title: Long work
+                action: false
+                command: {shell: "[ -f go ] && exit 0; echo $$ >> pids; sleep 1000", timeout: 60s}
+            "#,
+        )
+        .args(["run"])
+        .spawn();
+    let shell = started_pids(&running.path(""), 1).remove(0);
+    let supervisor = parent_of(&shell);
+    let cmdline = std::fs::read(format!("/proc/{supervisor}/cmdline")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("__supervise"),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    let lock = running.path("timeline.jsonl.lock").canonicalize().unwrap();
+    let holds = std::fs::read_dir(format!("/proc/{supervisor}/fd"))
+        .unwrap()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == lock));
+    assert!(holds, "the supervisor does not hold {}", lock.display());
+    // The command itself does not inherit it.
+    let leaked = std::fs::read_dir(format!("/proc/{shell}/fd"))
+        .unwrap()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == lock));
+    assert!(!leaked, "the command inherited the lock");
+
+    running.signal(libc::SIGKILL);
+    let out = running.wait();
+    assert_eq!(out.status.code(), None);
+    assert_gone(&shell, "the killed step's shell");
+    assert_gone(&supervisor, "its supervisor");
+    std::fs::write(out.path("go"), "").unwrap();
+    let out = out
+        .then()
+        .args(["run", "--resume", TIMELINE])
+        .run()
+        .run_outcome("completed", 0);
+    out.outcome("work", "passed");
+}
