@@ -263,6 +263,7 @@ pub fn main(mut args: Vec<OsString>) -> i32 {
     }
     let program = args.remove(0);
     sys::become_subreaper();
+    sys::survive_hangup();
     // The lock is ours to hold, not the command's to inherit.
     sys::set_cloexec(LOCK_FD);
     let Some(control) = sys::control_socket() else {
@@ -332,6 +333,19 @@ mod sys {
         #[cfg(target_os = "linux")]
         unsafe {
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+    }
+
+    extern "C" fn on_hangup(_: libc::c_int) {}
+
+    /// Once runbook is gone the supervisor's process group is orphaned, and should a member be
+    /// stopped, the kernel sends it SIGHUP (then SIGCONT), whose default would end the
+    /// supervisor before it kills what it watches. Handled, not ignored: exec resets a handled
+    /// signal to its default, so the command still gets the usual SIGHUP.
+    pub fn survive_hangup() {
+        // SAFETY: installs a handler that does nothing (trivially async-signal-safe).
+        unsafe {
+            libc::signal(libc::SIGHUP, on_hangup as *const () as libc::sighandler_t);
         }
     }
 
