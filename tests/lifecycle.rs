@@ -75,12 +75,11 @@ fn two_resumes_of_one_timeline_send_the_action_once() {
         )
     };
     let context = format!("--- a ---\n{}--- b ---\n{}", text(&a), text(&b));
-    let (winner, winner_pid, loser) = match (a.status.code(), b.status.code()) {
-        (Some(0), Some(2)) => (&a, a_pid, &b),
-        (Some(2), Some(0)) => (&b, b_pid, &a),
+    let (winner_pid, loser) = match (a.status.code(), b.status.code()) {
+        (Some(0), Some(2)) => (a_pid, &b),
+        (Some(2), Some(0)) => (b_pid, &a),
         _ => panic!("one resume completes and the other exits 2\n{context}"),
     };
-    let _ = winner;
     let stderr = String::from_utf8_lossy(&loser.stderr);
     assert!(
         stderr.contains(&format!(
