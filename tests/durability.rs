@@ -179,10 +179,13 @@ impl Traced {
                 match call.name.as_str() {
                     "connect" => call.port() == Some(port),
                     // The child tries each directory of PATH in turn: its first attempt is the
-                    // earliest the command could start.
+                    // earliest the command could start. The command's supervisor (`runbook
+                    // __supervise ARGV`, src/exec/supervise.rs) carries its argv but runs
+                    // nothing of it: it starts the command, whose own execve is the effect.
                     "execve" => ACTIONS.iter().any(
                         |(_, e)| matches!(e, Effect::Exec { marker, .. } if argv_has(call, marker)),
-                    ) && !effects.iter().any(|e| e.pid == call.pid),
+                    ) && !argv_has(call, "__supervise")
+                        && !effects.iter().any(|e| e.pid == call.pid),
                     _ => false,
                 };
             if effect {

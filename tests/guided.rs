@@ -1037,6 +1037,36 @@ fn ctrl_c_at_the_failure_prompt_ends_the_run() {
     assert!(dir.join("cleanup.ran").exists(), "finally did not run");
 }
 
+/// SIGHUP (the terminal closed, the ssh session dropped) ends a guided run without asking:
+/// nobody is left to answer. The step is interrupted, `finally` runs, the run exits 129. The
+/// terminal here is still alive, so a prompt would wait for a key and the run never end.
+#[test]
+fn sighup_ends_a_guided_run_without_asking_after_finally() {
+    let test = Test::new().runbook(LONG_WAIT);
+    let dir = dir_of(&test);
+    let mut pty = Pty::run(&dir, &[]);
+    pty.wait_event("`settle` to start", |e| {
+        e["event"] == "step_started" && e["step"] == "settle"
+    });
+    pty.session
+        .get_process_mut()
+        .kill(Signal::SIGHUP)
+        .expect("SIGHUP is sent");
+    pty.assert_exit(129);
+    let timeline = pty.timeline();
+    assert_one_whole_run(&timeline);
+    let end = timeline.last().unwrap();
+    assert_eq!(
+        (&end["outcome"], &end["exit_code"]),
+        (&json!("interrupted"), &json!(129)),
+        "{end}"
+    );
+    assert_eq!(finished(&timeline, "settle")["outcome"], "interrupted");
+    assert!(!started(&timeline, "after"));
+    assert_eq!(finished(&timeline, "cleanup")["outcome"], "passed");
+    assert!(dir.join("cleanup.ran").exists(), "finally did not run");
+}
+
 // ---------------------------------------------------------------- resume offer
 
 const RESUMABLE: &str = r#"
@@ -1053,9 +1083,16 @@ const RESUMABLE: &str = r#"
       - {id: notify, title: Notify, action: false, command: {argv: [touch, notified]}}
     "#;
 
+/// The timelines in `timelines/` (a run killed outright also leaves its `.jsonl.lock` there).
 fn timelines(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("timelines"))
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

@@ -15,6 +15,7 @@ mod fuzz_regressions;
 mod generate;
 mod guided;
 mod invalid;
+mod lifecycle;
 mod properties;
 mod redaction;
 mod redirects;

@@ -2,6 +2,7 @@
 
 mod drill;
 mod generate;
+mod hangup;
 mod inputs;
 mod inspect;
 mod run;
@@ -132,6 +133,15 @@ pub struct RunArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    // A command step's supervisor is this binary run again (exec/supervise.rs); it is not a
+    // command of the command line.
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|a| a == crate::exec::supervise::SUPERVISE_ARG)
+    {
+        return crate::exec::supervise::main(args.collect());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -218,7 +228,18 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
 
 /// Prints an error on stderr, prefixed like every error of this tool.
 pub(crate) fn error(message: impl std::fmt::Display) {
-    eprintln!("error: {}", crate::escape::controls(&message.to_string()));
+    say(format_args!(
+        "error: {}",
+        crate::escape::controls(&message.to_string())
+    ));
+}
+
+/// Prints a line on stderr. A failed write is ignored rather than a panic (what `eprintln!`
+/// does): after SIGHUP the terminal may be gone, and the run must still reach `finally` and
+/// `run_finished`.
+pub(crate) fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// `ci` under CI, otherwise `user@host`.

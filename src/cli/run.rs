@@ -8,16 +8,18 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 use tokio::sync::watch;
 
-use super::{RunArgs, actor, error, inputs};
+use super::{RunArgs, actor, error, inputs, say};
 use crate::engine::{self, Decider, Engine, History, NonInteractive, RunSetup, StartPoint};
 use crate::exit::Exit;
 use crate::redact::{MIN_SECRET_CHARS, Redactor};
 use crate::runbook::{self, Runbook};
-use crate::timeline::{Event, RunOutcome, TimelineWriter, reader};
+use crate::timeline::{Event, LockError, RunLock, RunOutcome, TimelineWriter, reader};
 use crate::ui;
 
 /// Everything `run` decided before the first step.
 struct Prepared {
+    /// This run's hold on its timeline, for as long as the run lives.
+    lock: RunLock,
     setup: RunSetup,
     decider: Arc<dyn Decider>,
     writer: TimelineWriter,
@@ -225,12 +227,13 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     }
     let screen = guided.then(|| ui::guided::Screen::new(Arc::clone(&redactor)));
     let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
-        Arc::new(ui::guided::Guided::new(
+        let person: Arc<dyn Decider> = Arc::new(ui::guided::Guided::new(
             Arc::clone(screen),
             actor.clone(),
             args.yes,
             args.step,
-        ))
+        ));
+        Arc::new(super::hangup::UntilHangup::new(person, args.yes))
     } else {
         Arc::new(NonInteractive {
             yes: args.yes,
@@ -247,31 +250,20 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         _ => None,
     };
     let resume_path = args.resume.as_ref().or(offered.as_ref());
-    // A run killed before its first event left an empty file: start afresh in it.
-    let empty_timeline = resume_path
-        .is_some_and(|path| std::fs::read(path).is_ok_and(|bytes| !bytes.contains(&b'\n')));
-    let resumed = resume_path.is_some() && !empty_timeline;
-    let (writer, vars, start, history) = match resume_path {
-        Some(path) if empty_timeline => {
-            let mut vars = runbook.vars.clone();
-            vars.extend(overrides);
-            required_vars(&runbook, &vars)?;
-            let writer = TimelineWriter::resume(path, &new_run_id(), 0, Arc::clone(&redactor))
-                .map_err(|e| {
-                    error(format!(
-                        "cannot append to {}: {}",
-                        path.display(),
-                        crate::io_message(&e)
-                    ));
-                    Exit::Usage
-                })?;
-            (writer, vars, StartPoint::beginning(), History::default())
-        }
+    let resumed = resume_path.is_some();
+    let (lock, writer, vars, start, history) = match resume_path {
         Some(path) => {
-            let parsed = reader::read(path).map_err(|e| {
+            // Only a timeline is ever appended to: anything else (a config file given by
+            // mistake, an empty file) is refused before the lock file is made beside it.
+            let not_a_timeline = |e: String| {
                 error(e);
                 Exit::Usage
-            })?;
+            };
+            reader::read(path).map_err(not_a_timeline)?;
+            // Locked before the timeline is read for good: what it says cannot change under
+            // us, and a second resume of the same run stops here.
+            let lock = run_lock(path)?;
+            let parsed = reader::read(path).map_err(not_a_timeline)?;
             let recorded = engine::resume::recorded(&parsed.records, &runbook).map_err(|e| {
                 error(format!("{}: {e}", path.display()));
                 Exit::Usage
@@ -292,6 +284,22 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                     path.display(),
                     short(&recorded.sha256),
                     short(&runbook.source.sha256)
+                ));
+                return Err(Exit::Usage);
+            }
+            // A dry run cannot finish a real run (its actions would be recorded as done
+            // without being sent), nor a real run a dry one.
+            if args.dry_run && !recorded.dry_run {
+                error(format!(
+                    "{} records a real run, not a dry run: resume it without --dry-run",
+                    path.display()
+                ));
+                return Err(Exit::Usage);
+            }
+            if !args.dry_run && recorded.dry_run {
+                error(format!(
+                    "{} records a dry run: resume it with --dry-run, or start a new run",
+                    path.display()
                 ));
                 return Err(Exit::Usage);
             }
@@ -319,7 +327,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 ));
                 Exit::Usage
             })?;
-            (writer, vars, start, recorded.history)
+            (lock, writer, vars, start, recorded.history)
         }
         None => {
             let mut vars = runbook.vars.clone();
@@ -330,19 +338,32 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 Some(p) => p.clone(),
                 None => default_timeline(&runbook.name),
             };
-            let writer =
-                TimelineWriter::create(&path, &run_id, Arc::clone(&redactor)).map_err(|e| {
-                    error(format!(
-                        "cannot create the timeline {}: {}",
-                        path.display(),
-                        crate::io_message(&e)
-                    ));
-                    Exit::Usage
-                })?;
-            (writer, vars, StartPoint::beginning(), History::default())
+            let cannot_create = |e: std::io::Error| {
+                error(format!(
+                    "cannot create the timeline {}: {}",
+                    path.display(),
+                    crate::io_message(&e)
+                ));
+                Exit::Usage
+            };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(cannot_create)?;
+            }
+            // Locked before the file exists, so nobody can resume it before it is ours.
+            let lock = run_lock(&path)?;
+            let writer = TimelineWriter::create(&path, &run_id, Arc::clone(&redactor))
+                .map_err(cannot_create)?;
+            (
+                lock,
+                writer,
+                vars,
+                StartPoint::beginning(),
+                History::default(),
+            )
         }
     };
     Ok(Some(Prepared {
+        lock,
         setup: RunSetup {
             runbook,
             vars,
@@ -363,8 +384,11 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
 }
 
 async fn execute(p: Prepared) -> Exit {
+    // Held until the run has written its last event, then released (and its file removed).
+    let _lock = Held::new(p.lock);
     let (tx, rx) = watch::channel(0u32);
     tokio::spawn(watch_signals(tx, p.guided));
+    survive_file_size_limit();
     let runbook = Arc::clone(&p.setup.runbook);
     let dry_run = p.setup.dry_run;
     let timeline_path = p.writer.path().to_path_buf();
@@ -397,11 +421,11 @@ async fn execute(p: Prepared) -> Exit {
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {
         engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
-        eprintln!(
+        say(format_args!(
             "runbook: {} — timeline {}",
             runbook.title,
             timeline_path.display()
-        );
+        ));
     }
     let first = if resumed {
         let next_step = match p.start.phase {
@@ -410,7 +434,7 @@ async fn execute(p: Prepared) -> Exit {
         }
         .map(|s| s.id.clone());
         if let Some(id) = next_step.as_ref().filter(|_| !p.quiet) {
-            eprintln!("runbook: resuming at step `{id}`");
+            say(format_args!("runbook: resuming at step `{id}`"));
         }
         engine.emit(Event::RunResumed {
             actor,
@@ -459,9 +483,12 @@ async fn execute(p: Prepared) -> Exit {
             if p.quiet {
                 // A drill over every scenario reports in its own table.
             } else if result.outcome == RunOutcome::Completed {
-                eprintln!("{line}");
+                say(&line);
             } else {
-                eprintln!("error: {}", line.trim_start_matches("runbook: "));
+                say(format_args!(
+                    "error: {}",
+                    line.trim_start_matches("runbook: ")
+                ));
             }
             exit
         }
@@ -472,24 +499,43 @@ async fn execute(p: Prepared) -> Exit {
     }
 }
 
-/// Counts SIGINT and SIGTERM; the engine interrupts the running step on each.
+/// Counts SIGINT, SIGTERM and SIGHUP; the engine interrupts the running step on each. SIGHUP
+/// (the terminal or the ssh session closed) gets the same treatment: the step is stopped,
+/// `finally` runs and `run_finished` is written; the run then exits 129.
 async fn watch_signals(tx: watch::Sender<u32>, guided: bool) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         return;
     };
     loop {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+        let hangup = tokio::select! {
+            _ = int.recv() => false,
+            _ = term.recv() => false,
+            _ = hup.recv() => true,
+        };
+        if hangup {
+            crate::exit::hangup(*tx.borrow() == 0);
         }
         tx.send_modify(|n| *n += 1);
         if !guided {
-            eprintln!("runbook: interrupted; stopping the current step, then running `finally`");
+            // After a hangup stderr may be a terminal that is gone: a failed write must not
+            // end the run before `finally`.
+            say("runbook: interrupted; stopping the current step, then running `finally`");
         }
+    }
+}
+
+/// A file-size limit (`ulimit -f`) makes the kernel send SIGXFSZ, whose default kills the
+/// process mid-run; handled, the write fails with EFBIG instead and the run ends as it does
+/// on a full disk: the step's outcome shown, `finally` attempted, exit 1 with the reason.
+fn survive_file_size_limit() {
+    use tokio::signal::unix::{SignalKind, signal};
+    if let Ok(mut xfsz) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+        tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
     }
 }
 
@@ -508,6 +554,38 @@ fn too_short(what: &str, value: &str) -> Option<String> {
                 n => format!("{n} characters long"),
             }
         )
+    })
+}
+
+/// The run's lock while it runs: command steps' supervisors hold it too, so it outlives a
+/// killed runbook until their processes are gone (exec/supervise.rs).
+struct Held {
+    _lock: RunLock,
+}
+
+impl Held {
+    fn new(lock: RunLock) -> Self {
+        use std::os::fd::AsRawFd;
+        crate::exec::supervise::hold_run_lock(Some(lock.file().as_raw_fd()));
+        Held { _lock: lock }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        crate::exec::supervise::hold_run_lock(None);
+    }
+}
+
+/// Takes the run-lifetime lock of a timeline; another run holding it is a usage error that
+/// names it (see timeline/lock.rs).
+fn run_lock(timeline: &std::path::Path) -> Result<RunLock, Exit> {
+    RunLock::acquire(timeline).map_err(|e| {
+        match &e {
+            LockError::InUse(_) => error(format!("{e} — {}", timeline.display())),
+            LockError::Io(..) => error(e),
+        }
+        Exit::Usage
     })
 }
 
@@ -562,6 +640,10 @@ fn unfinished_run(runbook: &Runbook) -> Option<(PathBuf, Option<String>)> {
         .collect();
     candidates.sort();
     candidates.into_iter().rev().take(20).find_map(|(_, path)| {
+        // A run in progress in another terminal is not unfinished, only not finished yet.
+        if RunLock::in_use(&path) {
+            return None;
+        }
         let parsed = reader::read(&path).ok()?;
         let recorded = engine::resume::recorded(&parsed.records, runbook).ok()?;
         if recorded.runbook != runbook.name || recorded.finished.is_some() {

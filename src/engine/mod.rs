@@ -129,6 +129,12 @@ pub struct Engine {
     started: Instant,
     /// A timeline write that failed inside a decision; the run stops on it.
     emit_error: Option<anyhow::Error>,
+    /// The first timeline write that failed (a full disk): the main steps stop, `finally` is
+    /// still attempted, and the run ends `failed` with this reason.
+    timeline_failed: Option<String>,
+    /// In `finally`, a failed write does not stop the step: cleanup matters more than its
+    /// record, and the console still shows what happened.
+    best_effort: bool,
 }
 
 impl Engine {
@@ -154,6 +160,8 @@ impl Engine {
             progress: crate::exec::no_progress(),
             started: Instant::now(),
             emit_error: None,
+            timeline_failed: None,
+            best_effort: false,
         }
     }
 
@@ -171,19 +179,37 @@ impl Engine {
         self
     }
 
-    /// Writes an event to the timeline (durably), then shows it to the observers.
+    /// Writes an event to the timeline (durably), then shows it to the observers. An event
+    /// that cannot be written is still shown; in `finally` the run then goes on without its
+    /// record (see `best_effort`).
     pub fn emit(&mut self, event: Event) -> anyhow::Result<Record> {
-        let record = self.writer.write(event).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write the timeline {}: {}",
-                self.writer.path().display(),
-                crate::io_message(&e)
-            )
-        })?;
-        for observer in &mut self.observers {
-            observer.on_record(&record);
+        match self.writer.write(event) {
+            Ok(record) => {
+                self.show(&record);
+                Ok(record)
+            }
+            Err(unwritten) => {
+                let message = format!(
+                    "cannot write the timeline {}: {}",
+                    self.writer.path().display(),
+                    crate::io_message(&unwritten.error)
+                );
+                self.timeline_failed.get_or_insert_with(|| message.clone());
+                if let Some(record) = unwritten.record {
+                    self.show(&record);
+                    if self.best_effort {
+                        return Ok(*record);
+                    }
+                }
+                Err(anyhow::anyhow!(message))
+            }
         }
-        Ok(record)
+    }
+
+    fn show(&mut self, record: &Record) {
+        for observer in &mut self.observers {
+            observer.on_record(record);
+        }
     }
 
     /// The context expressions see: vars, secrets and the results of earlier steps.
@@ -203,14 +229,23 @@ impl Engine {
             reason: None,
         };
         if start.phase == Phase::Steps {
-            let end = self
+            let end = match self
                 .run_list(
                     &runbook.steps,
                     Phase::Steps,
                     start.index,
                     start.interrupted_action.as_deref(),
                 )
-                .await?;
+                .await
+            {
+                Ok(end) => end,
+                // The timeline cannot be written: no further step may start without its
+                // record, but `finally` is still attempted.
+                Err(e) if self.timeline_failed.is_some() => {
+                    Some((RunOutcome::Failed, format!("{e:#}")))
+                }
+                Err(e) => return Err(e),
+            };
             if let Some((outcome, reason)) = end {
                 result = RunResult {
                     outcome,
@@ -229,6 +264,7 @@ impl Engine {
         let interrupted_action = (start.phase == Phase::Finally)
             .then_some(start.interrupted_action.as_deref())
             .flatten();
+        self.best_effort = true;
         let end = self
             .run_list(
                 &runbook.finally,
@@ -236,7 +272,14 @@ impl Engine {
                 finally_start,
                 interrupted_action,
             )
-            .await?;
+            .await;
+        let end = match end {
+            Ok(end) => end,
+            Err(e) if self.timeline_failed.is_some() => {
+                Some((RunOutcome::Failed, format!("{e:#}")))
+            }
+            Err(e) => return Err(e),
+        };
         if let Some((outcome, reason)) = end
             && result.outcome == RunOutcome::Completed
         {
@@ -245,20 +288,33 @@ impl Engine {
                 reason: Some(reason),
             };
         }
+        // A run whose record is incomplete has failed, whatever its steps did.
+        if let Some(reason) = &self.timeline_failed {
+            result = RunResult {
+                outcome: RunOutcome::Failed,
+                reason: Some(reason.clone()),
+            };
+        }
         let exit = crate::exit::Exit::from(result.outcome).code();
         let counts: Map<String, Json> = self
             .counts
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v)))
             .collect();
-        self.emit(Event::RunFinished {
+        let finished = self.emit(Event::RunFinished {
             outcome: result.outcome,
             exit_code: exit,
             duration_ms: self.started.elapsed().as_millis() as u64,
             reason: result.reason.clone(),
             counts,
-        })?;
-        Ok(result)
+        });
+        match finished {
+            Ok(_) => Ok(result),
+            Err(e) => Ok(RunResult {
+                outcome: RunOutcome::Failed,
+                reason: Some(format!("{e:#}")),
+            }),
+        }
     }
 
     /// Runs one list of steps; returns how the run must end, if it must.

@@ -16,6 +16,8 @@ pub struct Recorded {
     pub last_seq: u64,
     pub sha256: String,
     pub runbook: String,
+    /// The run was started with `--dry-run`.
+    pub dry_run: bool,
     pub vars: Map<String, Json>,
     pub history: History,
     /// Where to continue, or `None` when the run already completed.
@@ -28,15 +30,16 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
     let Some(first) = records.first() else {
         return Err("the timeline has no events".into());
     };
-    let (sha256, name, mut vars) = records
+    let (sha256, name, dry_run, mut vars) = records
         .iter()
         .find_map(|r| match &r.event {
             Event::RunStarted {
                 sha256,
                 runbook,
                 vars,
+                dry_run,
                 ..
-            } => Some((sha256.clone(), runbook.clone(), vars.clone())),
+            } => Some((sha256.clone(), runbook.clone(), *dry_run, vars.clone())),
             _ => None,
         })
         .ok_or("the timeline has no run_started event")?;
@@ -106,6 +109,7 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
         last_seq,
         sha256,
         runbook: name,
+        dry_run,
         vars,
         history,
         start,

@@ -4,21 +4,20 @@
 //! - `exit_code`: the exit status; null when killed by a signal or timed out.
 //! - `stdout`, `stderr`: what the command printed (lossy UTF-8, first 1 MiB of each).
 //! - `json`: `stdout` parsed as JSON, or null.
-//! - `timed_out`: whether the timeout was reached (the whole process group is then killed).
+//! - `timed_out`: whether the timeout was reached (the command and everything it started are
+//!   then killed).
 //! - `signal`: the signal that ended the command, or null.
 //! - `duration_ms`: wall time, 0.1 ms resolution.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 use tokio::time::{sleep, sleep_until};
 
 use super::http;
+use super::supervise::{self, Status};
 use super::{BODY_CAP, CommandRequest, ExecError, ExecOutput, Partial, Program};
 use crate::duration;
 
@@ -44,38 +43,25 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
         )));
     }
 
-    let mut command = Command::new(program);
-    command
-        .args(&args)
-        .envs(req.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so a timeout can kill everything the command started.
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(cwd) = &req.cwd {
-        command.current_dir(cwd);
-    }
-
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + req.timeout;
-    let mut child = command.spawn().map_err(|e| {
-        ExecError(format!(
-            "cannot start `{program}`: {}",
-            http::clean_os_message(&e.to_string())
-        ))
-    })?;
-    let pgid = child.id().and_then(|id| i32::try_from(id).ok());
-    // If this future is dropped (the operator pressed Ctrl-C), the whole group goes with it.
-    let mut guard = GroupGuard(pgid);
+    // Under a supervisor, so that everything the command starts dies with the step's timeout,
+    // an interrupt (this future dropped) or runbook itself (see supervise.rs).
+    let mut child = supervise::spawn(program, &args, &req.env, req.cwd.as_deref())
+        .await
+        .map_err(|e| {
+            ExecError(format!(
+                "cannot start `{program}`: {}",
+                http::clean_os_message(&e.to_string())
+            ))
+        })?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
     let mut out = Vec::new();
     let mut err = Vec::new();
     let mut timed_out = false;
-    let status: Option<ExitStatus> = {
+    let status: Option<Status> = {
         let reading = async {
             tokio::join!(
                 read_capped(stdout, &mut out, partial, false),
@@ -86,23 +72,23 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
         let mut output_closed = false;
         let exited = loop {
             tokio::select! {
-                status = child.wait() => break Some(status),
+                status = child.status() => break Some(status),
                 () = &mut reading, if !output_closed => output_closed = true,
                 () = sleep_until(deadline) => break None,
             }
         };
         let status = match exited {
-            Some(status) => status.ok(),
+            Some(status) => {
+                // The command ended by itself: what it left running in the background lives
+                // on until runbook ends.
+                child.linger();
+                status
+            }
             None => {
                 timed_out = true;
-                if let Some(pgid) = pgid {
-                    kill_group(pgid);
-                }
-                child.wait().await.ok()
+                child.kill().await
             }
         };
-        // The command ended by itself: what it left running in the background is its own.
-        guard.0 = None;
         // Background children may hold the pipes open; give their output a moment, then stop
         // listening rather than wait for them.
         if !output_closed {
@@ -120,9 +106,9 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
     let exit_code = if timed_out {
         None
     } else {
-        status.and_then(|s| s.code())
+        status.and_then(|s| s.code)
     };
-    let signal = status.and_then(|s| s.signal());
+    let signal = status.and_then(|s| s.signal);
     let summary = summarise(req.timeout, elapsed, timed_out, exit_code, signal, &stderr);
 
     let mut fields = Map::new();
@@ -196,32 +182,6 @@ async fn read_capped(
                 partial.append(is_stderr, &buf[..n.min(room)]);
             }
         }
-    }
-}
-
-/// Kills the command's process group when a step is cancelled mid-command.
-struct GroupGuard(Option<i32>);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
-            kill_group(pgid);
-        }
-    }
-}
-
-/// Sends SIGKILL to the whole process group, so children the command started die with it.
-#[allow(unsafe_code)]
-fn kill_group(pgid: i32) {
-    if pgid <= 0 {
-        // -0 or a negative id would signal our own group or another process.
-        return;
-    }
-    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid targets the process
-    // group `pgid`, which the child created with `process_group(0)` and so contains only the
-    // command and its descendants. A failure (group already gone) is harmless.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod http;
 mod http_sampler;
 pub mod prometheus;
 pub mod statuspage;
+pub mod supervise;
 pub mod tcp;
 
 /// What an executor found.

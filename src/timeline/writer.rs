@@ -85,21 +85,32 @@ impl TimelineWriter {
         &self.path
     }
 
-    /// Appends one event, durably. Returns the record as written (redacted).
-    pub fn write(&mut self, event: Event) -> io::Result<Record> {
-        self.file.lock()?;
+    /// Appends one event, durably. Returns the record as written (redacted); when it cannot
+    /// be written (a full disk), the error comes with the record it would have been, so the
+    /// run can still show what happened.
+    pub fn write(&mut self, event: Event) -> Result<Record, Unwritten> {
+        if let Err(error) = self.file.lock() {
+            return Err(Unwritten {
+                error,
+                record: None,
+            });
+        }
         let result = self.write_locked(event);
         let _ = self.file.unlock();
         result
     }
 
-    fn write_locked(&mut self, event: Event) -> io::Result<Record> {
-        let mut len = self.file.metadata()?.len();
+    fn write_locked(&mut self, event: Event) -> Result<Record, Unwritten> {
+        let unwritten = |error| Unwritten {
+            error,
+            record: None,
+        };
+        let mut len = self.file.metadata().map_err(unwritten)?.len();
         if len != self.known_len {
             // Another writer (or a failed write of ours) may have left a torn line: the next
             // line must not be glued to it.
-            len = cut_torn_tail(&mut self.file)?;
-            let (last, _) = last_seq(&mut self.file)?;
+            len = cut_torn_tail(&mut self.file).map_err(unwritten)?;
+            let (last, _) = last_seq(&mut self.file).map_err(unwritten)?;
             self.next_seq = self.next_seq.max(last + 1);
         }
         let record = Record {
@@ -108,15 +119,35 @@ impl TimelineWriter {
             run_id: self.run_id.clone(),
             event,
         };
-        let (line, redacted) = encode(&record, &self.redactor)?;
-        self.file.write_all(line.as_bytes())?;
-        if !matches!(record.event, Event::StepStarted { action: false, .. }) {
-            self.file.sync_data()?;
+        let (line, redacted) = encode(&record, &self.redactor).map_err(unwritten)?;
+        let written = self.file.write_all(line.as_bytes()).and_then(|()| {
+            if matches!(record.event, Event::StepStarted { action: false, .. }) {
+                Ok(())
+            } else {
+                self.file.sync_data()
+            }
+        });
+        if let Err(error) = written {
+            // A part of the line may be in the file: `known_len` stays, so the next write
+            // cuts it off first.
+            return Err(Unwritten {
+                error,
+                record: Some(Box::new(redacted)),
+            });
         }
         self.known_len = len + line.len() as u64;
         self.next_seq += 1;
         Ok(redacted)
     }
+}
+
+/// An event that did not reach the timeline.
+#[derive(Debug)]
+pub struct Unwritten {
+    pub error: io::Error,
+    /// The event as it would have been written (redacted), when it got that far (boxed: a
+    /// record is large, and the error is rare).
+    pub record: Option<Box<Record>>,
 }
 
 /// Serializes a record as one redacted line; also returns the redacted record itself.

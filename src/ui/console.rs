@@ -100,7 +100,12 @@ impl Observer for Console {
                     .as_ref()
                     .map(|s| format!(" at `{s}`"))
                     .unwrap_or_default();
-                eprintln!("runbook: milestone {}{at}", milestone.to_ascii_uppercase());
+                // Not `eprintln!`: after SIGHUP the terminal may be gone (see cli::say).
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "runbook: milestone {}{at}",
+                    milestone.to_ascii_uppercase()
+                );
             }
             _ => {}
         }

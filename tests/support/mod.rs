@@ -694,3 +694,34 @@ pub fn sha256_hex(path: &Path) -> String {
     let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Whether a process is gone: no `/proc/PID`, or a zombie waiting for its parent to reap it
+/// (it runs nothing any more).
+pub fn process_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits (with a deadline) until the process `pid` is gone; fails naming `what` otherwise.
+pub fn assert_gone(pid: &str, what: &str) {
+    assert!(
+        !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()),
+        "{what}: not a pid: {pid:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process_gone(pid) {
+        if Instant::now() > deadline {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let _ = Command::new("kill").args(["-9", pid]).status();
+            panic!(
+                "{what} (pid {pid}, {}) is still running",
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,259 @@
+//! One run per timeline: a run holds `<timeline>.lock` locked for its whole life.
+//!
+//! Why a file of its own and not a lock on the timeline: every append (the run's own, and
+//! `runbook note` / `runbook milestone` from another terminal) takes a short `flock` on the
+//! timeline itself, so a run holding that lock for its life would shut the notes out. An OFD
+//! byte-range lock on the timeline would not conflict with those, but it cannot say who holds
+//! it (`F_OFD_GETLK` reports no pid), and a classic POSIX lock is dropped as soon as the
+//! process closes *any* descriptor of the file, which reading the timeline back does. So, as
+//! PostgreSQL does with `postmaster.pid`, the lock is a file beside the timeline that says who
+//! holds it (pid, host, start time, timeline), locked with `flock` for the run's life. The
+//! kernel releases an `flock` when its holder dies, even by SIGKILL, so a stale file never
+//! blocks a resume: the next run simply locks it and writes itself in. A run that ends
+//! normally removes the file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a second run waits for the first to finish writing who it is (the holder locks the
+/// file before it writes into it).
+const HOLDER_WAIT: Duration = Duration::from_secs(1);
+
+/// The run-lifetime lock of one timeline; released (and its file removed) on drop.
+#[derive(Debug)]
+pub struct RunLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another run holds it.
+    InUse(Holder),
+    /// The lock file could not be created or locked.
+    Io(PathBuf, io::Error),
+}
+
+/// Who holds a timeline, as its lock file says.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+    pub started: Option<String>,
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::InUse(holder) => {
+                match holder.pid {
+                    Some(pid) => write!(f, "timeline is in use by another run (pid {pid})")?,
+                    None => write!(f, "timeline is in use by another run (pid unknown)")?,
+                }
+                if let Some(started) = &holder.started {
+                    write!(f, ", started {started}")?;
+                }
+                if let Some(host) = &holder.host {
+                    write!(f, " on {host}")?;
+                }
+                Ok(())
+            }
+            LockError::Io(path, e) => write!(
+                f,
+                "cannot lock the timeline with {}: {}",
+                path.display(),
+                crate::io_message(e)
+            ),
+        }
+    }
+}
+
+impl RunLock {
+    /// `run.jsonl` -> `run.jsonl.lock`, in the same directory.
+    pub fn path_for(timeline: &Path) -> PathBuf {
+        let mut name = timeline.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        timeline.with_file_name(name)
+    }
+
+    /// Takes the lock of `timeline` without waiting. Writes nothing when another run holds it.
+    pub fn acquire(timeline: &Path) -> Result<RunLock, LockError> {
+        let path = Self::path_for(timeline);
+        let io_error = |e| LockError::Io(path.clone(), e);
+        // A handful of rounds: each one only repeats when a holder removed the file between
+        // our open and our lock.
+        for _ in 0..16 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_error)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::InUse(holder(&path)));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+            }
+            // The holder before us removes the file as it ends: if it did so after our open, we
+            // locked a file nobody else can see; open the path again.
+            if !same_file(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(io_error)?;
+            let me = format!(
+                "{}\n{}\n{}\n{}\n",
+                std::process::id(),
+                hostname(),
+                super::writer::now_rfc3339(),
+                timeline.display()
+            );
+            file.write_all(me.as_bytes()).map_err(io_error)?;
+            return Ok(RunLock { file, path });
+        }
+        Err(io_error(io::Error::other(
+            "the lock file keeps being replaced",
+        )))
+    }
+
+    /// Whether a live run holds `timeline` now (nothing is created or changed to find out).
+    pub fn in_use(timeline: &Path) -> bool {
+        let Ok(file) = File::open(Self::path_for(timeline)) else {
+            return false;
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open lock file, for a process that must keep the timeline locked as long as it
+    /// lives (a command step's supervisor: see exec/supervise.rs).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so nobody locks a file that is about to disappear
+        // without noticing (see `acquire`).
+        if same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Reads who holds the lock. The holder writes itself in just after locking, and a file left
+/// by a run killed earlier still names that run: wait (briefly) for a complete entry whose
+/// process is alive.
+fn holder(path: &Path) -> Holder {
+    let deadline = Instant::now() + HOLDER_WAIT;
+    let mut last = Holder::default();
+    loop {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        if text.ends_with('\n') && lines.len() >= 3 {
+            let read = Holder {
+                pid: lines[0].trim().parse().ok(),
+                host: Some(lines[1].trim().to_string()).filter(|h| !h.is_empty()),
+                started: Some(lines[2].trim().to_string()).filter(|s| !s.is_empty()),
+            };
+            let here = read.host.as_deref() == Some(hostname().as_str());
+            // On another host (a shared file system) the pid cannot be checked here.
+            let alive = !here
+                || read
+                    .pid
+                    .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if alive {
+                return read;
+            }
+            last = read;
+        }
+        if Instant::now() >= deadline {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeline = dir.path().join("run.jsonl");
+        let first = RunLock::acquire(&timeline).unwrap();
+        assert_eq!(first.path(), dir.path().join("run.jsonl.lock"));
+        let before = std::fs::read(first.path()).unwrap();
+        let Err(LockError::InUse(holder)) = RunLock::acquire(&timeline) else {
+            panic!("the second lock was granted");
+        };
+        assert_eq!(holder.pid, Some(std::process::id()));
+        assert!(RunLock::in_use(&timeline));
+        assert!(LockError::InUse(holder).to_string().starts_with(&format!(
+            "timeline is in use by another run (pid {})",
+            std::process::id()
+        )),);
+        // The refused attempt wrote nothing.
+        assert_eq!(std::fs::read(first.path()).unwrap(), before);
+        drop(first);
+        assert!(!dir.path().join("run.jsonl.lock").exists());
+        assert!(!RunLock::in_use(&timeline));
+        let again = RunLock::acquire(&timeline).unwrap();
+        drop(again);
+    }
+
+    /// A run killed by SIGKILL leaves its file behind, unlocked: the next run takes it over.
+    #[test]
+    fn a_stale_lock_file_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeline = dir.path().join("run.jsonl");
+        std::fs::write(
+            RunLock::path_for(&timeline),
+            "999999999\nelsewhere\n2026-01-01T00:00:00Z\nrun.jsonl\n",
+        )
+        .unwrap();
+        assert!(!RunLock::in_use(&timeline));
+        let lock = RunLock::acquire(&timeline).unwrap();
+        let text = std::fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            text.starts_with(&format!("{}\n", std::process::id())),
+            "{text}"
+        );
+    }
+}
