@@ -13,6 +13,7 @@ mod faults;
 mod fuzz_regressions;
 mod generate;
 mod guided;
+mod injection;
 mod invalid;
 mod properties;
 mod redaction;
