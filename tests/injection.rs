@@ -311,3 +311,32 @@ fn an_allocation_bomb_is_a_step_error_and_the_run_goes_on() {
     assert_eq!(out.outcome("after", "passed")["stdout"], "after\n");
     out.run_finished();
 }
+
+#[test]
+fn a_line_break_from_a_step_cannot_add_a_header() {
+    let server = Server::start();
+    let out = Test::new()
+        .server(&server)
+        .runbook(&format!(
+            r#"
+            name: header
+            title: A hostile request id
+            steps:
+              - id: id
+                title: Read a request id
+                http: {{url: "$SERVER/say?{id}"}}
+              - id: tag
+                title: Tag the incident
+                action: true
+                http:
+                  method: POST
+                  url: "$SERVER/echo"
+                  headers: {{X-Request-Id: "{{{{ steps.id.body }}}}"}}
+            "#,
+            id = say("abc\r\nX-Api-Key: stolen"),
+        ))
+        .args(["run", "--yes"])
+        .run();
+    assert_eq!(out.finished("tag")["outcome"], "error");
+    assert!(server.requests().iter().all(|r| r.method != "POST"));
+}

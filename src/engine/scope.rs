@@ -213,6 +213,34 @@ mod tests {
         assert!(expr::eval_bool("item is defined", &scope().value()).is_ok_and(|v| !v));
     }
 
+    /// What a step read is escaped in a shell command; what the operator answered, vars and
+    /// items of a list the author wrote are not.
+    #[test]
+    fn answers_vars_and_trusted_items_are_written_as_they_are() {
+        let mut results = StepResults::default();
+        let fields = json!({"cmd": "ls | wc -l", "note": "a; b", "summary": "x y"});
+        results.insert("ask", fields.as_object().unwrap(), &["cmd"]);
+        results.insert("probe", json!({"body": "a; b"}).as_object().unwrap(), &[]);
+        let vars = expr::trusted(&json!({"cmd": "df -h | head"}));
+        let scope = Scope::new(&vars, &Value::from(()), &Arc::new(results));
+        let shell = |scope: &Scope, source: &str| {
+            expr::render_in(source, &scope.value(), expr::Landing::Shell).unwrap()
+        };
+        assert_eq!(shell(&scope, "{{ steps.ask.cmd }}"), "ls | wc -l");
+        assert_eq!(shell(&scope, "{{ steps.ask.summary }}"), "'x y'");
+        assert_eq!(shell(&scope, "{{ steps.probe.body }}"), "'a; b'");
+        assert_eq!(shell(&scope, "{{ vars.cmd }}"), "df -h | head");
+        let item = json!({"name": "a b"});
+        assert_eq!(
+            shell(&scope.with_item(&item, true), "{{ item.name }}"),
+            "a b"
+        );
+        assert_eq!(
+            shell(&scope.with_item(&item, false), "{{ item.name }}"),
+            "'a b'"
+        );
+    }
+
     #[test]
     fn scope_names_win_over_fields_in_expect() {
         let fields = json!({"rate_5xx": 0.5, "vars": "shadowed"});

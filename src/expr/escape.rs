@@ -242,6 +242,9 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
     let mut heredoc = false;
     let mut chars = rendered.char_indices().peekable();
     let mut prev: Option<char> = None;
+    // A backslash just before a placeholder would escape the value's first character (its
+    // opening quote): no escape is sure there.
+    let mut escaped = false;
     while let Some((at, c)) = chars.next() {
         if c == OPEN {
             let rest = &rendered[at + c.len_utf8()..];
@@ -253,7 +256,7 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
             };
             let top = *stack.last().unwrap_or(&Frame::Bare);
             let place = match top {
-                _ if heredoc => Place::Unsure,
+                _ if heredoc || escaped => Place::Unsure,
                 Frame::Bare | Frame::Sub(_) => Place::Bare,
                 Frame::Single => Place::Single,
                 Frame::Double => Place::Double,
@@ -268,18 +271,16 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
             }
             // A quoted word is a word: what follows is not at the start of one.
             prev = Some('x');
+            escaped = false;
             continue;
         }
+        escaped = false;
         out.push(c);
         let top = *stack.last().unwrap_or(&Frame::Bare);
         let next = chars.peek().map(|(_, n)| *n);
         match top {
             Frame::Bare | Frame::Sub(_) => match c {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
-                        out.push(n);
-                    }
-                }
+                '\\' => escaped = escape_next(&mut chars, &mut out),
                 '\'' => stack.push(Frame::Single),
                 '"' => stack.push(Frame::Double),
                 '`' => stack.push(Frame::Backtick),
@@ -311,11 +312,7 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
             }
             Frame::Single => {}
             Frame::Double => match c {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
-                        out.push(n);
-                    }
-                }
+                '\\' => escaped = escape_next(&mut chars, &mut out),
                 '"' => {
                     stack.pop();
                 }
@@ -328,11 +325,7 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
                 _ => {}
             },
             Frame::Backtick => match c {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
-                        out.push(n);
-                    }
-                }
+                '\\' => escaped = escape_next(&mut chars, &mut out),
                 '`' => {
                     stack.pop();
                 }
@@ -346,6 +339,24 @@ fn substitute(rendered: &str, values: &[String]) -> Result<String, String> {
         prev = Some(c);
     }
     Ok(out)
+}
+
+/// After a backslash: the escaped character is copied, unless a placeholder comes next
+/// (then the backslash escapes the value's first character, which the caller refuses).
+fn escape_next(
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+    out: &mut String,
+) -> bool {
+    match chars.peek() {
+        Some((_, OPEN)) => true,
+        Some(_) => {
+            if let Some((_, n)) = chars.next() {
+                out.push(n);
+            }
+            false
+        }
+        None => false,
+    }
 }
 
 fn escape_at(value: &str, place: Place) -> Result<String, String> {
@@ -372,8 +383,9 @@ fn escape_at(value: &str, place: Place) -> Result<String, String> {
         Place::Comment => value.to_string(),
         Place::Unsure => {
             return Err(
-                "shell: a value read from a step cannot be written safely inside backticks or \
-                 a here-document; pass it in `env:` and read it as \"$NAME\""
+                "shell: a value read from a step cannot be written safely inside backticks, \
+                 after a backslash or in a here-document; pass it in `env:` and read it as \
+                 \"$NAME\""
                     .into(),
             );
         }
@@ -591,10 +603,63 @@ mod tests {
         assert_eq!(shell("{{ steps.v.body | safe }}").unwrap(), HOSTILE);
     }
 
+    /// Whatever the author's quoting around a value, a hostile value creates no file: the
+    /// command either runs with the value as data or is refused.
+    #[test]
+    fn no_quoting_around_a_value_lets_it_run_a_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let hostile = [
+            "x; touch P1",
+            "$(touch P2)",
+            "`touch P3`",
+            "'; touch P4; '",
+            "\"; touch P5; \"",
+            "\\'$(touch P6)",
+            "a\ntouch P7",
+            "') ; touch P8 ; ('",
+        ];
+        let around = [
+            "echo {}",
+            "echo '{}'",
+            "echo \"{}\"",
+            "echo \"$(echo {})\"",
+            "echo \"$(echo '{}')\"",
+            "echo $(echo \"{}\")",
+            "echo a{}b",
+            "echo '{}'\"{}\"{}",
+            "echo \\'{}",
+            "echo \\\\{}",
+            "# {}",
+            "echo ${X:-{}}",
+            "echo \"${X:-{}}\"",
+            "(echo {})",
+            "echo $((1)) {}",
+        ];
+        for value in hostile {
+            let ctx = context(&json!({"steps": {"v": {"body": value}}}));
+            for shape in around {
+                let source = shape.replace("{}", "{{ steps.v.body }}");
+                let Ok(command) = render_in(&source, &ctx, Landing::Shell) else {
+                    continue;
+                };
+                let _ = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap();
+                let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+                assert!(made.is_empty(), "{source} with {value:?} ran: {command}");
+            }
+        }
+    }
+
     #[test]
     fn places_without_a_sure_escape_are_refused() {
         for source in [
             "echo `echo {{ steps.v.body }}`",
+            "echo \\{{ steps.v.body }}",
+            "echo \"\\{{ steps.v.sub }}\"",
             "cat <<EOF\n{{ steps.v.body }}\nEOF",
             "echo ok # {{ steps.v.nl }}",
             "echo {{ steps.v.nul }}",
