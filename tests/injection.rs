@@ -224,6 +224,20 @@ fn safe_over_step_data_is_a_warning_of_validate() {
     )
     .stdout_has("runbook.yaml: ok");
     assert_eq!(out.stderr.matches("warning:").count(), 1, "{}", out.stderr);
+    let out = out
+        .then()
+        .args(["validate", "--format", "json", "runbook.yaml"])
+        .env("GITHUB_ACTIONS", "true")
+        .run()
+        .status(0)
+        .stdout_has("::warning file=runbook.yaml,line=12,col=83::`| safe` on `steps`");
+    let json_end = out.stdout.find("\n::").unwrap();
+    let document: serde_json::Value = serde_json::from_str(&out.stdout[..json_end]).unwrap();
+    assert_eq!(document["valid"], true);
+    let diagnostics = &document["files"][0]["diagnostics"];
+    assert_eq!(diagnostics[0]["severity"], "warning", "{document}");
+    assert_eq!(diagnostics[0]["line"], 12);
+    assert_eq!(diagnostics.as_array().unwrap().len(), 1);
 }
 
 #[test]

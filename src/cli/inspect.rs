@@ -77,7 +77,8 @@ pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
             }
         };
         if github {
-            annotations.extend(diagnostics.iter().map(github_annotation));
+            annotations.extend(diagnostics.iter().map(|d| github_annotation(d, "error")));
+            annotations.extend(warnings.iter().map(|d| github_annotation(d, "warning")));
         }
         results.push((file, diagnostics, warnings));
     }
@@ -145,9 +146,9 @@ fn print_text(file: &Path, loaded: &Result<runbook::Runbook, runbook::LoadError>
     }
 }
 
-/// A GitHub Actions `::error` workflow command for one problem. Property values escape `%`,
+/// A GitHub Actions `::error` (or `::warning`) workflow command for one problem. Property values escape `%`,
 /// CR, LF, `:` and `,`; the message escapes `%`, CR and LF, as the Actions toolkit does.
-fn github_annotation(d: &Diagnostic) -> String {
+fn github_annotation(d: &Diagnostic, level: &str) -> String {
     fn escape_data(text: &str) -> String {
         text.replace('%', "%25")
             .replace('\r', "%0D")
@@ -157,7 +158,7 @@ fn github_annotation(d: &Diagnostic) -> String {
         escape_data(text).replace(':', "%3A").replace(',', "%2C")
     }
     format!(
-        "::error file={},line={},col={}::{}",
+        "::{level} file={},line={},col={}::{}",
         escape_property(&d.file),
         d.pos.line,
         d.pos.col,
