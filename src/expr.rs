@@ -307,9 +307,9 @@ pub fn eval_json(source: &str, ctx: &Value) -> Result<Json, EvalError> {
     to_json(&value).map_err(EvalError::Failed)
 }
 
-/// A MiniJinja value as JSON.
+/// A MiniJinja value as JSON, at most [`MAX_BYTES`] of it.
 pub fn to_json(value: &Value) -> Result<Json, String> {
-    serde_json::to_value(value).map_err(|e| format!("value cannot be represented as data: {e}"))
+    bounded::to_json(value)
 }
 
 /// Renders a template string as plain text ([`Landing::Text`]). Plain strings come back

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use minijinja::value::Kwargs;
+use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Error, ErrorKind, Value};
 
 /// The most bytes one value built by an expression or a template may have.
@@ -31,6 +31,91 @@ fn too_large(what: &str) -> Error {
         ErrorKind::InvalidOperation,
         format!("{what} would be larger than {} MiB", MAX_BYTES >> 20),
     )
+}
+
+/// The most items (counted through nested lists and maps) a value may have to be printed or
+/// turned into data: about what the fuel lets a filter visit.
+pub const MAX_ITEMS: usize = 1_000_000;
+
+/// Refuses a value with more than [`MAX_ITEMS`] items, counting no further than that: a lazy
+/// `[x] * 100000000` is cheap to make and takes minutes to print.
+pub(super) fn check_items(value: &Value) -> Result<(), Error> {
+    fn count(value: &Value, budget: &mut usize) -> bool {
+        if !matches!(
+            value.kind(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+        ) {
+            return true;
+        }
+        if let Some(len) = value.len() {
+            if len > *budget {
+                return false;
+            }
+        }
+        let Ok(items) = value.try_iter() else {
+            return true;
+        };
+        let map = value.kind() == ValueKind::Map;
+        for item in items {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let item = if map {
+                value.get_item(&item).unwrap_or_default()
+            } else {
+                item
+            };
+            if !count(&item, budget) {
+                return false;
+            }
+        }
+        true
+    }
+    let mut budget = MAX_ITEMS;
+    if count(value, &mut budget) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("the value has more than {MAX_ITEMS} items"),
+        ))
+    }
+}
+
+/// A value as text, as MiniJinja prints it, refused past [`MAX_BYTES`]: `[x] * 100000000` is a
+/// lazy list of 100 million items, which the fuel does not charge for printing.
+pub(super) fn display(value: &Value) -> Result<String, Error> {
+    struct Capped(String);
+    impl std::fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if self.0.len().saturating_add(s.len()) > MAX_BYTES {
+                return Err(std::fmt::Error);
+            }
+            self.0.push_str(s);
+            Ok(())
+        }
+    }
+    check_items(value)?;
+    let mut out = Capped(String::new());
+    std::fmt::Write::write_fmt(&mut out, format_args!("{value}"))
+        .map_err(|_| too_large("the text of the value"))?;
+    Ok(out.0)
+}
+
+/// A value as JSON, refused past [`MAX_BYTES`] of JSON text (a lazy list of 100 million items
+/// would otherwise become gigabytes of `serde_json::Value`).
+pub fn to_json(value: &Value) -> Result<serde_json::Value, String> {
+    check_items(value).map_err(|e| e.detail().unwrap_or_default().to_string())?;
+    let mut out = Bounded(Vec::new());
+    if let Err(e) = serde_json::to_writer(&mut out, value) {
+        return Err(if e.is_io() {
+            format!("the value is larger than {} MiB as data", MAX_BYTES >> 20)
+        } else {
+            format!("value cannot be represented as data: {e}")
+        });
+    }
+    serde_json::from_slice(&out.0).map_err(|e| format!("value cannot be represented as data: {e}"))
 }
 
 /// A buffer that refuses to grow past [`MAX_BYTES`].
@@ -99,6 +184,7 @@ pub(super) fn tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Re
             format!("tojson: indent {width} is too wide (at most {MAX_INDENT})"),
         ));
     }
+    check_items(value)?;
     let mut out = Bounded(Vec::new());
     let written = match indent {
         Some(width) => {
@@ -147,11 +233,11 @@ mod tests {
             failure("{{ data | tojson(indent=10000000) }}")
                 .contains("tojson: indent 10000000 is too wide (at most 1024)")
         );
-        // Deep enough that 1024 spaces a level are more than 64 MiB.
-        let deep = "{% set ns = namespace(v=1) %}{% for i in range(60) %}{% set ns.v = [ns.v, ns.v] %}{% endfor %}{{ ns.v | tojson(indent=1024) }}";
-        let err = failure(deep);
+        // Step data can be large already: two copies of it are too large as JSON text.
+        let big = context(&json!({"big": "x".repeat(33 << 20)}));
+        let err = render("{{ [big, big] | tojson }}", &big).unwrap_err();
         assert!(
-            err.contains("larger than 64 MiB") || err.contains("evaluation stopped"),
+            err.contains("tojson: the JSON text would be larger than 64 MiB"),
             "{err}"
         );
         for source in [
@@ -169,6 +255,29 @@ mod tests {
                 "{source}: {err}"
             );
         }
+    }
+
+    /// A lazy list is cheap to make: printing it or turning it into data is what is bounded.
+    #[test]
+    fn huge_lazy_lists_are_refused_quickly() {
+        let ctx = context(&json!({"n": 100000000, "m": 100000, "s": "ab"}));
+        let started = std::time::Instant::now();
+        for source in [
+            "{{ [s] * n }}",
+            "{{ [[s] * 1000] * m }}",
+            "{{ ([s] * n) | tojson }}",
+        ] {
+            let err = render(source, &ctx).unwrap_err();
+            assert!(err.contains("more than 1000000 items"), "{source}: {err}");
+        }
+        let err = eval_json("[[s] * 1000] * m", &ctx).unwrap_err();
+        assert!(err.to_string().contains("more than 1000000 items"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(
+            render("{{ ([s] * n) | length }}", &ctx).unwrap(),
+            "100000000"
+        );
+        assert_eq!(render("{{ [s] * 3 }}", &ctx).unwrap(), "['ab', 'ab', 'ab']");
     }
 
     #[test]

@@ -111,11 +111,18 @@ fn refuse(message: impl Into<Cow<'static, str>>) -> Error {
 /// The formatter: how every `{{ }}` is written.
 pub(super) fn format(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
     let landing = landing_of(state);
+    let text = match value.as_str() {
+        Some(s) => Cow::Borrowed(s),
+        // Undefined and none as MiniJinja writes them (an error under `SemiStrict`, `none`).
+        None if value.is_undefined() || value.is_none() => {
+            return minijinja::escape_formatter(out, &mut *state, value);
+        }
+        None => Cow::Owned(super::bounded::display(value)?),
+    };
     if value.is_safe() || landing == Landing::Text {
-        return minijinja::escape_formatter(out, &mut *state, value);
+        return out.write_str(&text).map_err(Error::from);
     }
     let number = matches!(value.kind(), ValueKind::Number | ValueKind::Bool);
-    let text = text_of(value);
     let written = match landing {
         Landing::Text => unreachable!("written above"),
         Landing::Shell => shell_placeholder(&text)?,
