@@ -47,10 +47,8 @@ pub(super) fn check_items(value: &Value) -> Result<(), Error> {
         ) {
             return true;
         }
-        if let Some(len) = value.len() {
-            if len > *budget {
-                return false;
-            }
+        if value.len().is_some_and(|len| len > *budget) {
+            return false;
         }
         let Ok(items) = value.try_iter() else {
             return true;
