@@ -216,14 +216,25 @@ fn safe_over_step_data_is_a_warning_of_validate() {
             action: true
             command:
               shell: "echo {{ vars.cmd | safe }}; deploy {{ steps.version.stdout | trim | safe }}"
+          - id: each
+            title: Each listed host
+            action: true
+            loop: "{{ steps.version.stdout.split() }}"
+            command: {shell: "ping -c1 {{ item | safe }}"}
+          - id: mine
+            title: Each of my hosts
+            action: true
+            loop: "{{ vars.cmd.split() }}"
+            command: {shell: "ping -c1 {{ item | safe }}"}
         "#,
     );
     let out = test.args(["validate", "runbook.yaml"]).run().status(0);
     let out = out.stderr_has(
         "runbook.yaml:12:83: warning: `| safe` on `steps` in step `deploy` writes data read from a system unescaped",
     )
-    .stdout_has("runbook.yaml: ok");
-    assert_eq!(out.stderr.matches("warning:").count(), 1, "{}", out.stderr);
+    .stdout_has("runbook.yaml: ok")
+    .stderr_has("runbook.yaml:17:42: warning: `| safe` on `item`, which comes from a step's result, in step `each`");
+    assert_eq!(out.stderr.matches("warning:").count(), 2, "{}", out.stderr);
     let out = out
         .then()
         .args(["validate", "--format", "json", "runbook.yaml"])
@@ -237,7 +248,7 @@ fn safe_over_step_data_is_a_warning_of_validate() {
     let diagnostics = &document["files"][0]["diagnostics"];
     assert_eq!(diagnostics[0]["severity"], "warning", "{document}");
     assert_eq!(diagnostics[0]["line"], 12);
-    assert_eq!(diagnostics.as_array().unwrap().len(), 1);
+    assert_eq!(diagnostics.as_array().unwrap().len(), 2);
 }
 
 #[test]
