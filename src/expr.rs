@@ -333,7 +333,13 @@ pub fn render_in(source: &str, ctx: &Value, landing: Landing) -> Result<String, 
     if shell {
         escape::start_shell();
     }
-    let text = env().render_named_str(landing.template_name(), source, ctx.clone());
+    // String literals are runbook text: trusted where the landing escapes.
+    let trusting = if landing == Landing::Text {
+        std::borrow::Cow::Borrowed(source)
+    } else {
+        escape::trust_literals(source)
+    };
+    let text = env().render_named_str(landing.template_name(), &trusting, ctx.clone());
     // A shell command's untrusted values are written once its quoting is known.
     let text = if shell {
         escape::finish_shell(text)?

@@ -4,9 +4,11 @@
 //! hold `; touch PWNED` or `../../admin/delete-everything?x=`. So every value a template
 //! writes is escaped for where the text goes, unless it is trusted:
 //!
-//! - trusted values are those the author or the operator wrote: the runbook's literal text,
-//!   `vars` (with `--var` and `--vars`), `secrets`, the answers of manual steps, and loop items
-//!   that come from those. They enter the context as MiniJinja *safe* strings ([`trusted`]).
+//! - trusted values are those the author or the operator wrote: the runbook's literal text
+//!   (also string literals inside `{{ }}`, see [`trust_literals`]), `vars` (with `--var` and
+//!   `--vars`), `secrets`, the answers of manual steps, and loop items that come from those.
+//!   They enter the context as MiniJinja *safe* strings ([`trusted`]); joining safe strings
+//!   (`~`, `join`) keeps them safe, other filters (`| trim`) do not.
 //! - everything else is untrusted: `steps.*`, loop items computed from them, and any value
 //!   computed from data by a filter or an operator (`steps.x.body | upper`, `'a' ~ x`), which
 //!   MiniJinja returns as a plain string. `| safe` marks a value trusted, on purpose.
@@ -162,6 +164,41 @@ fn address_part(text: &str) -> Result<&str, Error> {
         "a value read from a step may only be a host name or an IP address in a tcp address \
          (letters, digits, `.`, `-`, `_`), so that it cannot change the port",
     ))
+}
+
+/// The template with each string literal marked safe: `'...'` in `{{ }}` is runbook text,
+/// written by the author, as trusted as the text around it. (MiniJinja, like Jinja2, treats
+/// literals as unsafe, so `join(' ')` in a shell command would quote the space.) `'x'` becomes
+/// `('x'|safe)`; a source that does not tokenize is returned as it is, for the compiler to
+/// report.
+pub(super) fn trust_literals(source: &str) -> Cow<'_, str> {
+    use minijinja::machinery::{Token, tokenize};
+    let mut spans = Vec::new();
+    for token in tokenize(source, false, minijinja::syntax::SyntaxConfig::default()) {
+        let Ok((token, span)) = token else {
+            return Cow::Borrowed(source);
+        };
+        if matches!(token, Token::Str(_) | Token::String(_)) {
+            spans.push((span.start_offset as usize, span.end_offset as usize));
+        }
+    }
+    if spans.is_empty() {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + spans.len() * 8);
+    let mut at = 0;
+    for (start, end) in spans {
+        let (Some(before), Some(literal)) = (source.get(at..start), source.get(start..end)) else {
+            return Cow::Borrowed(source);
+        };
+        out.push_str(before);
+        out.push('(');
+        out.push_str(literal);
+        out.push_str("|safe)");
+        at = end;
+    }
+    out.push_str(&source[at..]);
+    Cow::Owned(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,8 +639,8 @@ mod tests {
         // A number, a list, a value joined with the author's text.
         assert_eq!(shell("exit {{ steps.v.n }}").unwrap(), "exit 200");
         assert_eq!(
-            words(&shell("{{ steps.v.list | join(' ') }} {{ 'a;' ~ steps.v.host }}").unwrap()),
-            "[a b c][a;10.0.0.7]"
+            words(&shell("{{ steps.v.list | join(' ') }} {{ 'v=' ~ steps.v.body }}").unwrap()),
+            "[a b][c][v=x; touch PWNED; echo]"
         );
         // Trusted values are the author's shell, as written.
         assert_eq!(shell("{{ vars.cmd }}").unwrap(), "ls | wc -l");
@@ -731,6 +768,53 @@ mod tests {
         );
         assert!(eval_bool("steps.v.body == 'x; touch PWNED; echo'", &ctx()).unwrap());
         assert!(eval_bool("vars.cmd == 'ls | wc -l' and 'ls' in vars.cmd", &ctx()).unwrap());
+    }
+
+    /// String literals are the author's text: a separator stays a separator, and a format
+    /// string stays the author's while the values it takes are escaped.
+    #[test]
+    fn literals_are_trusted() {
+        let c = Value::from(BTreeMap::from([
+            (
+                "vars".to_string(),
+                trusted(&json!({"hosts": ["a", "b"], "base": "http://h:1"})),
+            ),
+            (
+                "steps".to_string(),
+                context(&json!({"x": {"list": ["d; e", "f"]}})),
+            ),
+        ]));
+        let shell = |s: &str| render_in(s, &c, Landing::Shell).unwrap();
+        assert_eq!(shell("kill {{ vars.hosts | join(' ') }}"), "kill a b");
+        assert_eq!(
+            shell("kill {{ steps.x.list | join(' ') }}"),
+            "kill 'd; e' f"
+        );
+        assert_eq!(
+            shell("{{ vars.hosts[0] ~ ' && ' ~ vars.hosts[1] }}"),
+            "a && b"
+        );
+        assert_eq!(
+            shell("{{ '%s-%s' | format(vars.hosts[0], steps.x.list[0]) }}"),
+            "a-'d; e'"
+        );
+        assert_eq!(
+            shell(r#"{{ "it's" }} {{ 'say "hi"' }}"#),
+            r#"it's say "hi""#
+        );
+        assert_eq!(
+            render_in(
+                "{{ vars.base ~ '/x/' ~ steps.x.list[0] }}",
+                &c,
+                Landing::Url
+            )
+            .unwrap(),
+            "http://h:1/x/d%3B%20e"
+        );
+        assert_eq!(
+            trust_literals("a '{{ x | join(\", \") }}' {% if y == 'b' %}"),
+            "a '{{ x | join((\", \"|safe)) }}' {% if y == ('b'|safe) %}"
+        );
     }
 
     #[test]
