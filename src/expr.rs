@@ -4,6 +4,8 @@
 //! Undefined names are errors (`SemiStrict`), so a typo in `steps.sample_lb.rate_5xx` stops
 //! the step with a message instead of quietly evaluating to false. `x is defined` still works.
 
+mod bounded;
+pub mod escape;
 pub mod names;
 mod ordering;
 mod repetition;
@@ -13,6 +15,8 @@ use std::sync::OnceLock;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde_json::{Map, Value as Json};
 
+pub use bounded::MAX_BYTES;
+pub use escape::{Landing, trusted, trusted_map};
 pub use repetition::MAX_REPEAT;
 
 /// The most instructions one evaluation of an expression or template may run: a loop over a
@@ -28,8 +32,14 @@ pub(crate) fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_fuel(Some(FUEL));
-        // Rendered text goes to URLs, commands and logs, never into HTML.
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // Each template is escaped for where its text lands (src/expr/escape.rs).
+        env.set_auto_escape_callback(escape::auto_escape);
+        env.set_formatter(escape::format);
+        env.add_filter("quote", escape::quote);
+        env.add_filter("urlencode", escape::urlencode);
+        env.add_filter("b64encode", escape::b64encode);
+        env.add_filter("b64decode", escape::b64decode);
+        env.add_filter("tojson", bounded::tojson);
         env.add_function(ordering::ORDER, ordering::order);
         for (name, op) in [
             ("lt", "<"),
@@ -145,9 +155,9 @@ fn describe(err: &minijinja::Error) -> String {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),
     };
+    // `<expression>`, `<string>`, `<shell>`: not a file, nothing to name.
     if let Some(name) = err.name()
-        && name != "<expression>"
-        && name != "<string>"
+        && !name.starts_with('<')
     {
         text.push_str(&format!(" (in {name})"));
     }
@@ -297,20 +307,46 @@ pub fn eval_json(source: &str, ctx: &Value) -> Result<Json, EvalError> {
     to_json(&value).map_err(EvalError::Failed)
 }
 
-/// A MiniJinja value as JSON.
+/// A MiniJinja value as JSON, at most [`MAX_BYTES`] of it.
 pub fn to_json(value: &Value) -> Result<Json, String> {
-    serde_json::to_value(value).map_err(|e| format!("value cannot be represented as data: {e}"))
+    bounded::to_json(value)
 }
 
-/// Renders a template string. Plain strings come back unchanged without touching the engine.
+/// Renders a template string as plain text ([`Landing::Text`]). Plain strings come back
+/// unchanged without touching the engine.
 pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
+    render_in(source, ctx, Landing::Text)
+}
+
+/// Renders a template string whose text lands in `landing`: values that are not trusted are
+/// escaped for it (see [`escape`]).
+pub fn render_in(source: &str, ctx: &Value, landing: Landing) -> Result<String, String> {
     if !is_template(source) {
         return Ok(source.to_string());
     }
     repetition::check(source, false)?;
-    env()
-        .render_str(source, ctx.clone())
-        .map_err(|e| classify(&e, source, ctx).to_string())
+    // `{% autoescape false %}` would switch the escaping off without a `| safe` to see.
+    if source.contains("autoescape") && !names::scan_template(source).autoescape.is_empty() {
+        return Err(names::AUTOESCAPE_MESSAGE.to_string());
+    }
+    let shell = landing == Landing::Shell;
+    if shell {
+        escape::start_shell();
+    }
+    // String literals are runbook text: trusted where the landing escapes.
+    let trusting = if landing == Landing::Text {
+        std::borrow::Cow::Borrowed(source)
+    } else {
+        escape::trust_literals(source)
+    };
+    let text = env().render_named_str(landing.template_name(), &trusting, ctx.clone());
+    // A shell command's untrusted values are written once its quoting is known.
+    let text = if shell {
+        escape::finish_shell(text)?
+    } else {
+        text
+    };
+    text.map_err(|e| classify(&e, source, ctx).to_string())
 }
 
 /// Looks a dotted name (`steps.a.rate_5xx`) up in a JSON context.

@@ -1164,7 +1164,7 @@ const CASES: &[Case] = &[
             steps:
               - id: a
                 title: A
-                command: {shell: "curl {{ vars.lb | quote }} -H 'X: {{ vars.token | b64encode }}'"}
+                command: {shell: "curl {{ vars.lb | mandatory }} -H 'X: {{ vars.token | to_yaml }}'"}
               - id: b
                 title: B
                 http: {url: "{{ vars.lb }}/?q={{ vars.token | urlencode }}&r={{ vars.token | to_json }}"}
@@ -1173,12 +1173,12 @@ const CASES: &[Case] = &[
             (
                 7,
                 41,
-                "`shell`: unknown filter `quote`: an Ansible filter that MiniJinja does not have",
+                "`shell`: unknown filter `mandatory`: an Ansible filter that MiniJinja does not have",
             ),
             (
                 7,
-                73,
-                "`shell`: unknown filter `b64encode`: an Ansible filter that MiniJinja does not have",
+                77,
+                "`shell`: unknown filter `to_yaml`: an Ansible filter that MiniJinja does not have",
             ),
             (
                 10,

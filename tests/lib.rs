@@ -14,6 +14,7 @@ mod faults;
 mod fuzz_regressions;
 mod generate;
 mod guided;
+mod injection;
 mod invalid;
 mod lifecycle;
 mod properties;

@@ -64,6 +64,10 @@ pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
         if format == super::ValidateFormat::Text {
             print_text(file, &loaded);
         }
+        let warnings = match &loaded {
+            Ok(rb) => rb.warnings.clone(),
+            Err(_) => Vec::new(),
+        };
         let diagnostics = match &loaded {
             Ok(_) => Vec::new(),
             Err(runbook::LoadError::Invalid { diagnostics, .. }) => diagnostics.clone(),
@@ -73,23 +77,24 @@ pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
             }
         };
         if github {
-            annotations.extend(diagnostics.iter().map(github_annotation));
+            annotations.extend(diagnostics.iter().map(|d| github_annotation(d, "error")));
+            annotations.extend(warnings.iter().map(|d| github_annotation(d, "warning")));
         }
-        results.push((file, diagnostics));
+        results.push((file, diagnostics, warnings));
     }
-    let valid = results.iter().all(|(_, d)| d.is_empty());
+    let valid = results.iter().all(|(_, d, _)| d.is_empty());
     if format == super::ValidateFormat::Json {
         let document = serde_json::json!({
             "valid": valid,
-            "files": results.iter().map(|(file, diagnostics)| serde_json::json!({
+            "files": results.iter().map(|(file, diagnostics, warnings)| serde_json::json!({
                 "file": file.display().to_string(),
                 "valid": diagnostics.is_empty(),
-                "diagnostics": diagnostics.iter().map(|d| serde_json::json!({
+                "diagnostics": diagnostics.iter().map(|d| (d, "error")).chain(warnings.iter().map(|d| (d, "warning"))).map(|(d, severity)| serde_json::json!({
                     "file": d.file,
                     "line": d.pos.line,
                     "column": d.pos.col,
                     "width": d.width,
-                    "severity": "error",
+                    "severity": severity,
                     "message": d.message,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -106,6 +111,14 @@ pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
 }
 
 fn print_text(file: &Path, loaded: &Result<runbook::Runbook, runbook::LoadError>) {
+    if let Ok(rb) = loaded {
+        // `FILE:LINE:COL: warning: ...`, with the line and a caret, as errors are shown.
+        for w in &rb.warnings {
+            let mut shown = w.clone();
+            shown.message = format!("warning: {}", w.message);
+            eprintln!("{}", shown.render(&rb.source.text));
+        }
+    }
     match loaded {
         Ok(rb) => println!(
             "{}: ok ({}, {} step{}{})",
@@ -133,9 +146,9 @@ fn print_text(file: &Path, loaded: &Result<runbook::Runbook, runbook::LoadError>
     }
 }
 
-/// A GitHub Actions `::error` workflow command for one problem. Property values escape `%`,
+/// A GitHub Actions `::error` (or `::warning`) workflow command for one problem. Property values escape `%`,
 /// CR, LF, `:` and `,`; the message escapes `%`, CR and LF, as the Actions toolkit does.
-fn github_annotation(d: &Diagnostic) -> String {
+fn github_annotation(d: &Diagnostic, level: &str) -> String {
     fn escape_data(text: &str) -> String {
         text.replace('%', "%25")
             .replace('\r', "%0D")
@@ -145,7 +158,7 @@ fn github_annotation(d: &Diagnostic) -> String {
         escape_data(text).replace(':', "%3A").replace(',', "%2C")
     }
     format!(
-        "::error file={},line={},col={}::{}",
+        "::{level} file={},line={},col={}::{}",
         escape_property(&d.file),
         d.pos.line,
         d.pos.col,

@@ -90,8 +90,19 @@ pub struct History {
 impl History {
     /// Records a step's result for the steps after it (copied only while a context built
     /// before still holds the old snapshot, which is never the case between steps).
-    pub fn record(&mut self, step: &str, result: &Map<String, Json>) {
-        Arc::make_mut(&mut self.steps).insert(step, result);
+    /// `answers` names the fields the operator answered: trusted, unlike the rest.
+    pub fn record(&mut self, step: &str, result: &Map<String, Json>, answers: &[&str]) {
+        Arc::make_mut(&mut self.steps).insert(step, result, answers);
+    }
+}
+
+/// The fields of a step that hold the operator's answers (a manual step's `ask`).
+pub(crate) fn answer_names(step: Option<&crate::runbook::Step>) -> Vec<&str> {
+    match step.map(|s| &s.executor) {
+        Some(crate::runbook::Executor::Manual(m)) => {
+            m.ask.iter().map(|a| a.name.as_str()).collect()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -146,8 +157,9 @@ impl Engine {
         interrupts: watch::Receiver<u32>,
     ) -> Self {
         Engine {
-            vars: minijinja::Value::from(minijinja::value::Serde(&setup.vars)),
-            secrets: minijinja::Value::from(minijinja::value::Serde(&setup.secrets)),
+            // Written by the author and the operator: trusted wherever they land.
+            vars: crate::expr::trusted_map(&setup.vars),
+            secrets: crate::expr::trusted_map(&setup.secrets),
             setup,
             decider,
             writer,

@@ -7,7 +7,7 @@ use minijinja::Value;
 use serde_json::Value as Json;
 
 use crate::exec::{CommandRequest, HttpRequest, Program, RequestBody};
-use crate::expr;
+use crate::expr::{self, Landing};
 use crate::runbook::*;
 
 /// A step with every template rendered.
@@ -34,8 +34,15 @@ pub enum Resolved {
     Wait(Duration),
 }
 
+/// Renders a template whose text is taken as it is (argv items, env, headers, bodies).
 fn render(t: &Template, ctx: &Value, what: &str) -> Result<String, String> {
-    expr::render(&t.source, ctx).map_err(|e| format!("{what}: {e}"))
+    render_in(t, ctx, what, Landing::Text)
+}
+
+/// Renders a template whose text lands in a shell command, a URL or an address: values read
+/// from steps are escaped for it (src/expr/escape.rs).
+fn render_in(t: &Template, ctx: &Value, what: &str, landing: Landing) -> Result<String, String> {
+    expr::render_in(&t.source, ctx, landing).map_err(|e| format!("{what}: {e}"))
 }
 
 /// The timeout a step runs with: the executor's own, the step's, the runbook default, or ours.
@@ -68,7 +75,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
                 Some(HttpBody::Json(v)) => Some(RequestBody::Json(render_value(v, ctx)?)),
             };
             Resolved::Http(HttpRequest {
-                url: render(&h.url, ctx, "url")?,
+                url: render_in(&h.url, ctx, "url", Landing::Url)?,
                 method: h.method.clone(),
                 headers,
                 body,
@@ -81,16 +88,16 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
             })
         }
         Executor::Prometheus(p) => Resolved::Prometheus {
-            url: render(&p.url, ctx, "url")?,
+            url: render_in(&p.url, ctx, "url", Landing::Url)?,
             query: render(&p.query, ctx, "query")?,
             timeout,
         },
         Executor::Statuspage(s) => Resolved::Statuspage {
-            url: render(&s.url, ctx, "url")?,
+            url: render_in(&s.url, ctx, "url", Landing::Url)?,
             timeout,
         },
         Executor::Tcp(t) => Resolved::Tcp {
-            address: render(&t.address, ctx, "address")?,
+            address: render_in(&t.address, ctx, "address", Landing::Address)?,
             timeout,
         },
         Executor::Command(c) => {
@@ -100,7 +107,9 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
                         .map(|a| render(a, ctx, "argv"))
                         .collect::<Result<_, _>>()?,
                 ),
-                CommandProgram::Shell(s) => Program::Shell(render(s, ctx, "shell")?),
+                CommandProgram::Shell(s) => {
+                    Program::Shell(render_in(s, ctx, "shell", Landing::Shell)?)
+                }
             };
             let mut env = Vec::new();
             for (name, value) in &c.env {

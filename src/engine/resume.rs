@@ -7,6 +7,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{History, Phase, StartPoint};
 use crate::runbook::{OnFail, Runbook};
+
+use super::answer_names;
 use crate::timeline::{Event, Outcome, Record, RunOutcome};
 
 /// What a timeline says about the run it records.
@@ -80,7 +82,7 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
                 fields.insert("summary".into(), json!(summary));
                 fields.insert("duration_ms".into(), json!(duration_ms));
                 fields.insert("attempt".into(), json!(attempt));
-                history.record(step, &fields);
+                history.record(step, &fields, &answer_names(runbook.step(step)));
                 let state = if phase_of(phase) == Phase::Finally {
                     &mut fin
                 } else {

@@ -21,9 +21,27 @@ pub struct StepResults {
 }
 
 impl StepResults {
-    /// Records (or replaces, for a step run again) a step's result.
-    pub fn insert(&mut self, id: &str, result: &Map<String, Json>) {
-        let value = crate::expr::object_value(result);
+    /// Records (or replaces, for a step run again) a step's result. What a step read from a
+    /// system is untrusted; the fields named in `answers` were typed by the operator and are
+    /// trusted (src/expr/escape.rs).
+    pub fn insert(&mut self, id: &str, result: &Map<String, Json>, answers: &[&str]) {
+        let value = if answers.is_empty() {
+            crate::expr::object_value(result)
+        } else {
+            Value::from(
+                result
+                    .iter()
+                    .map(|(key, item)| {
+                        let value = if answers.contains(&key.as_str()) {
+                            crate::expr::trusted(item)
+                        } else {
+                            crate::expr::value_of(item)
+                        };
+                        (key.clone(), value)
+                    })
+                    .collect::<std::collections::BTreeMap<String, Value>>(),
+            )
+        };
         if self.values.insert(id.to_string(), value).is_none() {
             self.order.push(id.to_string());
         }
@@ -80,10 +98,16 @@ impl Scope {
         }
     }
 
-    /// The same view with `item` set, for one item of a `loop`.
-    pub fn with_item(&self, item: &Json) -> Scope {
+    /// The same view with `item` set, for one item of a `loop`: `trusted` when the list came
+    /// from the runbook or from vars, not from what a step read.
+    pub fn with_item(&self, item: &Json, trusted: bool) -> Scope {
+        let item = if trusted {
+            crate::expr::trusted(item)
+        } else {
+            Value::from(Serde(item))
+        };
         Scope {
-            item: Some(Value::from(Serde(item))),
+            item: Some(item),
             ..self.clone()
         }
     }
@@ -162,8 +186,12 @@ mod tests {
 
     fn scope() -> Scope {
         let mut results = StepResults::default();
-        results.insert("sample", json!({"rate_5xx": 0.38}).as_object().unwrap());
-        results.insert("cpu", json!({"value": 0.2}).as_object().unwrap());
+        results.insert(
+            "sample",
+            json!({"rate_5xx": 0.38}).as_object().unwrap(),
+            &[],
+        );
+        results.insert("cpu", json!({"value": 0.2}).as_object().unwrap(), &[]);
         let vars = Value::from(Serde(json!({"max": 0.02})));
         let secrets = Value::from(Serde(json!({"token": "s3cret"})));
         Scope::new(&vars, &secrets, &Arc::new(results))
@@ -171,7 +199,7 @@ mod tests {
 
     #[test]
     fn expressions_read_vars_steps_and_items() {
-        let ctx = scope().with_item(&json!({"name": "api"})).value();
+        let ctx = scope().with_item(&json!({"name": "api"}), false).value();
         assert!(expr::eval_bool("steps.sample.rate_5xx > vars.max", &ctx).unwrap());
         assert_eq!(expr::render("{{ item.name }}", &ctx).unwrap(), "api");
         assert_eq!(
@@ -183,6 +211,34 @@ mod tests {
             Err(expr::EvalError::Missing("steps.nope is undefined".into()))
         );
         assert!(expr::eval_bool("item is defined", &scope().value()).is_ok_and(|v| !v));
+    }
+
+    /// What a step read is escaped in a shell command; what the operator answered, vars and
+    /// items of a list the author wrote are not.
+    #[test]
+    fn answers_vars_and_trusted_items_are_written_as_they_are() {
+        let mut results = StepResults::default();
+        let fields = json!({"cmd": "ls | wc -l", "note": "a; b", "summary": "x y"});
+        results.insert("ask", fields.as_object().unwrap(), &["cmd"]);
+        results.insert("probe", json!({"body": "a; b"}).as_object().unwrap(), &[]);
+        let vars = expr::trusted(&json!({"cmd": "df -h | head"}));
+        let scope = Scope::new(&vars, &Value::from(()), &Arc::new(results));
+        let shell = |scope: &Scope, source: &str| {
+            expr::render_in(source, &scope.value(), expr::Landing::Shell).unwrap()
+        };
+        assert_eq!(shell(&scope, "{{ steps.ask.cmd }}"), "ls | wc -l");
+        assert_eq!(shell(&scope, "{{ steps.ask.summary }}"), "'x y'");
+        assert_eq!(shell(&scope, "{{ steps.probe.body }}"), "'a; b'");
+        assert_eq!(shell(&scope, "{{ vars.cmd }}"), "df -h | head");
+        let item = json!({"name": "a b"});
+        assert_eq!(
+            shell(&scope.with_item(&item, true), "{{ item.name }}"),
+            "a b"
+        );
+        assert_eq!(
+            shell(&scope.with_item(&item, false), "{{ item.name }}"),
+            "'a b'"
+        );
     }
 
     #[test]

@@ -123,7 +123,8 @@ impl Engine {
         recorded.insert("summary".into(), json!(finish.summary));
         recorded.insert("duration_ms".into(), json!(duration_ms));
         recorded.insert("attempt".into(), json!(finish.attempt));
-        self.history.record(&step.id, &recorded);
+        self.history
+            .record(&step.id, &recorded, &super::answer_names(Some(step)));
         self.count(match finish.outcome {
             Outcome::Passed => "passed",
             Outcome::Failed => "failed",
@@ -251,7 +252,7 @@ impl Engine {
 
         // What will run, rendered, for the action prompt and dry runs.
         let first_ctx = match items.as_ref().and_then(|i| i.first()) {
-            Some(item) => scope.with_item(item).value(),
+            Some(item) => scope.with_item(item, items_trusted(step)).value(),
             None => ctx.clone(),
         };
         let resolved = match resolve(step, &self.setup.runbook.defaults, &first_ctx) {
@@ -542,6 +543,18 @@ impl Engine {
     }
 }
 
+/// Whether a step's loop items came from the author or the operator (a literal list, or an
+/// expression over `vars` and `secrets`) rather than from what an earlier step read.
+fn items_trusted(step: &Step) -> bool {
+    match &step.loop_over {
+        Some(LoopSource::Expr(e)) => !e
+            .reads
+            .iter()
+            .any(|name| name == "steps" || name.starts_with("steps.")),
+        _ => true,
+    }
+}
+
 fn loop_items(source: &LoopSource, ctx: &minijinja::Value) -> Result<Vec<Json>, String> {
     match source {
         LoopSource::Items(items) => Ok(items.clone()),
@@ -583,7 +596,7 @@ async fn run_attempt(
     };
     let results: Vec<(Json, Attempt)> = futures_util::stream::iter(items.iter().cloned())
         .map(|item| {
-            let item_scope = scope.with_item(&item);
+            let item_scope = scope.with_item(&item, items_trusted(step));
             let progress = progress.clone();
             async move {
                 // Loop items run side by side: each keeps its own partial results.

@@ -53,15 +53,12 @@ impl Unknown {
 /// Ansible filters that runbook authors bring along and MiniJinja lacks. Named as such rather
 /// than matched by spelling: `b64encode` is three edits from `urlencode`, a wrong lead.
 const ANSIBLE_ONLY: &[&str] = &[
-    "b64decode",
-    "b64encode",
     "combine",
     "from_json",
     "from_yaml",
     "hash",
     "json_query",
     "mandatory",
-    "quote",
     "regex_findall",
     "regex_replace",
     "regex_search",
@@ -78,11 +75,27 @@ pub struct VarRead {
     pub offset: usize,
 }
 
+/// A `| safe`, which writes its value unescaped wherever it lands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SafeUse {
+    /// Byte offset of `safe` in the scanned source.
+    pub offset: usize,
+    /// The names (roots: `steps`, `item`, `vars`) the filtered value is computed from.
+    pub roots: Vec<String>,
+}
+
+/// Why `{% autoescape %}` is refused in a runbook.
+pub const AUTOESCAPE_MESSAGE: &str = "`{% autoescape %}` is not allowed: values read from steps are \
+     escaped for where they land; write `| safe` on the one value that must not be";
+
 /// What one expression or template uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scan {
     pub unknown: Vec<Unknown>,
     pub vars: Vec<VarRead>,
+    pub safe: Vec<SafeUse>,
+    /// Byte offsets of `{% autoescape %}` blocks.
+    pub autoescape: Vec<usize>,
 }
 
 /// Scans an expression as [`super::check_expression`] reads it (outer `{{ }}` optional). Offsets
@@ -113,6 +126,8 @@ pub fn scan_template(source: &str) -> Scan {
 struct Walker {
     base: usize,
     scan: Scan,
+    /// The `| safe` uses whose filtered value is being walked.
+    open_safe: Vec<usize>,
 }
 
 impl Walker {
@@ -120,6 +135,7 @@ impl Walker {
         Walker {
             base,
             scan: Scan::default(),
+            open_safe: Vec::new(),
         }
     }
 
@@ -175,6 +191,9 @@ impl Walker {
                 self.stmts(&s.body);
             }
             Stmt::AutoEscape(a) => {
+                self.scan
+                    .autoescape
+                    .push(self.base + a.span().start_offset as usize);
                 self.expr(&a.enabled);
                 self.stmts(&a.body);
             }
@@ -244,7 +263,12 @@ impl Walker {
 
     fn expr(&mut self, expr: &Expr<'_>) {
         match expr {
-            Expr::Var(_) | Expr::Const(_) => {}
+            Expr::Var(v) => {
+                for &open in &self.open_safe {
+                    self.scan.safe[open].roots.push(v.id.to_string());
+                }
+            }
+            Expr::Const(_) => {}
             Expr::Slice(s) => {
                 self.expr(&s.expr);
                 self.opt(&s.start);
@@ -268,7 +292,17 @@ impl Walker {
             Expr::Filter(f) => {
                 // A filter's span starts at its name.
                 self.unknown(Kind::Filter, f.name, f.span().start_offset as usize);
-                self.opt(&f.expr);
+                if f.name == "safe" {
+                    self.scan.safe.push(SafeUse {
+                        offset: self.base + f.span().start_offset as usize,
+                        roots: Vec::new(),
+                    });
+                    self.open_safe.push(self.scan.safe.len() - 1);
+                    self.opt(&f.expr);
+                    self.open_safe.pop();
+                } else {
+                    self.opt(&f.expr);
+                }
                 self.args(&f.args);
             }
             Expr::Test(t) => {
@@ -492,13 +526,29 @@ mod tests {
 
     #[test]
     fn names_unsupported_by_the_engine_are_unknown() {
-        let scan = scan_expression("a | quote ~ a | b64encode ~ a.nosuchmethod()");
-        let names: Vec<&str> = scan.unknown.iter().map(|u| u.name.as_str()).collect();
-        assert_eq!(names, ["quote", "b64encode", "nosuchmethod"]);
-        assert_eq!(
-            scan.unknown[1].message(),
-            "unknown filter `b64encode`: an Ansible filter that MiniJinja does not have"
+        let scan = scan_expression(
+            "a | quote ~ a | b64encode ~ a | b64decode ~ a | regex_search('x') ~ a.nosuchmethod()",
         );
+        let names: Vec<&str> = scan.unknown.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["regex_search", "nosuchmethod"]);
+        assert_eq!(
+            scan.unknown[0].message(),
+            "unknown filter `regex_search`: an Ansible filter that MiniJinja does not have"
+        );
+    }
+
+    #[test]
+    fn finds_safe_and_what_it_is_applied_to() {
+        let source = "{{ vars.a | safe }} {{ (steps.x.body ~ item) | upper | safe }}{% autoescape false %}{% endautoescape %}";
+        let scan = scan_template(source);
+        assert_eq!(scan.safe.len(), 2);
+        assert_eq!(
+            &source[scan.safe[1].offset..scan.safe[1].offset + 4],
+            "safe"
+        );
+        assert!(scan.safe[0].roots.is_empty());
+        assert_eq!(scan.safe[1].roots, ["steps", "item"]);
+        assert_eq!(scan.autoescape.len(), 1);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Runbook {
     pub steps: Vec<Step>,
     pub finally: Vec<Step>,
     pub source: Source,
+    /// What `validate` warns about without refusing the runbook (`| safe` over step data).
+    pub warnings: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// The file a runbook came from.
@@ -79,6 +81,9 @@ pub struct Template {
     pub pos: Pos,
     /// The names its `{{ }}` read, dotted, in order of appearance (see [`Expr::reads`]).
     pub reads: Vec<String>,
+    /// Each `| safe` in it: where it is written, and the roots of the names it is applied to
+    /// (`steps`, `item`, `vars`), for the warning on `| safe` over data read from a system.
+    pub safe: Vec<(Pos, Vec<String>)>,
 }
 
 /// A YAML value in which every string is a template (HTTP `json:` bodies, command `env`).

@@ -18,6 +18,14 @@ impl Checker<'_> {
             let pos = self.locate(node, source, unknown.offset, &unknown.name);
             self.push(pos, &unknown.name, format!("{what}: {}", unknown.message()));
         }
+        for &offset in &scan.autoescape {
+            let pos = self.locate(node, source, offset, "autoescape");
+            self.push(
+                pos,
+                "autoescape",
+                format!("{what}: {}", crate::expr::names::AUTOESCAPE_MESSAGE),
+            );
+        }
         // A `vars:` that is not a mapping was reported already; nothing is declared to compare.
         let Some(declared) = &self.vars else { return };
         let mut problems = Vec::new();
@@ -53,7 +61,7 @@ impl Checker<'_> {
     /// `>-` all lie between them. A name is an identifier, which none of those change, so the
     /// name is found again in the file: the same occurrence of it, counted from where the
     /// node starts. If it cannot be found, the node's own position is still true.
-    fn locate(&self, node: &Node, source: &str, offset: usize, name: &str) -> Pos {
+    pub(super) fn locate(&self, node: &Node, source: &str, offset: usize, name: &str) -> Pos {
         let found = (|| {
             let nth = words(source.get(..offset)?, name).count();
             let start = byte_offset(self.text, node.pos)?;

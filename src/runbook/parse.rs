@@ -79,6 +79,8 @@ pub(crate) struct Checker<'a> {
     /// The vars the runbook declares, once read; `None` where nothing can be said.
     pub vars: Option<Vec<String>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems that do not make the runbook invalid.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Checker<'a> {
@@ -87,6 +89,7 @@ impl<'a> Checker<'a> {
             file,
             text: "",
             vars: None,
+            warnings: Vec::new(),
             diagnostics: Vec::new(),
         }
     }
@@ -234,11 +237,23 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        self.names(node, what, &source, &expr::names::scan_template(&source));
+        let scan = expr::names::scan_template(&source);
+        self.names(node, what, &source, &scan);
+        let safe = scan
+            .safe
+            .iter()
+            .map(|s| {
+                (
+                    self.locate(node, &source, s.offset, "safe"),
+                    s.roots.clone(),
+                )
+            })
+            .collect();
         Some(Template {
             source,
             pos: node.pos,
             reads,
+            safe,
         })
     }
 
@@ -521,6 +536,7 @@ pub(crate) fn runbook(checker: &mut Checker, root: &Node, source: Source) -> Opt
         steps,
         finally,
         source,
+        warnings: Vec::new(),
     })
 }
 

@@ -114,6 +114,7 @@ pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
         });
     }
     let mut runbook = parsed.expect("checked above");
+    runbook.warnings = checker.warnings;
     runbook.source.text = text;
     Ok(runbook)
 }
@@ -289,6 +290,7 @@ fn cross_check(checker: &mut Checker, runbook: &Runbook, written: &Written) {
         }
         for t in step_templates(step) {
             checks.push((Scope::Template, t.pos, &t.reads));
+            warn_safe(checker, step, t);
         }
         for (scope, pos, names) in checks {
             for name in names {
@@ -298,6 +300,43 @@ fn cross_check(checker: &mut Checker, runbook: &Runbook, written: &Written) {
             }
         }
     }
+}
+
+/// Warns of each `| safe` applied to data read from a system: it writes that data unescaped
+/// into a shell command or a URL (src/expr/escape.rs). Deliberate, so not an error.
+fn warn_safe(checker: &mut Checker, step: &Step, template: &Template) {
+    let items_from_steps = match &step.loop_over {
+        Some(LoopSource::Expr(e)) => e.reads.iter().any(|r| is_step_data(r)),
+        _ => false,
+    };
+    for (pos, roots) in &template.safe {
+        let untrusted = roots
+            .iter()
+            .find(|root| is_step_data(root) || (root.as_str() == "item" && items_from_steps));
+        if let Some(root) = untrusted {
+            let what = if root == "item" {
+                "`item`, which comes from a step's result,"
+            } else {
+                "`steps`"
+            };
+            checker.warnings.push(
+                Diagnostic::new(
+                    checker.file,
+                    *pos,
+                    format!(
+                        "`| safe` on {what} in step `{}` writes data read from a system \
+                         unescaped; drop `| safe` to have it escaped for where it lands",
+                        step.id
+                    ),
+                )
+                .with_width(4),
+            );
+        }
+    }
+}
+
+fn is_step_data(name: &str) -> bool {
+    name == "steps" || name.starts_with("steps.")
 }
 
 fn unknown_step(what: &str, target: &str, ids: &[&str]) -> String {

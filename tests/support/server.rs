@@ -6,6 +6,8 @@
 //!   repeats), body `step N`.
 //! - `/status/<code>`: that status, body `status <code>`.
 //! - `/echo` (any method): JSON `{method, path, query, headers, body, json}` of the request.
+//! - `/say?<text>`: 200 with the percent-decoded query as the body (what a hostile server
+//!   sends).
 //! - `/redirect/<code>`: 302 to `/status/<code>`.
 //! - `/redirect-to?<url>`: 302 to `<url>`, as written.
 //! - `/redirect307-to?<url>`: 307 (method and body kept) to `<url>`, as written.
@@ -212,6 +214,10 @@ async fn handle(
             "json": parsed,
         }))
         .into_response();
+    }
+    if path == "/say" {
+        let text = percent_encoding::percent_decode_str(&query).decode_utf8_lossy();
+        return (StatusCode::OK, text.into_owned()).into_response();
     }
     if path == "/redirect-to" {
         return (StatusCode::FOUND, [(header::LOCATION, query)], "moved").into_response();

@@ -83,6 +83,7 @@ fn http(checker: &mut Checker, node: &Node, _label: &str) -> Option<HttpSpec> {
             source: String::new(),
             pos: node.pos,
             reads: Vec::new(),
+            safe: Vec::new(),
         },
         method: "GET".into(),
         headers: Vec::new(),
