@@ -4,7 +4,7 @@
 //! `Output::no_secret_anywhere`); and secrets too short to mask, refused before anything runs.
 
 use proptest::prelude::*;
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 
 use runbook::redact::MASK;
 
@@ -409,4 +409,53 @@ fn a_mistake_in_an_answers_file_never_quotes_a_secret_answer() {
             assert_eq!(found, None, "{secret} in the output of {answers}");
         }
     }
+}
+
+/// Secrets of backslashes and escaped quotes against a 1 MiB body of `%5c` (each an encoded
+/// backslash): masking took 54 s for 128 KiB, far past the step's 2 s timeout, because every position started an escape that
+/// never ends. Masking is linear now (about 9 s for this run in a debug build on a loaded
+/// 2-core machine, minutes before); the bound leaves room for a loaded machine (the
+/// figure itself is in BENCHMARKS.md, figure 5).
+#[test]
+fn a_hostile_body_against_a_secret_of_backslashes_costs_no_more_than_its_length() {
+    let server = Server::start();
+    let started = std::time::Instant::now();
+    let out = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: hostile
+            title: A body built against the masker
+            secrets: [RB_BACKSLASHES, RB_QUOTES]
+            steps:
+              - id: fetch
+                title: Fetch 128 KiB of encoded backslashes
+                action: false
+                http:
+                  url: "$SERVER/repeat/349525?%255c"
+                  headers: {X-Key: "{{ secrets.RB_BACKSLASHES }}", X-Quotes: "{{ secrets.RB_QUOTES }}"}
+                  timeout: 2s
+                expect: body == 'something else'
+                on_fail: continue
+            "#,
+        )
+        .env("RB_BACKSLASHES", "\\\\\\\\\\\\\\\\")
+        .env("RB_QUOTES", r#"\"\""#)
+        .args(["run", "--non-interactive"])
+        .run()
+        .run_outcome("completed", 0);
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "the run took {took:?}"
+    );
+    // The whole body is encoded backslashes: one run of the secret, masked.
+    let data = out.outcome("fetch", "failed");
+    assert_eq!(
+        (&data["status"], &data["body"]),
+        (&json!(200), &json!(MASK)),
+        "{data}"
+    );
+    assert_eq!(server.requests_to("/repeat/349525").len(), 1);
+    out.no_secret_anywhere("\\\\\\\\");
 }

@@ -241,6 +241,11 @@ async fn handle(
     if path == "/hostile" {
         return (StatusCode::OK, HOSTILE).into_response();
     }
+    // `/repeat/N?UNIT`: the (percent-decoded) unit N times, a hostile body of any shape.
+    if let Some(times) = path.strip_prefix("/repeat/") {
+        let unit = percent_encoding::percent_decode_str(&query).decode_utf8_lossy();
+        return (StatusCode::OK, unit.repeat(times.parse().unwrap_or(0))).into_response();
+    }
     if let Some(size) = path.strip_prefix("/big/") {
         let size: usize = size.parse().unwrap_or(0);
         return (StatusCode::OK, "a".repeat(size)).into_response();
