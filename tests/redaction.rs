@@ -412,10 +412,10 @@ fn a_mistake_in_an_answers_file_never_quotes_a_secret_answer() {
 }
 
 /// Secrets of backslashes and escaped quotes against a 1 MiB body of `%5c` (each an encoded
-/// backslash): masking took 54 s for 128 KiB, far past the step's 2 s timeout, because every position started an escape that
-/// never ends. Masking is linear now (about 9 s for this run in a debug build on a loaded
-/// 2-core machine, minutes before); the bound leaves room for a loaded machine (the
-/// figure itself is in BENCHMARKS.md, figure 5).
+/// backslash): masking took 54 s for 128 KiB, far past the step's 2 s timeout, because every
+/// position started an escape that never ends. Masking is linear now (about 9 s for this run
+/// in a debug build on a loaded 2-core machine, minutes before); the bound leaves room for a
+/// loaded machine (the release figure is in BENCHMARKS.md, figure 5).
 #[test]
 fn a_hostile_body_against_a_secret_of_backslashes_costs_no_more_than_its_length() {
     let server = Server::start();
