@@ -121,8 +121,8 @@ impl Secret {
         let mut ends = Vec::new();
         for p in from..end {
             let mut here = std::mem::take(&mut reached[p - from]);
-            // Not inside a character: a UTF-8 continuation byte is 0b10xx_xxxx.
-            if p < until && text[p] & 0xc0 != 0x80 && self.first[text[p] as usize] {
+            // `first` holds no UTF-8 continuation byte, so no start is inside a character.
+            if p < until && self.first[text[p] as usize] {
                 here.push((0, p));
             }
             here.sort_unstable();
@@ -258,7 +258,8 @@ fn char_ends(
     // A backslash is itself part of every escape, so its forms are asked for again and again
     // from the same places (a secret of backslashes in a run of them asks for each position at
     // every depth, from every way of reaching it, from every start): compute each once.
-    if c != '\\' || !fold {
+    // (A backslash is only ever looked for with `fold`: no hex or base64 form holds one.)
+    if c != '\\' {
         return char_forms(text, at, c, depth, fold, ends, memo);
     }
     if let Some(found) = memo.get(&(at, depth)) {
@@ -295,7 +296,9 @@ fn char_ends(
 
 /// The ends of a backslash's forms by start and depth: they depend on the text only, so one
 /// memo serves every match in a text (pruned as the search moves on).
-type Memo = std::collections::HashMap<(usize, u8), Ends, BuildFast>;
+/// FxHash (rustc's), not SipHash: flooding resistance is pointless for keys that are
+/// positions in the text, and hashing is much of the work on a run of backslashes.
+type Memo = rustc_hash::FxHashMap<(usize, u8), Ends>;
 
 /// Where the forms of a character starting at a given byte end.
 enum Ends {
@@ -305,36 +308,6 @@ enum Ends {
     /// Some further on (escapes of escapes, percent-encoded), as a sorted list.
     Far(Vec<usize>),
 }
-
-/// A hasher for small integer keys (the FxHash of rustc): SipHash, the default, resists
-/// flooding, which a position in a text we chose the keys of cannot do, at several times
-/// the cost, and hashing is most of the work on a run of backslashes.
-#[derive(Default)]
-struct Fast(u64);
-
-impl std::hash::Hasher for Fast {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type BuildFast = std::hash::BuildHasherDefault<Fast>;
 
 /// [`char_ends`] without the memo.
 fn char_forms(
@@ -890,5 +863,89 @@ mod tests {
         // A backslash at the very end may start an escape that never comes.
         assert_eq!(r.redact("ab\\"), "ab\\");
         assert_eq!(r.redact("ab\\\"cd"), "***");
+    }
+
+    /// A secret that starts with `*` before an ellipsis: a start made only of `*` is the mask's
+    /// own character and is left (masking it would never end), a longer start is masked.
+    #[test]
+    fn a_start_of_stars_before_an_ellipsis_is_left_alone() {
+        let r = Redactor::new();
+        r.add("*tok-3f9a");
+        assert_eq!(r.redact("x*…"), "x*…");
+        assert_eq!(r.redact("x**…"), "x**…");
+        assert_eq!(r.redact("x*tok…"), "x***…");
+        assert_eq!(r.redact("x *tok-3f9a y"), "x *** y");
+    }
+
+    /// A character percent-encoded at the very end of the text, and a character reference
+    /// only when it starts with `&`.
+    #[test]
+    fn encoded_characters_at_the_edges() {
+        let r = Redactor::new();
+        r.add("abcd");
+        r.add("a>b<c");
+        assert_eq!(r.redact("x abc%64"), "x ***");
+        assert_eq!(r.redact("x abc%6"), "x abc%6");
+        assert_eq!(r.redact("aX#98;cd"), "aX#98;cd");
+        assert_eq!(r.redact("a&#98;cd"), "***");
+        assert_eq!(r.redact("a&gt;b&lt;c"), "***");
+        assert_eq!(r.redact("a&GT;b&LT;c"), "***");
+    }
+
+    /// `s` with each character written as a JSON `\uXXXX` escape, `levels` deep: every
+    /// character of an escape (the backslash, the `u`, the digits) escaped one level less.
+    fn u_escaped(s: &str, levels: u32) -> String {
+        if levels == 0 {
+            return s.to_string();
+        }
+        let mut out = String::new();
+        for c in s.chars() {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                // The backslash itself one level less deep: `\\` for each level under.
+                out.push_str(&"\\".repeat(1 << (levels - 1)));
+                out.push_str(&u_escaped(&format!("u{unit:04x}"), levels - 1));
+            }
+        }
+        out
+    }
+
+    /// JSON escapes are seen through up to three levels, each part of an escape one level
+    /// less deep than the escape, and no further: four levels are text.
+    #[test]
+    fn unicode_escapes_count_their_levels() {
+        let r = Redactor::new();
+        r.add("ab😀cd");
+        for levels in 1..=3 {
+            let text = format!("ab{}cd", u_escaped("😀", levels));
+            assert_eq!(r.redact(&text), MASK, "{levels} levels: {text}");
+        }
+        let text = format!("ab{}cd", u_escaped("😀", 4));
+        assert_eq!(r.redact(&text), text, "4 levels");
+        // The surrogate pair's second backslash is as deep as the first, no deeper.
+        let second = |backslashes: usize| format!("ab\\ud83d{}ude00cd", "\\".repeat(backslashes));
+        assert_eq!(r.redact(&second(1)), MASK);
+        assert_eq!(r.redact(&second(4)), MASK);
+        assert_eq!(r.redact(&second(8)), second(8));
+        // A digit of an escape escaped itself.
+        let r = Redactor::new();
+        r.add("wxyz");
+        assert_eq!(r.redact("w\\u00\\u00378yz"), MASK);
+    }
+
+    /// The letter after an escape's backslash may be percent-encoded, and the backslash too;
+    /// a character reference is never part of an escape.
+    #[test]
+    fn escape_letters_and_what_is_not_one() {
+        let r = Redactor::new();
+        r.add("line\nbreak");
+        assert_eq!(r.redact("line%5Cnbreak"), MASK);
+        assert_eq!(r.redact("line%5C%6Ebreak"), MASK);
+        assert_eq!(r.redact("line\\%6ebreak"), MASK);
+        assert_eq!(r.redact("line\\&#110;break"), "line\\&#110;break");
+        let r = Redactor::new();
+        r.add("abcd");
+        assert_eq!(r.redact("%5Cu0061bcd"), MASK);
+        assert_eq!(r.redact("\\&#117;0061bcd"), "\\&#117;0061bcd");
     }
 }
