@@ -948,4 +948,20 @@ mod tests {
         assert_eq!(r.redact("%5Cu0061bcd"), MASK);
         assert_eq!(r.redact("\\&#117;0061bcd"), "\\&#117;0061bcd");
     }
+
+    /// A secret with dots of its own may run across an earlier ellipsis: its start is looked
+    /// for past it, back to where the text began.
+    #[test]
+    fn a_dotted_secret_runs_across_an_earlier_ellipsis() {
+        let r = Redactor::new();
+        r.add("ab...cdef");
+        assert_eq!(r.redact("x ab...cd…"), "x ***…");
+        let r = Redactor::new();
+        r.add("ab…cdef");
+        assert_eq!(r.redact("x ab…cd..."), "x ***...");
+        // Without dots of its own, a start does not run across one.
+        let r = Redactor::new();
+        r.add("abcdef");
+        assert_eq!(r.redact("x ab...cd…"), "x ***...cd…");
+    }
 }
