@@ -69,6 +69,12 @@ pub fn sim(args: SimArgs) -> Exit {
         Err(exit) => return exit,
     };
     runtime.block_on(async move {
+        // Before anything is printed: whoever reads the address may send SIGINT at once.
+        use tokio::signal::unix::{SignalKind, signal};
+        let signals = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
         let title = scenario.title.clone();
         let name_shown = scenario.name.clone();
         let sim = match Sim::start(scenario, args.listen, args.token.clone()).await {
@@ -111,11 +117,7 @@ pub fn sim(args: SimArgs) -> Exit {
         }
         eprintln!("press Ctrl-C to stop");
         println!("{}", yaml.trim_end());
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
+        match signals {
             (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
                     _ = int.recv() => {}
