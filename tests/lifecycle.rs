@@ -4,7 +4,6 @@
 //! itself, SIGKILL included).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -26,25 +25,10 @@ const SLOW_ACTION: &str = r#"
 /// `runbook ARGS` in `dir`, started now, as the test builder starts it (no CI, no colour, a
 /// null stdin), for a second process beside one the builder runs.
 fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
-    command
+    clean_command(dir)
         .args(args)
-        .current_dir(dir)
-        .env_remove("CI")
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("RUNBOOK_") {
-            command.env_remove(key);
-        }
-    }
-    for key in PROXY_VARS {
-        command.env_remove(key);
-    }
-    command.spawn().expect("the runbook binary starts")
+        .spawn()
+        .expect("the runbook binary starts")
 }
 
 /// Two `--resume --yes` of one blocked timeline at the same moment: exactly one sends the

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -165,20 +165,8 @@ impl Drop for Guard {
 /// The binary with a clean environment: no `RUNBOOK_*` flags or `SIM_ADMIN_TOKEN` from the
 /// shell, no colour, no CI detection, a null stdin.
 pub(crate) fn command(cwd: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
-    command
-        .current_dir(cwd)
-        .env_remove("CI")
-        .env_remove("SIM_ADMIN_TOKEN")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("RUNBOOK_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::clean_command(cwd);
+    command.env_remove("SIM_ADMIN_TOKEN");
     command
 }
 

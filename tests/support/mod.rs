@@ -53,6 +53,36 @@ pub const PROXY_VARS: [&str; 8] = [
     "NO_PROXY",
 ];
 
+/// The binary as the tests start it beside the builder (a second process, a simulator): see
+/// [`clean`].
+pub fn clean_command(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+    clean(&mut command, cwd);
+    command
+}
+
+/// In `cwd`, with a null stdin and piped output, no CI detection and no colour; flags read
+/// from the environment (`RUNBOOK_*`) and proxy variables must come from the test, not from
+/// the shell that runs it.
+pub fn clean(command: &mut Command, cwd: &Path) {
+    command
+        .current_dir(cwd)
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RUNBOOK_") {
+            command.env_remove(key);
+        }
+    }
+    for key in PROXY_VARS {
+        command.env_remove(key);
+    }
+}
+
 /// Removes the indentation common to every non-blank line, so runbooks can be written indented
 /// inside a test; a leading newline and trailing spaces are dropped.
 pub fn unindent(text: &str) -> String {
@@ -240,26 +270,9 @@ impl Test {
             command.args(self.full_args());
             command
         };
-        command
-            .current_dir(self.dir.path())
-            .env_remove("CI")
-            .env_remove("GITHUB_ACTIONS")
-            .env("NO_COLOR", "1")
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // Flags read from the environment must come from the test, not from the shell.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("RUNBOOK_") {
-                command.env_remove(key);
-            }
-        }
-        for key in PROXY_VARS {
-            command.env_remove(key);
+        clean(&mut command, self.dir.path());
+        if self.stdin.is_some() {
+            command.stdin(Stdio::piped());
         }
         for key in &self.env_remove {
             command.env_remove(key);
