@@ -964,4 +964,28 @@ mod tests {
         r.add("abcdef");
         assert_eq!(r.redact("x ab...cd…"), "x ***...cd…");
     }
+
+    /// A character with forms of different lengths from one place (`%` as itself, or `%25`):
+    /// every end is followed, the one the rest of the secret continues from wins.
+    #[test]
+    fn every_form_of_a_character_is_followed() {
+        let r = Redactor::new();
+        r.add("%zzz");
+        assert_eq!(r.redact("x %25zzz"), "x ***");
+        assert_eq!(r.redact("x %zzz"), "x ***");
+        let r = Redactor::new();
+        r.add("\\abc");
+        assert_eq!(r.redact("x \\\\abc"), "x ***");
+        assert_eq!(r.redact("x %5Cabc"), "x ***");
+        assert_eq!(r.redact("x \\u005cabc"), "x ***");
+        // Sixteen backslashes, each escaped three levels deep (eight bytes): the ends a match
+        // can reach spread over more than a hundred bytes, and only the farthest goes on.
+        let r = Redactor::new();
+        r.add(&format!("{}Z", "\\".repeat(16)));
+        assert_eq!(r.redact(&format!("{}Z", "\\".repeat(128))), MASK);
+        // Forty: more than 256 bytes apart, past the bitmap of `sort_dedup`.
+        let r = Redactor::new();
+        r.add(&format!("{}Z", "\\".repeat(40)));
+        assert_eq!(r.redact(&format!("{}Z", "\\".repeat(320))), MASK);
+    }
 }

@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 /// file before it writes into it).
 const HOLDER_WAIT: Duration = Duration::from_secs(1);
 
+/// How long a run waits for the lock of a run that is gone (killed outright): a command step's
+/// supervisor holds it until it has killed what the step started, which takes moments.
+const RELEASE_WAIT: Duration = Duration::from_secs(10);
+
 /// The run-lifetime lock of one timeline; released (and its file removed) on drop.
 #[derive(Debug)]
 pub struct RunLock {
@@ -97,7 +101,12 @@ impl RunLock {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::InUse(holder(&path)));
+                    let (holder, alive) = holder(&path);
+                    // The run named is gone; what holds the lock is its supervisor, killing
+                    // the processes its last step started: the lock is free in a moment.
+                    if alive || !released(&file) {
+                        return Err(LockError::InUse(holder));
+                    }
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
             }
@@ -165,10 +174,23 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-/// Reads who holds the lock. The holder writes itself in just after locking, and a file left
-/// by a run killed earlier still names that run: wait (briefly) for a complete entry whose
-/// process is alive.
-fn holder(path: &Path) -> Holder {
+/// Waits (up to [`RELEASE_WAIT`]) until `file` can be locked; whether it was.
+fn released(file: &File) -> bool {
+    let deadline = Instant::now() + RELEASE_WAIT;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        if file.try_lock().is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Reads who holds the lock, and whether that process is alive (or on another host, where it
+/// cannot be checked). The holder writes itself in just after locking, and a file left by a
+/// run killed earlier still names that run: wait (briefly) for a complete entry whose process
+/// is alive.
+fn holder(path: &Path) -> (Holder, bool) {
     let deadline = Instant::now() + HOLDER_WAIT;
     let mut last = Holder::default();
     loop {
@@ -190,12 +212,12 @@ fn holder(path: &Path) -> Holder {
                     .pid
                     .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
             if alive {
-                return read;
+                return (read, true);
             }
             last = read;
         }
         if Instant::now() >= deadline {
-            return last;
+            return (last, false);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
