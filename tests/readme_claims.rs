@@ -120,6 +120,80 @@ fn only_true_and_false_are_booleans() {
     );
 }
 
+/// "`runbook run` flags (each also readable from a `RUNBOOK_*` environment variable where shown
+/// in `--help`)", and "`--yes`, `-y`".
+#[test]
+fn run_flags_come_from_runbook_variables_and_y_is_short_for_yes() {
+    let rb = r#"
+        name: env-flags
+        title: Flags from the environment
+        steps:
+          - {id: act, title: Act, action: true, wait: 1ms}
+        "#;
+    let out = Test::new()
+        .runbook(rb)
+        .default_timeline()
+        .env("RUNBOOK_YES", "true")
+        .env("RUNBOOK_TIMELINE", "from-env.jsonl")
+        .args(["run"])
+        .run()
+        .status(0);
+    let text = std::fs::read_to_string(out.path("from-env.jsonl")).expect("RUNBOOK_TIMELINE");
+    let finished: Vec<Json> = parse_timeline(&text)
+        .into_iter()
+        .filter(|e| e["event"] == "step_finished")
+        .collect();
+    assert_eq!(
+        (&finished[0]["outcome"], &finished[0]["decided_by"]),
+        (&json!("passed"), &json!("--yes"))
+    );
+    let out = out
+        .then()
+        .env("RUNBOOK_DRY_RUN", "true")
+        .args(["run", "--timeline", "dry.jsonl"])
+        .run()
+        .status(0);
+    let text = std::fs::read_to_string(out.path("dry.jsonl")).unwrap();
+    assert_eq!(parse_timeline(&text)[0]["dry_run"], true);
+    let out = out
+        .then()
+        .args(["run", "-y"])
+        .run()
+        .run_outcome("completed", 0);
+    assert_eq!(out.finished("act")["decided_by"], "--yes");
+}
+
+/// "`--non-interactive` | never prompt; implied when stdin or stdout is not a terminal": stdin
+/// on a terminal and stdout into a file do not prompt.
+#[test]
+fn stdout_into_a_file_is_non_interactive_even_with_a_terminal_for_stdin() {
+    require("script", "bsdutils");
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: piped
+            title: Piped
+            steps:
+              - {id: act, title: Act, action: true, wait: 1ms}
+            "#,
+        )
+        // `script` gives the binary a terminal; the shell inside sends its stdout to a file.
+        .under([
+            "sh",
+            "-c",
+            r#"exec script -qec "$0 $* > stdout.txt" /dev/null"#,
+        ])
+        .args(["run"])
+        .run()
+        .status(4);
+    let started = &out.events("run_started")[0];
+    assert_eq!(started["mode"], "non-interactive");
+    out.outcome("act", "blocked");
+    let stdout = std::fs::read_to_string(out.path("stdout.txt")).unwrap();
+    assert!(!stdout.contains("Run this action?"), "{stdout}");
+    assert!(stdout.starts_with("BLOCKED"), "{stdout:?}");
+}
+
 // ------------------------------------------------------------------ Non-interactive output
 
 /// "Each finished step prints one line to stdout [...]. Progress, milestones, the timeline path
@@ -248,7 +322,10 @@ fn a_command_killed_by_a_signal_records_the_signal() {
     assert_eq!(data["json"], Json::Null);
     assert_eq!(finished["failures"], json!(["expected exit code 0"]));
     let summary = finished["summary"].as_str().unwrap();
-    assert!(summary.starts_with("killed by signal 15 after "), "{summary}");
+    assert!(
+        summary.starts_with("killed by signal 15 after "),
+        "{summary}"
+    );
 }
 
 /// "**`wait`** — `wait: 30s`. Fields: `waited_ms`."
@@ -333,6 +410,35 @@ fn validate_names_a_misspelt_method_and_an_ansible_only_filter() {
         .stderr_has("error: runbook.yaml: 2 problems");
     assert!(!out.stderr.contains("quote"), "{}", out.stderr);
     assert!(!out.stderr.contains("b64encode"), "{}", out.stderr);
+}
+
+/// "An expression may be wrapped in one `{{ }}` or not."
+#[test]
+fn an_expression_may_be_wrapped_in_braces() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: wrapped
+            title: Wrapped
+            vars: {limit: 5}
+            steps:
+              - {id: bare, title: Bare, wait: 1ms, when: vars.limit > 1, expect: waited_ms < vars.limit * 1000}
+              - {id: braced, title: Braced, wait: 1ms, when: "{{ vars.limit > 1 }}", expect: "{{ waited_ms < vars.limit * 1000 }}"}
+              - {id: braced_false, title: Braced false, wait: 1ms, when: "{{ vars.limit > 10 }}"}
+              - {id: braced_failing, title: Braced failing, wait: 1ms, expect: "{{ waited_ms > vars.limit * 1000 }}", on_fail: continue}
+            "#,
+        )
+        .args(["run"])
+        .run()
+        .run_outcome("completed", 0);
+    out.outcome("bare", "passed");
+    out.outcome("braced", "passed");
+    out.outcome("braced_false", "skipped");
+    out.outcome("braced_failing", "failed");
+    assert_eq!(
+        out.finished("braced_failing")["failures"],
+        json!(["expected waited_ms > vars.limit * 1000, got waited_ms = 1, vars.limit = 5"])
+    );
 }
 
 // ------------------------------------------------------------------ Timeline
@@ -478,7 +584,11 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
     // The values the table names.
     let attempt = &out.events("step_attempt")[0];
     assert_eq!(
-        (&attempt["attempt"], &attempt["outcome"], &attempt["next_delay_ms"]),
+        (
+            &attempt["attempt"],
+            &attempt["outcome"],
+            &attempt["next_delay_ms"]
+        ),
         (&json!(1), &json!("failed"), &json!(10))
     );
     assert_eq!(out.events("run_resumed")[0]["next_step"], "act");
@@ -634,7 +744,9 @@ fn a_drill_hands_over_every_var_of_the_table_and_names_closed_requests() {
     let events = parse_timeline(&std::fs::read_to_string(timeline).unwrap());
     let vars = &events[0]["vars"];
     let admin = vars["admin"].as_str().unwrap();
-    let base = admin.strip_suffix("/admin").expect("admin ends with /admin");
+    let base = admin
+        .strip_suffix("/admin")
+        .expect("admin ends with /admin");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let url = |path: &str| json!(format!("{base}{path}"));
     assert_eq!(vars["launchpad_lb"], url("/lb/launchpad"));
@@ -650,7 +762,9 @@ fn a_drill_hands_over_every_var_of_the_table_and_names_closed_requests() {
     assert!(!sites.is_empty());
     for site in sites {
         assert!(
-            site.as_str().unwrap().starts_with(&format!("{base}/sites/")),
+            site.as_str()
+                .unwrap()
+                .starts_with(&format!("{base}/sites/")),
             "{site}"
         );
     }
@@ -662,4 +776,42 @@ fn a_drill_hands_over_every_var_of_the_table_and_names_closed_requests() {
         .collect();
     assert_eq!(groups, BTreeSet::from(["api", "frontend"]));
     assert_eq!(keys(vars).len(), 9, "{vars}");
+}
+
+/// The success criteria "`scaled: GROUP`" and "`reprovisioned: GROUP`" fail a runbook that did
+/// not act (the shipped runbook passing every scenario only shows that they pass).
+#[test]
+fn scaled_and_reprovisioned_fail_a_runbook_that_does_not_act() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nothing.yaml"),
+        "name: nothing\ntitle: Looks at nothing\nsteps:\n  - {id: look, title: Look, wait: 1ms}\n",
+    )
+    .unwrap();
+    for (scenario, line) in [
+        (
+            "cpu-saturation",
+            "  FAIL  node group api was scaled out (found: none)",
+        ),
+        (
+            "bad-nodes",
+            "  FAIL  node group frontend was reprovisioned (found: none)",
+        ),
+    ] {
+        let out = crate::sim::run(
+            dir.path(),
+            &[
+                "drill",
+                "nothing.yaml",
+                "--scenario",
+                scenario,
+                "--timeline-dir",
+                "drills",
+            ],
+            std::time::Duration::from_secs(60),
+        );
+        out.code(1);
+        assert!(out.stdout.lines().any(|l| l == line), "{}", out.context());
+        out.line(&["drill FAILED:", scenario]);
+    }
 }
