@@ -815,3 +815,46 @@ fn scaled_and_reprovisioned_fail_a_runbook_that_does_not_act() {
         out.line(&["drill FAILED:", scenario]);
     }
 }
+
+// ------------------------------------------------------------------ Reports
+
+/// "**`html`** — [...] a chart of the error rate (`rate_error`: [...]; a sample that sent
+/// nothing is left out, never drawn as 0%)".
+#[test]
+fn the_html_chart_leaves_out_a_sample_that_sent_nothing() {
+    let envelope = |seq: u32, ms: u32| {
+        format!(r#""seq":{seq},"ts":"2026-11-22T19:00:0{ms}.000Z","run_id":"r1""#)
+    };
+    let sample = |seq: u32, rate: &str| {
+        format!(
+            r#"{{{},"event":"step_finished","step":"probe","title":"Probe","outcome":"failed","duration_ms":5,"summary":"s","data":{{"url":"http://lb/x","rate_error":{rate},"p95_ms":{rate}}},"attempt":1,"action":false,"phase":"steps"}}"#,
+            envelope(seq, seq)
+        )
+    };
+    let lines = [
+        format!(
+            r#"{{{},"event":"run_started","runbook":"chart","title":"Chart","file":"chart.yaml","sha256":"0","mode":"non-interactive","dry_run":false,"vars":{{}},"version":"0","actor":"ci","timeline":"t.jsonl"}}"#,
+            envelope(1, 1)
+        ),
+        sample(2, "0.5"),
+        sample(3, "null"),
+        sample(4, "0.25"),
+        format!(
+            r#"{{{},"event":"run_finished","outcome":"failed","exit_code":1,"duration_ms":4000,"counts":{{}}}}"#,
+            envelope(5, 5)
+        ),
+    ];
+    let out = Test::new()
+        .write("t.jsonl", &(lines.join("\n") + "\n"))
+        .args(["timeline", "t.jsonl", "--format", "html", "--tz", "UTC"])
+        .run()
+        .status(0);
+    let html = &out.stdout;
+    let rate_points: Vec<&str> = html
+        .match_indices("<title>")
+        .map(|(i, _)| &html[i + 7..])
+        .filter_map(|rest| rest.split_once("</title>").map(|(t, _)| t))
+        .filter(|t| t.ends_with('%'))
+        .collect();
+    assert_eq!(rate_points, ["50.0%", "25.0%"], "{html}");
+}
