@@ -349,6 +349,65 @@ fn wait_records_waited_ms_and_nothing_else() {
     assert!(out.finished("pause")["duration_ms"].as_u64().unwrap() >= 30);
 }
 
+/// "A manual step without `ask` is acknowledged automatically in non-interactive runs
+/// (`acknowledged by ACTOR` [...])".
+#[test]
+fn a_manual_step_without_ask_is_acknowledged_by_the_actor() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: manual-ack
+            title: Manual
+            steps:
+              - {id: look, title: Look, manual: Open the dashboard.}
+            "#,
+        )
+        .args(["run"])
+        .run()
+        .run_outcome("completed", 0);
+    let actor = out.events("run_started")[0]["actor"].clone();
+    let finished = out.finished("look");
+    assert_eq!(finished["outcome"], "passed");
+    assert_eq!(
+        finished["summary"],
+        format!("acknowledged by {}", actor.as_str().unwrap())
+    );
+    assert_eq!(finished["decided_by"], actor);
+    assert_eq!(finished["data"], json!({}));
+}
+
+/// "`on_fail` applies to `failed` and `error` alike."
+#[test]
+fn on_fail_applies_to_an_error_as_to_a_failure() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: errors
+            title: Errors
+            steps:
+              - id: broken
+                title: Cannot start
+                action: false
+                command: {argv: [/nonexistent/program]}
+                on_fail: continue
+              - id: again
+                title: Cannot start either
+                action: false
+                command: {argv: [/nonexistent/program]}
+                on_fail: {goto: last}
+              - {id: skipped_over, title: Skipped over, wait: 1ms}
+              - {id: last, title: Last, wait: 1ms}
+            "#,
+        )
+        .args(["run"])
+        .run()
+        .run_outcome("completed", 0);
+    out.outcome("broken", "error");
+    out.outcome("again", "error");
+    out.not_started("skipped_over");
+    out.outcome("last", "passed");
+}
+
 // ------------------------------------------------------------------ Expressions and templates
 
 /// "Numbers are ordered against numbers, strings against strings, lists against lists;
@@ -857,4 +916,79 @@ fn the_html_chart_leaves_out_a_sample_that_sent_nothing() {
         .filter(|t| t.ends_with('%'))
         .collect();
     assert_eq!(rate_points, ["50.0%", "25.0%"], "{html}");
+}
+
+/// "Each drill writes its timeline (default directory `timelines/`)."
+#[test]
+fn a_drill_writes_its_timeline_under_timelines_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nothing.yaml"),
+        "name: nothing\ntitle: Looks at nothing\nsteps:\n  - {id: look, title: Look, wait: 1ms}\n",
+    )
+    .unwrap();
+    let out = crate::sim::run(
+        dir.path(),
+        &["drill", "nothing.yaml", "--scenario", "healthy"],
+        std::time::Duration::from_secs(60),
+    );
+    out.code(0);
+    let files: Vec<String> = std::fs::read_dir(dir.path().join("timelines"))
+        .expect("timelines/ was created")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].starts_with("nothing-healthy-") && files[0].ends_with(".jsonl"),
+        "{files:?}"
+    );
+    assert_eq!(
+        out.line(&["timeline:"]),
+        format!("  timeline: timelines/{}", files[0])
+    );
+}
+
+/// "`runbook sim [SCENARIO]` serves a simulated production environment on `127.0.0.1` (one
+/// port; `--listen ADDR`, default an ephemeral port)".
+#[test]
+fn the_simulator_listens_on_an_ephemeral_loopback_port_by_default() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let vars_path = dir.path().join("vars.yaml");
+    let child = crate::sim::command(dir.path())
+        .args(["sim", "healthy", "--token", crate::sim::TOKEN, "--vars-out"])
+        .arg(&vars_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("runbook sim starts");
+    let _sim = crate::sim::Guard(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let admin = loop {
+        if let Ok(text) = std::fs::read_to_string(&vars_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("admin: "))
+        {
+            break line["admin: ".len()..].trim_matches('"').to_string();
+        }
+        assert!(Instant::now() < deadline, "no vars file in 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let base = admin
+        .strip_suffix("/admin")
+        .expect("admin ends with /admin");
+    let port: u16 = base
+        .strip_prefix("http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not on 127.0.0.1: {base}"))
+        .parse()
+        .unwrap();
+    assert!(port >= 1024, "{port} is not an ephemeral port");
+    let response = crate::sim::request(
+        "GET",
+        &format!("{base}/lb/api/"),
+        &[],
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
 }
