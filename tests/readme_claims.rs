@@ -247,6 +247,54 @@ fn milestones_the_timeline_path_and_errors_go_to_stderr() {
     );
 }
 
+// ------------------------------------------------------------------ Guided mode
+
+/// "live progress while it runs (a spinner with elapsed time; for `samples` a bar with requests
+/// done, the running 5xx rate among the answers and p95; for `retry` the attempt and a countdown
+/// to the next; for `wait` a countdown), the result coloured by outcome".
+#[test]
+fn a_guided_run_shows_progress_and_coloured_results() {
+    let server = Server::start();
+    let out = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: progress
+            title: Progress
+            steps:
+              - id: sample
+                title: Sample
+                http: {url: "$SERVER/slow/100", samples: 4, timeout: 5s}
+              - {id: pause, title: Pause, wait: 500ms}
+              - id: flaky
+                title: Flaky
+                action: false
+                command: {argv: [sh, -c, "test -e marker || { touch marker; exit 1; }"]}
+                retry: {attempts: 2, delay: 500ms}
+            "#,
+        )
+        .env_remove("NO_COLOR")
+        .pty()
+        .args(["run"])
+        .run()
+        .status(0);
+    let screen = &out.stdout;
+    for shown in [
+        "/4 requests  5xx 0.0%  p95 ",
+        "  waiting ",
+        "flaky: command, attempt 1/2",
+        "flaky: attempt 1/2 did not pass; next attempt in ",
+        "flaky: command, attempt 2/2",
+        "\x1b[32m\x1b[1mPASSED",
+    ] {
+        assert!(
+            screen.contains(shown),
+            "no {shown:?} on the screen:\n{screen:?}"
+        );
+    }
+    assert_eq!(out.events("run_started")[0]["mode"], "guided");
+}
+
 // ------------------------------------------------------------------ Executors
 
 /// "Writing just a URL (`http: "{{ vars.lb }}/health"`) is short for `{url: ...}`", with the
