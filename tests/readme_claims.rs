@@ -194,6 +194,45 @@ fn stdout_into_a_file_is_non_interactive_even_with_a_terminal_for_stdin() {
     assert!(stdout.starts_with("BLOCKED"), "{stdout:?}");
 }
 
+/// "`runbook list [DIR]` | lists the runbooks in `DIR` [...]: name, step count, title, file".
+#[test]
+fn list_shows_name_steps_title_and_file() {
+    Test::new()
+        .write(
+            "mine/probe.yaml",
+            "name: probe\ntitle: Probe it\nsteps:\n  - {id: one, title: One, wait: 1ms}\n  - {id: two, title: Two, wait: 1ms}\n",
+        )
+        .args(["list", "mine"])
+        .run()
+        .status(0)
+        .stdout_line(&["NAME", "STEPS", "TITLE", "FILE"])
+        .stdout_line(&["probe", " 2 ", "Probe it", "mine/probe.yaml"]);
+}
+
+/// "`runbook show FILE` | prints the steps in order with their conditions, branches, retries
+/// and which are actions": the retries.
+#[test]
+fn show_prints_a_step_s_retries() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: retries
+            title: Retries
+            steps:
+              - {id: probe, title: Probe, http: "http://127.0.0.1:1/", retry: {attempts: 5, delay: 2s}}
+            "#,
+        )
+        .args(["show", RUNBOOK])
+        .run()
+        .status(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("probe  Probe  [check] http GET http://127.0.0.1:1/"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert_eq!(lines[at + 1].trim(), "retry: 5 attempts, 2s apart");
+}
+
 // ------------------------------------------------------------------ Non-interactive output
 
 /// "Each finished step prints one line to stdout [...]. Progress, milestones, the timeline path
@@ -921,6 +960,46 @@ fn scaled_and_reprovisioned_fail_a_runbook_that_does_not_act() {
         assert!(out.stdout.lines().any(|l| l == line), "{}", out.context());
         out.line(&["drill FAILED:", scenario]);
     }
+}
+
+/// "A run also holds its timeline for its whole life: `TIMELINE.lock` beside it says who (pid,
+/// host, start time) [...]; the run removes it when it ends."
+#[test]
+fn the_lock_file_names_pid_host_and_start_time() {
+    let running = Test::new()
+        .runbook(
+            r#"
+            name: held
+            title: Held
+            steps:
+              - id: hold
+                title: Hold
+                action: false
+                command: {shell: "while [ ! -f go ]; do sleep 0.05; done", timeout: 20s}
+            "#,
+        )
+        .args(["run"])
+        .spawn();
+    running.wait_for_event(|e| e["event"] == "step_started" && e["step"] == "hold");
+    let lock = std::fs::read_to_string(running.path("timeline.jsonl.lock")).unwrap();
+    let lines: Vec<&str> = lock.lines().collect();
+    assert!(lines.len() >= 3, "{lock:?}");
+    let pid: u32 = lines[0].parse().unwrap_or_else(|_| panic!("{lock:?}"));
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "{lock:?}"
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(lines[1], host.trim(), "{lock:?}");
+    let started: jiff::Timestamp = lines[2].parse().unwrap_or_else(|e| panic!("{e}: {lock:?}"));
+    let age = jiff::Timestamp::now().duration_since(started);
+    assert!(
+        age >= jiff::SignedDuration::ZERO && age < jiff::SignedDuration::from_secs(60),
+        "{lock:?}"
+    );
+    std::fs::write(running.path("go"), "").unwrap();
+    let out = running.wait().run_outcome("completed", 0);
+    assert!(!out.path("timeline.jsonl.lock").exists());
 }
 
 // ------------------------------------------------------------------ Reports
