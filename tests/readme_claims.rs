@@ -587,6 +587,68 @@ fn an_expression_may_be_wrapped_in_braces() {
     );
 }
 
+// ------------------------------------------------------------------ Secrets
+
+/// "A secret answer given as a list or a number is masked item by item (each item counts as a
+/// secret, and each must have 4 characters)."
+#[test]
+fn each_item_of_a_secret_answer_needs_4_characters() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: items
+            title: Items
+            steps:
+              - id: login
+                title: Login
+                manual: Log in
+                ask:
+                  - {name: codes, prompt: Codes, secret: true}
+            "#,
+        )
+        .write("answers.yaml", "login: {codes: [first-c0de, x9]}\n")
+        .args(["run", "--answers", "answers.yaml"])
+        .run()
+        .status(2);
+    assert_eq!(
+        out.stderr,
+        "error: the secret answer `codes` of step `login` is 2 characters long: a secret needs at \
+         least 4 characters, or masking it would mask ordinary words and the timeline's own keys; \
+         set its real value\n"
+    );
+    assert_eq!(out.stdout, "");
+    assert!(!out.path(TIMELINE).exists(), "a timeline was written");
+}
+
+/// "Errors about vars files are masked like everything else."
+#[test]
+fn an_error_about_a_vars_file_masks_the_secrets_it_quotes() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: vars-error
+            title: Vars error
+            vars: {x: 1}
+            secrets: [RB_VARS_SECRET]
+            steps:
+              - {id: one, title: One, wait: 1ms}
+            "#,
+        )
+        .write("bad.yaml", "x: [supersecret-77\n")
+        .env("RB_VARS_SECRET", "supersecret-77")
+        .args(["run", "--vars", "bad.yaml"])
+        .run()
+        .status(2);
+    assert!(
+        out.stderr
+            .starts_with("bad.yaml:1:4: YAML syntax error: unclosed bracket '['\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("1 | x: [***\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("supersecret"), "{}", out.stderr);
+}
+
 // ------------------------------------------------------------------ Timeline
 
 /// The README's table of events and their fields ("Every event has `seq`, `ts`, `run_id` and
