@@ -1179,6 +1179,50 @@ fn the_lock_file_names_pid_host_and_start_time() {
     assert!(!out.path("timeline.jsonl.lock").exists());
 }
 
+/// Resume: "An action that started but has no `step_finished` (the process died during it) is
+/// never re-run silently: interactively the operator is asked again".
+#[test]
+fn a_guided_resume_asks_again_for_an_action_cut_off_mid_run() {
+    use std::time::{Duration, Instant};
+    let running = Test::new()
+        .runbook(
+            r#"
+            name: cut-off
+            title: Killed during an action
+            steps:
+              - id: reprovision
+                title: Reprovision the front ends
+                command: {shell: "echo started >> runs.txt; [ -f done ] && exit 0; touch done; sleep 30"}
+            "#,
+        )
+        .args(["run", "--yes"])
+        .spawn();
+    running.wait_for_event(|e| e["event"] == "step_started" && e["step"] == "reprovision");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(running.path("done")).is_err() {
+        assert!(Instant::now() < deadline, "the action never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    running.signal(libc::SIGKILL);
+    let out = running.wait();
+    // On a terminal it asks again; `a` aborts (exit 3) and nothing is run a second time.
+    let out = out
+        .then()
+        .pty()
+        .stdin("a")
+        .args(["run", "--resume", TIMELINE])
+        .run()
+        .status(3)
+        .stdout_has(
+            "note: this action started before the run stopped; it may already have taken effect",
+        )
+        .stdout_has("Run this action? [y]es / [s]kip / [n]ote / [a]bort");
+    assert_eq!(
+        std::fs::read_to_string(out.path("runs.txt")).unwrap(),
+        "started\n"
+    );
+}
+
 // ------------------------------------------------------------------ Reports
 
 /// "**`html`** — [...] a chart of the error rate (`rate_error`: [...]; a sample that sent
