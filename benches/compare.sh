@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the four figures of BENCHMARKS.md next to their targets, in one run, on loopback:
+# Prints the five figures of BENCHMARKS.md next to their targets, in one run, on loopback:
 #   1. the http probe (samples: 20000, concurrency: 64) vs wrk -c 64 -t 2 -d 5s (and oha when
 #      installed) on the same keep-alive server: req/s, p50/p95/p99, peak RSS of `runbook run`;
 #   2. a loop over 500 endpoints answering after 100 ms, parallel: 100: wall time;

@@ -1,5 +1,5 @@
-//! `cargo bench`: the four performance figures of issue 6, measured on loopback against the
-//! release binary and printed next to their targets.
+//! `cargo bench`: the performance figures of issue 6 (1-4) and of the redactor (5), measured
+//! on loopback against the release binary and printed next to their targets.
 //!
 //! 1. the `http` executor (`samples: 20000, concurrency: 64`) against wrk (and oha) on the same
 //!    keep-alive server: requests/s, p50/p95/p99, peak RSS of `runbook run`;

@@ -18,6 +18,7 @@ mod injection;
 mod invalid;
 mod lifecycle;
 mod properties;
+mod readme_claims;
 mod redaction;
 mod redirects;
 mod report;

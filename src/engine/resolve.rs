@@ -205,3 +205,61 @@ fn quote(word: &str) -> String {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README, "Runbook format": "When neither the step, its executor nor `defaults` sets a
+    /// timeout, network checks time out after 10 s and commands after 60 s", and under
+    /// "Control keys": "`timeout: 5s` | the step's timeout (an executor's own `timeout` wins)".
+    #[test]
+    fn the_executor_s_timeout_wins_then_the_step_s_then_the_defaults_then_10_s_or_60_s() {
+        let text = r#"
+name: timeouts
+title: Timeouts
+steps:
+  - {id: bare_http, title: A, http: "http://127.0.0.1:1/"}
+  - {id: bare_tcp, title: B, tcp: {address: "127.0.0.1:1"}}
+  - {id: bare_prometheus, title: C, prometheus: {url: "http://127.0.0.1:1", query: up}}
+  - {id: bare_statuspage, title: D, statuspage: {url: "http://127.0.0.1:1"}}
+  - {id: bare_command, title: E, action: false, command: {argv: ["true"]}}
+  - {id: step_only, title: F, timeout: 3s, http: "http://127.0.0.1:1/"}
+  - {id: both, title: G, timeout: 3s, http: {url: "http://127.0.0.1:1/", timeout: 2s}}
+  - {id: command_both, title: H, timeout: 3s, action: false, command: {argv: ["true"], timeout: 2s}}
+"#;
+        let runbook = from_text("timeouts.yaml", text.to_string()).unwrap();
+        let timeouts: Vec<(&str, Duration)> = runbook
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), timeout_for(s, &runbook.defaults)))
+            .collect();
+        let s = Duration::from_secs;
+        assert_eq!(
+            timeouts,
+            [
+                ("bare_http", s(10)),
+                ("bare_tcp", s(10)),
+                ("bare_prometheus", s(10)),
+                ("bare_statuspage", s(10)),
+                ("bare_command", s(60)),
+                ("step_only", s(3)),
+                ("both", s(2)),
+                ("command_both", s(2)),
+            ]
+        );
+        let defaults = Defaults {
+            timeout: Some(s(7)),
+            retry: None,
+        };
+        let with_defaults: Vec<Duration> = runbook
+            .steps
+            .iter()
+            .map(|s| timeout_for(s, &defaults))
+            .collect();
+        assert_eq!(
+            with_defaults,
+            [s(7), s(7), s(7), s(7), s(7), s(3), s(2), s(2)]
+        );
+    }
+}

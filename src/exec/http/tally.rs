@@ -296,6 +296,46 @@ mod tests {
         assert_eq!(percentile(&[], 50.0), None);
     }
 
+    /// README, `http` fields: "`rate_error` [...] null when nothing was sent; `not_sent` and
+    /// `cut_off` count in no rate", and "`rate_5xx` [...] null when nothing answered".
+    #[test]
+    fn unsent_and_cut_off_requests_count_in_no_rate() {
+        let mut nothing_sent = Tally::new(Duration::from_secs(1));
+        for _ in 0..3 {
+            nothing_sent.add(Sample::Unsent);
+        }
+        nothing_sent.add(Sample::CutOff);
+        let out = nothing_sent.output("http://x/", "GET");
+        let f = &out.fields;
+        assert_eq!(
+            (&f["count"], &f["responses"], &f["not_sent"], &f["cut_off"]),
+            (
+                &Json::from(4),
+                &Json::from(0),
+                &Json::from(3),
+                &Json::from(1)
+            )
+        );
+        assert_eq!(
+            (&f["rate_error"], &f["rate_5xx"]),
+            (&Json::Null, &Json::Null)
+        );
+        assert_eq!(f["status"], Json::Null);
+        assert!(!out.ok, "nothing answered is no evidence");
+
+        let mut one_failure = Tally::new(Duration::from_secs(1));
+        one_failure.add(Sample::Failed("connection refused".into()));
+        one_failure.add(Sample::CutOff);
+        one_failure.add(Sample::Unsent);
+        let f = one_failure.output("http://x/", "GET").fields;
+        assert_eq!(
+            f["rate_error"], 1.0,
+            "the cut-off and unsent requests are in no rate"
+        );
+        assert_eq!(f["error_count"], 1);
+        assert_eq!(f["rate_5xx"], Json::Null);
+    }
+
     #[test]
     fn percents_read_naturally() {
         assert_eq!(percent(0.38), "38%");
