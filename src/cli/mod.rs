@@ -11,6 +11,7 @@ mod timeline;
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::exit::Exit;
@@ -102,14 +103,14 @@ pub struct RunArgs {
     /// A YAML map of vars, e.g. one file per environment (repeatable; later files win).
     #[arg(long = "vars", value_name = "FILE")]
     pub vars: Vec<PathBuf>,
-    /// Never prompt (implied when stdin is not a terminal or CI is set).
-    #[arg(long, env = "RUNBOOK_NON_INTERACTIVE")]
+    /// Never prompt (implied when stdin or stdout is not a terminal, or CI is set).
+    #[arg(long, env = "RUNBOOK_NON_INTERACTIVE", value_parser = BoolishValueParser::new())]
     pub non_interactive: bool,
     /// Allow action steps without asking.
-    #[arg(long, short = 'y', env = "RUNBOOK_YES")]
+    #[arg(long, short = 'y', env = "RUNBOOK_YES", value_parser = BoolishValueParser::new())]
     pub yes: bool,
     /// Run checks, never actions (actions are recorded as dry_run).
-    #[arg(long, env = "RUNBOOK_DRY_RUN")]
+    #[arg(long, env = "RUNBOOK_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// Where to write the timeline [default: timelines/<name>-<UTC stamp>.jsonl].
     #[arg(long, value_name = "PATH", env = "RUNBOOK_TIMELINE")]

@@ -141,6 +141,30 @@ fn run_flags_come_from_runbook_variables_and_y_is_short_for_yes() {
         .run()
         .run_outcome("completed", 0);
     assert_eq!(out.finished("act")["decided_by"], "--yes");
+    // What CI env files write: `1`, `yes`, `on` switch on; `0`, `no`, `off` switch off.
+    for (value, dry_run) in [
+        ("1", true),
+        ("yes", true),
+        ("on", true),
+        ("0", false),
+        ("no", false),
+        ("off", false),
+    ] {
+        let timeline = format!("dry-{value}.jsonl");
+        let out = Test::new()
+            .runbook(rb)
+            .env("RUNBOOK_DRY_RUN", value)
+            .env("RUNBOOK_YES", "1")
+            .args(["run", "--timeline", &timeline])
+            .run()
+            .status(0);
+        let text = std::fs::read_to_string(out.path(&timeline)).unwrap();
+        assert_eq!(
+            parse_timeline(&text)[0]["dry_run"],
+            dry_run,
+            "RUNBOOK_DRY_RUN={value}"
+        );
+    }
 }
 
 /// "`--non-interactive` | never prompt; implied when stdin or stdout is not a terminal": stdin

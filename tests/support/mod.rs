@@ -623,11 +623,21 @@ impl Output {
             "the timeline does not begin with run_started\n{}",
             self.context()
         );
+        // Notes and milestones may be appended after a run ended (`runbook note`): they do not
+        // count as the invocation's events.
+        let appended =
+            |i: usize| ["note", "milestone"].contains(&timeline[i]["event"].as_str().unwrap_or(""));
         let ends = starts.iter().skip(1).copied().chain([timeline.len()]);
+        let mut last_finished = None;
         for (n, (start, end)) in starts.iter().copied().zip(ends).enumerate() {
+            let mut end = end;
+            while end > start + 1 && appended(end - 1) {
+                end -= 1;
+            }
             let finished: Vec<usize> = (start..end)
                 .filter(|&i| timeline[i]["event"] == "run_finished")
                 .collect();
+            last_finished = finished.last().copied().or(last_finished);
             let last = n + 1 == starts.len();
             assert!(
                 (finished.is_empty() && !last) || finished == [end - 1],
@@ -639,7 +649,7 @@ impl Output {
                 self.context()
             );
         }
-        timeline[timeline.len() - 1].clone()
+        timeline[last_finished.expect("checked above")].clone()
     }
 
     /// Asserts how the run ended, in the timeline and the exit code.
