@@ -278,4 +278,77 @@ mod tests {
             "{text}"
         );
     }
+
+    /// A pid that was in use a moment ago and is not now.
+    fn a_dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    /// A killed run's supervisor still holds the lock while it kills what the step started:
+    /// the next run waits for it instead of refusing; a live holder is refused at once.
+    #[test]
+    fn the_lock_of_a_run_that_died_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeline = dir.path().join("run.jsonl");
+        let path = RunLock::path_for(&timeline);
+        // The supervisor's hold: its own open file description of the lock file.
+        let held = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .unwrap();
+        held.lock().unwrap();
+        let dead = a_dead_pid();
+        std::fs::write(
+            &path,
+            format!("{dead}\n{}\n2026-12-01T00:00:00Z\nrun.jsonl\n", hostname()),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(held);
+        });
+        let lock = RunLock::acquire(&timeline).expect("taken once the dead run let go");
+        assert!(started.elapsed() >= Duration::from_millis(1500));
+        release.join().unwrap();
+        let text = std::fs::read_to_string(lock.path()).unwrap();
+        assert!(
+            text.starts_with(&format!("{}\n", std::process::id())),
+            "{text}"
+        );
+
+        // Held by a live run (this process, through the lock above): refused without waiting
+        // for a release that will not come.
+        let started = Instant::now();
+        let Err(LockError::InUse(holder)) = RunLock::acquire(&timeline) else {
+            panic!("the second lock was granted");
+        };
+        assert_eq!(holder.pid, Some(std::process::id()));
+        assert!(started.elapsed() < RELEASE_WAIT);
+    }
+
+    /// The lock file is recognised by its inode: once another file took its path (the next
+    /// run's), it is not ours to remove.
+    #[test]
+    fn a_lock_file_replaced_at_its_path_is_not_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeline = dir.path().join("run.jsonl");
+        let lock = RunLock::acquire(&timeline).unwrap();
+        assert!(same_file(lock.file(), lock.path()));
+        std::fs::remove_file(lock.path()).unwrap();
+        std::fs::write(lock.path(), "someone else\n").unwrap();
+        assert!(!same_file(lock.file(), lock.path()));
+        let path = lock.path().to_path_buf();
+        drop(lock);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else\n");
+        // Another file on the same device is not the same file either.
+        let other = File::create(dir.path().join("other")).unwrap();
+        assert!(!same_file(&other, &path));
+    }
 }
