@@ -11,14 +11,17 @@ use std::fmt::Write as _;
 
 /// `text` with every control character but newline and tab written as `\x` and its code point
 /// in two lowercase hex digits: C0 (`\x1b` for ESC, `\x0d` for a carriage return), DEL
-/// (`\x7f`) and C1 (`\x9b`, the one-character CSI). Text without any is returned as it is.
+/// (`\x7f`) and C1 (`\x9b`, the one-character CSI); and the bidirectional controls as
+/// `\u{202e}`. Text without any is returned as it is.
 pub fn controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_control) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if is_control(c) {
+        if is_bidi_control(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+        } else if is_control(c) {
             let _ = write!(out, "\\x{:02x}", u32::from(c));
         } else {
             out.push(c);
@@ -28,7 +31,14 @@ pub fn controls(text: &str) -> Cow<'_, str> {
 }
 
 fn is_control(c: char) -> bool {
-    c.is_control() && c != '\n' && c != '\t'
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
+}
+
+/// The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069):
+/// not control characters to Unicode, but they reorder what a terminal shows ("Trojan
+/// Source"), so a status page could make `ok` of what reads otherwise.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -60,5 +70,15 @@ mod tests {
                 assert!(!shown.chars().any(char::is_control));
             }
         }
+    }
+
+    #[test]
+    fn bidirectional_controls_are_escaped() {
+        assert_eq!(
+            controls("ok \u{202e}deliated\u{202c} \u{2066}x\u{2069}"),
+            "ok \\u{202e}deliated\\u{202c} \\u{2066}x\\u{2069}"
+        );
+        // Other format characters (a zero-width joiner in an emoji) are text.
+        assert!(matches!(controls("👩\u{200d}💻"), Cow::Borrowed(_)));
     }
 }

@@ -38,7 +38,7 @@ use serde_json::{Value as Json, json};
 /// Text a hostile system answers: clear the screen, retitle the window, write the clipboard
 /// (OSC 52), and a one-character CSI (C1).
 pub const HOSTILE: &str =
-    "\u{1b}[2J\u{1b}]0;pwned title\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{9b}31m outage";
+    "\u{1b}[2J\u{1b}]0;pwned title\u{7}\u{1b}]52;c;cHduZWQ=\u{7}\u{9b}31m outage\u{202e}egatuo";
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
