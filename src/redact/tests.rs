@@ -342,3 +342,14 @@ fn every_form_of_a_character_is_followed() {
     r.add(&format!("{}Z", "\\".repeat(40)));
     assert_eq!(r.redact(&format!("{}Z", "\\".repeat(320))), MASK);
 }
+
+/// Two readings of the same text can end at the same byte: `\\u005c` is a backslash followed
+/// by an escaped `\u005c`, or an escaped backslash followed by `u005c`. Both count, neither
+/// cancels the other.
+#[test]
+fn readings_that_end_at_the_same_byte_both_count() {
+    let r = Redactor::new();
+    r.add("\\Xyz");
+    assert_eq!(r.redact("\\\\u005cXyz"), MASK);
+    assert_eq!(r.redact("q\\\\u005cXyz"), "q***");
+}
