@@ -351,4 +351,48 @@ mod tests {
         let other = File::create(dir.path().join("other")).unwrap();
         assert!(!same_file(&other, &path));
     }
+
+    /// The holder locks its file, then writes itself in: a second run reading in between sees
+    /// an empty or half-written file, and waits (briefly) for the whole entry rather than
+    /// naming nobody or a pid cut in half.
+    #[test]
+    fn a_holder_still_writing_itself_in_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeline = dir.path().join("run.jsonl");
+        let path = RunLock::path_for(&timeline);
+        let held = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .unwrap();
+        held.lock().unwrap();
+        let pid = std::process::id();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                std::fs::write(&path, format!("{pid}")).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                // Cut inside the start time.
+                std::fs::write(&path, format!("{pid}\n{}\n2026-12", hostname())).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                // No start time: the entry says so by an empty line.
+                std::fs::write(&path, format!("{pid}\n{}\n\nrun.jsonl\n", hostname())).unwrap();
+            })
+        };
+        let Err(error) = RunLock::acquire(&timeline) else {
+            panic!("the lock was granted");
+        };
+        writer.join().unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "timeline is in use by another run (pid {pid}) on {}",
+                hostname()
+            )
+        );
+        drop(held);
+    }
 }
