@@ -353,3 +353,33 @@ fn readings_that_end_at_the_same_byte_both_count() {
     assert_eq!(r.redact("\\\\u005cXyz"), MASK);
     assert_eq!(r.redact("q\\\\u005cXyz"), "q***");
 }
+
+/// `a` as a `\uXXXX` escape whose digits alone are nested `levels` deep (each with a single
+/// raw backslash): its `6` written `\u0036`, that one's `3` written `\u0033`, and so on.
+fn a_with_nested_digits(levels: u32) -> String {
+    fn three(levels: u32) -> String {
+        match levels {
+            0 => "3".into(),
+            n => format!("\\u00{}3", three(n - 1)),
+        }
+    }
+    match levels {
+        0 => "a".into(),
+        1 => "\\u0061".into(),
+        n => format!("\\u00\\u00{}61", three(n - 2)),
+    }
+}
+
+/// The digits of an escape count their levels as the backslashes do: three are seen through,
+/// a fourth is text.
+#[test]
+fn the_digits_of_an_escape_count_their_levels() {
+    let r = Redactor::new();
+    r.add("abcd");
+    for levels in 0..=3 {
+        let text = format!("{}bcd", a_with_nested_digits(levels));
+        assert_eq!(r.redact(&text), MASK, "{levels} levels: {text}");
+    }
+    let text = format!("{}bcd", a_with_nested_digits(4));
+    assert_eq!(r.redact(&text), text);
+}
