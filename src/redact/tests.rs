@@ -301,6 +301,7 @@ fn escape_letters_and_what_is_not_one() {
     r.add("abcd");
     assert_eq!(r.redact("%5Cu0061bcd"), MASK);
     assert_eq!(r.redact("\\&#117;0061bcd"), "\\&#117;0061bcd");
+    assert_eq!(r.redact("\\\\&#117;0061bcd"), "\\\\&#117;0061bcd");
 }
 
 /// A secret with dots of its own may run across an earlier ellipsis: its start is looked
@@ -382,4 +383,15 @@ fn the_digits_of_an_escape_count_their_levels() {
     }
     let text = format!("{}bcd", a_with_nested_digits(4));
     assert_eq!(r.redact(&text), text);
+}
+
+/// Every short JSON escape is read: `\b` and `\f` too, which no secret is likely to hold but
+/// an encoder writes for them.
+#[test]
+fn every_short_escape_is_read() {
+    let r = Redactor::new();
+    r.add("ab\u{8}cd\u{c}ef\tg\rh/i");
+    assert_eq!(r.redact("ab\\bcd\\fef\\tg\\rh\\/i"), MASK);
+    // Two levels deep: the escape's backslash escaped.
+    assert_eq!(r.redact("ab\\\\bcd\\\\fef\\\\tg\\\\rh\\\\/i"), MASK);
 }
