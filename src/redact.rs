@@ -477,7 +477,7 @@ fn hex_digit(b: u8) -> Option<u32> {
 /// Two hex digits at the start of `text`.
 fn hex_byte(text: &[u8]) -> Option<u32> {
     match text {
-        [a, b, ..] => Some((hex_digit(*a)? << 4) | hex_digit(*b)?),
+        [a, b, ..] => Some(hex_digit(*a)? * 16 + hex_digit(*b)?),
         _ => None,
     }
 }
