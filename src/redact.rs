@@ -551,10 +551,6 @@ impl Redactor {
             other => other.clone(),
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.secrets.read().map(|s| s.is_empty()).unwrap_or(true)
-    }
 }
 
 /// Every occurrence of any secret, as byte spans in order, overlapping and touching ones

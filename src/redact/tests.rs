@@ -80,8 +80,9 @@ fn a_secret_may_start_with_a_plus() {
 fn secrets_inside_the_mask_are_ignored() {
     let r = Redactor::new();
     r.add("**");
-    assert!(r.is_empty());
-    assert_eq!(r.redact("a**b"), "a**b");
+    r.add("*");
+    assert_eq!(r.redact("a**b*"), "a**b*");
+    assert!(r.secrets.read().unwrap().is_empty());
 }
 
 fn b64(text: &str) -> String {
