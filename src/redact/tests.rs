@@ -396,3 +396,17 @@ fn every_short_escape_is_read() {
     // Two levels deep: the escape's backslash escaped.
     assert_eq!(r.redact("ab\\\\bcd\\\\fef\\\\tg\\\\rh\\\\/i"), MASK);
 }
+
+/// A start cut off by an ellipsis may be written wide (each character an escape whose
+/// backslash is percent-encoded, eight bytes): it is looked for as far back as its widest form
+/// reaches.
+#[test]
+fn a_wide_start_before_an_ellipsis_is_masked() {
+    let r = Redactor::new();
+    r.add("abcdefghijklmnopqrst");
+    let wide: String = "abcdefghijklmnopqrs"
+        .chars()
+        .map(|c| format!("%5Cu{:04x}", c as u32))
+        .collect();
+    assert_eq!(r.redact(&format!("x {wide}…")), "x ***…");
+}
