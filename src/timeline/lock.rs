@@ -279,6 +279,20 @@ mod tests {
         );
     }
 
+    /// The lock file at `path` locked through an open file description of its own, as another
+    /// process (a run, its supervisor) holds it.
+    fn hold(path: &Path) -> File {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .unwrap();
+        file.lock().unwrap();
+        file
+    }
+
     /// A pid that was in use a moment ago and is not now.
     fn a_dead_pid() -> u32 {
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -295,14 +309,7 @@ mod tests {
         let timeline = dir.path().join("run.jsonl");
         let path = RunLock::path_for(&timeline);
         // The supervisor's hold: its own open file description of the lock file.
-        let held = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .unwrap();
-        held.lock().unwrap();
+        let held = hold(&path);
         let dead = a_dead_pid();
         std::fs::write(
             &path,
@@ -360,14 +367,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let timeline = dir.path().join("run.jsonl");
         let path = RunLock::path_for(&timeline);
-        let held = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .unwrap();
-        held.lock().unwrap();
+        let held = hold(&path);
         let pid = std::process::id();
         let writer = {
             let path = path.clone();
