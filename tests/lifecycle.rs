@@ -31,17 +31,22 @@ fn spawn_in(dir: &Path, args: &[&str]) -> std::process::Child {
         .expect("the runbook binary starts")
 }
 
+/// A run of SLOW_ACTION without `--yes`: blocked at the action, nothing sent.
+fn blocked_slow_action(server: &Server) -> Output {
+    Test::new()
+        .server(server)
+        .runbook(SLOW_ACTION)
+        .args(["run"])
+        .run()
+        .run_outcome("blocked", 4)
+}
+
 /// Two `--resume --yes` of one blocked timeline at the same moment: exactly one sends the
 /// action; the other exits 2 naming the first, and writes nothing.
 #[test]
 fn two_resumes_of_one_timeline_send_the_action_once() {
     let server = Server::start();
-    let out = Test::new()
-        .server(&server)
-        .runbook(SLOW_ACTION)
-        .args(["run"])
-        .run()
-        .run_outcome("blocked", 4);
+    let out = blocked_slow_action(&server);
     assert_eq!(server.count("/slow/3000"), 0);
     let dir = out.path("");
     let args = ["run", RUNBOOK, "--resume", TIMELINE, "--yes"];
@@ -219,12 +224,7 @@ fn resume_of_what_is_not_a_timeline_leaves_it_untouched() {
 #[test]
 fn dry_run_and_real_runs_do_not_resume_each_other() {
     let server = Server::start();
-    let out = Test::new()
-        .server(&server)
-        .runbook(SLOW_ACTION)
-        .args(["run"])
-        .run()
-        .run_outcome("blocked", 4);
+    let out = blocked_slow_action(&server);
     let before = std::fs::read(out.path(TIMELINE)).unwrap();
     let out = out
         .then()
