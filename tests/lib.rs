@@ -19,6 +19,7 @@ mod invalid;
 mod lifecycle;
 mod properties;
 mod readme_claims;
+mod real;
 mod redaction;
 mod redirects;
 mod report;

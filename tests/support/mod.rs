@@ -15,7 +15,9 @@
 //! `NO_COLOR=1` and a null stdin (so it is non-interactive), and is killed after a deadline so a
 //! hang fails the test instead of stalling the suite.
 
+mod daemon;
 pub mod forms;
+mod python;
 mod server;
 mod system;
 
@@ -28,6 +30,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
+pub use daemon::{Daemon, free_port, http_status};
+pub use python::{venv, venv_program};
 pub use server::{HOSTILE, Server};
 pub use system::require;
 
