@@ -9,12 +9,15 @@ fn nginx_starts_answers_and_stops_with_its_test() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let nginx = stack::nginx(
+    let mut nginx = stack::nginx(
         dir.path(),
         &format!("server {{ listen 127.0.0.1:{port}; location / {{ return 200 'up'; }} }}"),
         &url,
     );
     assert_eq!(http_status(&url), Some(200));
+    nginx.signal("HUP");
+    nginx.wait_tcp(&format!("127.0.0.1:{port}"));
+    assert_eq!(http_status(&url), Some(200), "nginx answers after a reload");
     let pid = nginx.pid().to_string();
     drop(nginx);
     assert!(process_gone(&pid), "nginx outlived its Daemon");

@@ -31,7 +31,7 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 pub use daemon::{Daemon, free_port, http_status};
-pub use python::{venv, venv_program};
+pub use python::venv_program;
 pub use server::{HOSTILE, Server};
 pub use system::require;
 
