@@ -4,3 +4,5 @@
 
 mod smoke;
 mod stack;
+mod nginx;
+mod proxies;

@@ -1,0 +1,146 @@
+//! Starters for the proxies the shipped `nginx-502` and `haproxy-502` runbooks repair: each in
+//! the foreground as the test's child, configured in the test's directory, on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{Daemon, free_port, require};
+
+use super::stack;
+
+/// A port on 127.0.0.1 where nothing listens: the address of a backend that is gone.
+/// (Free a moment ago; nothing in the test binds it.)
+pub fn dead_port() -> u16 {
+    free_port()
+}
+
+/// An nginx reverse proxy on `port` whose `upstream app` lives in its own file,
+/// `dir/upstream.conf`, included from `http {}` as a Debian `conf.d` file would be, with one
+/// `server` per address of `servers`. `/` is proxied to the upstream; `/nginx-ready` answers
+/// 200 from nginx itself, so readiness does not depend on the upstream.
+pub struct Proxy {
+    pub daemon: Daemon,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl Proxy {
+    pub fn start(dir: &Path, servers: &[String]) -> Proxy {
+        let port = free_port();
+        std::fs::write(dir.join("upstream.conf"), upstream_block(servers)).unwrap();
+        let conf = format!(
+            "  include {dir}/upstream.conf;\n  server {{\n    listen 127.0.0.1:{port};\n    \
+             location = /nginx-ready {{ return 200 'ready'; }}\n    \
+             location / {{ proxy_pass http://app; }}\n  }}",
+            dir = dir.display()
+        );
+        let daemon = stack::nginx(dir, &conf, &format!("http://127.0.0.1:{port}/nginx-ready"));
+        Proxy {
+            daemon,
+            url: format!("http://127.0.0.1:{port}"),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn upstream_conf(&self) -> PathBuf {
+        self.dir.join("upstream.conf")
+    }
+
+    pub fn nginx_conf(&self) -> PathBuf {
+        self.dir.join("nginx.conf")
+    }
+
+    pub fn error_log(&self) -> PathBuf {
+        self.dir.join("error.log")
+    }
+}
+
+fn upstream_block(servers: &[String]) -> String {
+    let mut block = String::from("upstream app {\n");
+    for server in servers {
+        block.push_str(&format!("    server {server};\n"));
+    }
+    block.push_str("}\n");
+    block
+}
+
+/// HAProxy in the foreground (`-db`) with `backend` (the lines of `backend app`, e.g.
+/// `server web1 127.0.0.1:PORT check inter 200ms`) behind a frontend on a free port, and its
+/// runtime API on `dir/admin.sock` at level admin.
+pub struct HaProxy {
+    pub daemon: Daemon,
+    pub url: String,
+    pub socket: PathBuf,
+}
+
+impl HaProxy {
+    pub fn start(dir: &Path, backend: &str) -> HaProxy {
+        let program = require("haproxy", "haproxy");
+        let port = free_port();
+        let socket = dir.join("admin.sock");
+        let cfg = dir.join("haproxy.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "# written by the test\nglobal\n  stats socket {socket} mode 600 level admin\n\
+                 defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  \
+                 timeout server 5s\n\
+                 frontend web\n  bind 127.0.0.1:{port}\n  \
+                 http-request return status 200 content-type text/plain string ready if {{ path /haproxy-ready }}\n  \
+                 default_backend app\n\
+                 backend app\n{backend}\n",
+                socket = socket.display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = Daemon::start(
+            "haproxy",
+            Command::new(program).arg("-f").arg(&cfg).arg("-db"),
+            dir,
+        );
+        daemon.wait_http(&format!("http://127.0.0.1:{port}/haproxy-ready"));
+        let wait_socket = socket.clone();
+        daemon.wait_until("the runtime API socket", || {
+            runtime_api(&wait_socket, "show info")
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("Name: HAProxy"))
+        });
+        HaProxy {
+            daemon,
+            url: format!("http://127.0.0.1:{port}"),
+            socket,
+        }
+    }
+
+    /// `show servers state app`: `(name, address, port, op_state)` per server, read by the test
+    /// itself over the runtime API.
+    pub fn servers(&self) -> Vec<(String, String, String, String)> {
+        let out = runtime_api(&self.socket, "show servers state app").expect("socat runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.split_whitespace().count() > 18)
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[3].into(), f[4].into(), f[18].into(), f[5].into())
+            })
+            .collect()
+    }
+}
+
+/// One command over HAProxy's runtime API, as an operator types it with socat.
+fn runtime_api(socket: &Path, command: &str) -> std::io::Result<Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(require("socat", "socat"))
+        .arg("stdio")
+        .arg(format!("UNIX-CONNECT:{}", socket.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(format!("{command}\n").as_bytes())?;
+    child.wait_with_output()
+}
