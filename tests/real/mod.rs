@@ -4,5 +4,6 @@
 
 mod smoke;
 mod stack;
+mod haproxy;
 mod nginx;
 mod proxies;

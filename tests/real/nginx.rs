@@ -2,43 +2,27 @@
 //! points at a port where nothing listens) in front of a real healthy backend: the run must see
 //! the 502s and nginx's `connect() failed`, rewrite the upstream file, reload nginx and verify.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::support::{Output, Server, Test, http_status};
+use crate::support::{Output, Server, http_status};
 
-use super::proxies::{Proxy, dead_port};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+use super::proxies::{Proxy, dead_port, run_shipped};
 
 /// A run of the shipped runbook with the staging vars file, every environment-specific var
 /// overridden with `--var` to point at the test's proxy and backend.
 fn run_runbook(proxy: &Proxy, backend: &Server, extra: &[&str]) -> Output {
-    let var = |k: &str, v: String| ["--var".to_string(), format!("{k}={v}")];
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        repo("runbooks/nginx-502.yaml").display().to_string(),
-        "--vars".into(),
-        repo("runbooks/vars/nginx-502.staging.yaml")
-            .display()
-            .to_string(),
+    let vars = [
+        ("proxy_url", format!("{}/status/200", proxy.url)),
+        ("backends", format!("['127.0.0.1:{}']", backend.port())),
+        ("health_path", "/status/200".into()),
+        ("upstream_conf", proxy.upstream_conf().display().to_string()),
+        ("nginx_conf", proxy.nginx_conf().display().to_string()),
+        ("nginx_prefix", format!("{}/", proxy.dir.display())),
+        ("error_log", proxy.error_log().display().to_string()),
     ];
-    for pair in [
-        var("proxy_url", format!("{}/status/200", proxy.url)),
-        var("backends", format!("['127.0.0.1:{}']", backend.port())),
-        var("health_path", "/status/200".into()),
-        var("upstream_conf", proxy.upstream_conf().display().to_string()),
-        var("nginx_conf", proxy.nginx_conf().display().to_string()),
-        var("nginx_prefix", format!("{}/", proxy.dir.display())),
-        var("error_log", proxy.error_log().display().to_string()),
-    ] {
-        args.extend(pair);
-    }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    Test::new().args(args).run()
+    run_shipped("nginx-502", "staging", &vars, extra)
 }
 
 /// A stale proxy: the upstream lists only a port where nothing listens.

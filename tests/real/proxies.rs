@@ -2,11 +2,36 @@
 //! the foreground as the test's child, configured in the test's directory, on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::support::{Daemon, free_port, require};
+use crate::support::{Daemon, Output, Test, free_port, require};
 
 use super::stack;
+
+/// A file of this repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Runs the shipped `runbooks/NAME.yaml` with the real binary, with its example vars file
+/// `runbooks/vars/NAME.ENVIRONMENT.yaml` and then `vars` given with `--var` (the test's ports
+/// and paths win over the file's), and `extra` arguments.
+pub fn run_shipped(name: &str, environment: &str, vars: &[(&str, String)], extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run".to_string(),
+        repo(&format!("runbooks/{name}.yaml")).display().to_string(),
+        "--vars".into(),
+        repo(&format!("runbooks/vars/{name}.{environment}.yaml"))
+            .display()
+            .to_string(),
+    ];
+    for (key, value) in vars {
+        args.push("--var".into());
+        args.push(format!("{key}={value}"));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Test::new().args(args).run()
+}
 
 /// A port on 127.0.0.1 where nothing listens: the address of a backend that is gone.
 /// (Free a moment ago; nothing in the test binds it.)
@@ -113,21 +138,38 @@ impl HaProxy {
 
     /// `show servers state app`: `(name, address, port, op_state)` per server, read by the test
     /// itself over the runtime API.
-    pub fn servers(&self) -> Vec<(String, String, String, String)> {
-        let out = runtime_api(&self.socket, "show servers state app").expect("socat runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.lines()
-            .filter(|l| !l.starts_with('#') && l.split_whitespace().count() > 18)
-            .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f[3].into(), f[4].into(), f[18].into(), f[5].into())
-            })
-            .collect()
+    pub fn servers(&self) -> Vec<Server> {
+        servers_state(&self.socket)
+    }
+
+    /// [`HaProxy::servers`] as a closure that does not borrow the `HaProxy`, for
+    /// [`Daemon::wait_until`].
+    pub fn reader(socket: &Path) -> impl Fn() -> Vec<Server> + use<> {
+        let socket = socket.to_path_buf();
+        move || servers_state(&socket)
     }
 }
 
+/// A server in `show servers state`: `(name, address, port, op_state)` (op_state `0` is DOWN,
+/// `2` is UP).
+pub type Server = (String, String, String, String);
+
+fn servers_state(socket: &Path) -> Vec<Server> {
+    let Ok(out) = runtime_api(socket, "show servers state app") else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.split_whitespace().count() > 18)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[3].into(), f[4].into(), f[18].into(), f[5].into())
+        })
+        .collect()
+}
+
 /// One command over HAProxy's runtime API, as an operator types it with socat.
-fn runtime_api(socket: &Path, command: &str) -> std::io::Result<Output> {
+fn runtime_api(socket: &Path, command: &str) -> std::io::Result<std::process::Output> {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = Command::new(require("socat", "socat"))
