@@ -91,7 +91,11 @@ fn haproxy_502_runbook_moves_the_stale_servers_over_the_runtime_api_and_verifies
     out.outcome("stale_found", "passed");
     // Only the inventory's servers are probed and moved; web3 is reported to the human.
     let inventory = out.outcome("probe_inventory", "passed");
-    assert_eq!(inventory["items"].as_array().unwrap().len(), 2, "{inventory}");
+    assert_eq!(
+        inventory["items"].as_array().unwrap().len(),
+        2,
+        "{inventory}"
+    );
     out.outcome("unknown_servers", "passed");
     let set = out.outcome("set_addr", "passed");
     let moved: Vec<&str> = set["items"]
@@ -160,7 +164,10 @@ fn haproxy_502_runbook_without_yes_diagnoses_and_stops_before_changing_anything(
     let servers = haproxy.servers();
     for (n, port) in dead.iter().enumerate() {
         let s = server(&servers, &format!("web{}", n + 1));
-        assert_eq!((s.2.as_str(), s.3.as_str()), (port.to_string().as_str(), "0"));
+        assert_eq!(
+            (s.2.as_str(), s.3.as_str()),
+            (port.to_string().as_str(), "0")
+        );
     }
     assert_eq!(http_status(&format!("{}/", haproxy.url)), Some(503));
     assert_eq!(web1.requests().len() + web2.requests().len(), 0);
@@ -181,12 +188,22 @@ fn haproxy_502_runbook_stops_when_the_frontend_fails_but_no_server_is_stale() {
         &haproxy,
         &web1,
         &web2,
-        &["--yes", "--var", &format!("frontend_url={}/status/500", haproxy.url)],
+        &[
+            "--yes",
+            "--var",
+            &format!("frontend_url={}/status/500", haproxy.url),
+        ],
     )
     .run_outcome("failed", 1);
 
-    assert_eq!(out.outcome("sample_frontend", "failed")["status_counts"]["500"], 50);
-    assert_eq!(out.outcome("probe_current", "passed")["items"], serde_json::json!([]));
+    assert_eq!(
+        out.outcome("sample_frontend", "failed")["status_counts"]["500"],
+        50
+    );
+    assert_eq!(
+        out.outcome("probe_current", "passed")["items"],
+        serde_json::json!([])
+    );
     let stale = out.finished("stale_found");
     assert_eq!(stale["outcome"], "failed", "{stale}");
     assert!(

@@ -55,12 +55,16 @@ fn nginx_502_runbook_rewrites_the_stale_upstream_reloads_and_verifies() {
     // The backend itself answered, asked directly.
     let backends = out.outcome("check_backends", "passed");
     assert_eq!(backends["passed_count"], 1, "{backends}");
-    assert_eq!(backends["items"][0]["status_counts"]["200"], 5, "{backends}");
+    assert_eq!(
+        backends["items"][0]["status_counts"]["200"], 5,
+        "{backends}"
+    );
     // nginx's own error log says why: it cannot connect to the stale address.
     let log = out.outcome("read_error_log", "passed");
     let log_text = log["stdout"].as_str().unwrap();
     assert!(
-        log_text.contains("connect() failed (111: Connection refused) while connecting to upstream")
+        log_text
+            .contains("connect() failed (111: Connection refused) while connecting to upstream")
             && log_text.contains(&format!("upstream: \"http://{stale}/status/200\"")),
         "{log_text}"
     );
@@ -85,7 +89,10 @@ fn nginx_502_runbook_rewrites_the_stale_upstream_reloads_and_verifies() {
     );
     let test = out.outcome("nginx_test", "passed");
     assert!(
-        test["stderr"].as_str().unwrap().contains("test is successful"),
+        test["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("test is successful"),
         "{test}"
     );
     out.outcome("reload", "passed");
@@ -110,10 +117,7 @@ fn nginx_502_runbook_rewrites_the_stale_upstream_reloads_and_verifies() {
     // Independently of the run: the same master (reloaded, not restarted) now serves 200 from
     // the backend, and nginx logged the reload.
     assert_eq!(proxy.daemon.pid(), master);
-    assert_eq!(
-        http_status(&format!("{}/status/200", proxy.url)),
-        Some(200)
-    );
+    assert_eq!(http_status(&format!("{}/status/200", proxy.url)), Some(200));
     assert!(backend.count("/status/200") > 5 + 50);
     let error_log = std::fs::read_to_string(proxy.error_log()).unwrap();
     assert!(
@@ -144,7 +148,12 @@ fn nginx_502_runbook_without_yes_diagnoses_and_stops_before_changing_anything() 
         std::fs::read_to_string(proxy.upstream_conf()).unwrap(),
         before
     );
-    assert!(!proxy.upstream_conf().with_extension("conf.runbook-bak").exists());
+    assert!(
+        !proxy
+            .upstream_conf()
+            .with_extension("conf.runbook-bak")
+            .exists()
+    );
     assert!(before.contains(&stale));
     assert_eq!(
         http_status(&format!("{}/status/200", proxy.url)),

@@ -16,7 +16,12 @@ pub fn repo(path: &str) -> PathBuf {
 /// Runs the shipped `runbooks/NAME.yaml` with the real binary, with its example vars file
 /// `runbooks/vars/NAME.ENVIRONMENT.yaml` and then `vars` given with `--var` (the test's ports
 /// and paths win over the file's), and `extra` arguments.
-pub fn run_shipped(name: &str, environment: &str, vars: &[(&str, String)], extra: &[&str]) -> Output {
+pub fn run_shipped(
+    name: &str,
+    environment: &str,
+    vars: &[(&str, String)],
+    extra: &[&str],
+) -> Output {
     let mut args = vec![
         "run".to_string(),
         repo(&format!("runbooks/{name}.yaml")).display().to_string(),
@@ -185,4 +190,54 @@ fn runtime_api(socket: &Path, command: &str) -> std::io::Result<std::process::Ou
         .expect("piped")
         .write_all(format!("{command}\n").as_bytes())?;
     child.wait_with_output()
+}
+
+// --- The shipped files themselves -------------------------------------------------------
+
+#[test]
+fn the_shipped_proxy_runbooks_validate() {
+    Test::new()
+        .args([
+            "validate".to_string(),
+            repo("runbooks/nginx-502.yaml").display().to_string(),
+            repo("runbooks/haproxy-502.yaml").display().to_string(),
+        ])
+        .run()
+        .status(0)
+        .stdout_has("nginx-502.yaml: ok (nginx-502, 12 steps)")
+        .stdout_has("haproxy-502.yaml: ok (haproxy-502, 11 steps)")
+        .stderr_lacks("warning");
+}
+
+/// Each example vars file sets only vars its runbook declares (a typo would otherwise be
+/// ignored and the default used), and gives every var the runbook declares without a default,
+/// so `--vars FILE` alone is a complete environment.
+#[test]
+fn the_proxy_runbooks_example_vars_files_are_complete_environments() {
+    for name in ["nginx-502", "haproxy-502"] {
+        let book = runbook::runbook::load(&repo(&format!("runbooks/{name}.yaml")))
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        for environment in ["staging", "production"] {
+            let file = repo(&format!("runbooks/vars/{name}.{environment}.yaml"));
+            let text = std::fs::read_to_string(&file).unwrap();
+            let vars = runbook::yaml::parse(&text)
+                .unwrap_or_else(|e| panic!("{}: {e:?}", file.display()))
+                .to_json();
+            let vars = vars.as_object().expect("a vars file is a map");
+            for key in vars.keys() {
+                assert!(
+                    book.vars.contains_key(key),
+                    "{} sets `{key}`, which {name}.yaml does not declare",
+                    file.display()
+                );
+            }
+            for (required, _) in &book.required_vars {
+                assert!(
+                    vars.get(required).is_some_and(|v| !v.is_null()),
+                    "{} lacks `{required}`, which {name}.yaml declares with ~",
+                    file.display()
+                );
+            }
+        }
+    }
 }
