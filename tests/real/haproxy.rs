@@ -217,3 +217,21 @@ fn haproxy_502_runbook_stops_when_the_frontend_fails_but_no_server_is_stale() {
     let s = haproxy.servers();
     assert_eq!(server(&s, "web1").2, web1.port().to_string());
 }
+
+#[test]
+fn haproxy_502_runbook_dry_run_diagnoses_and_changes_nothing() {
+    let (web1, web2) = (Server::start(), Server::start());
+    let dir = tempfile::tempdir().unwrap();
+    let (haproxy, dead) = stale_haproxy(dir.path());
+
+    let out = run_runbook(&haproxy, &web1, &web2, &["--dry-run"]).run_outcome("completed", 0);
+
+    assert_eq!(out.outcome("probe_current", "passed")["passed_count"], 3);
+    out.outcome("set_addr", "dry_run");
+    for step in ["verify_servers", "verify_frontend", "persist"] {
+        out.outcome(step, "skipped");
+    }
+    let servers = haproxy.servers();
+    assert_eq!(server(&servers, "web1").2, dead[0].to_string());
+    assert_eq!(http_status(&format!("{}/", haproxy.url)), Some(503));
+}

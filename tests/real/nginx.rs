@@ -197,3 +197,26 @@ fn nginx_502_runbook_puts_the_old_file_back_when_nginx_t_rejects_the_new_one() {
         Some(200)
     );
 }
+
+#[test]
+fn nginx_502_runbook_dry_run_diagnoses_tests_and_changes_nothing() {
+    let backend = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, _stale) = stale_proxy(dir.path());
+    let before = std::fs::read_to_string(proxy.upstream_conf()).unwrap();
+
+    let out = run_runbook(&proxy, &backend, &["--dry-run"]).run_outcome("completed", 0);
+
+    out.outcome("read_error_log", "passed");
+    for step in ["write_upstream", "reload"] {
+        out.outcome(step, "dry_run");
+    }
+    // nginx -t changes nothing, so it runs; it tests the configuration as it is.
+    out.outcome("nginx_test", "passed");
+    out.outcome("verify", "skipped");
+    assert_eq!(
+        std::fs::read_to_string(proxy.upstream_conf()).unwrap(),
+        before
+    );
+    assert_eq!(http_status(&format!("{}/status/200", proxy.url)), Some(502));
+}
