@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use crate::support::{Output, Server, http_status};
+use crate::support::{Output, Server};
 
-use super::proxies::{self, HaProxy, dead_port, run_shipped};
+use super::proxies::{self, HaProxy, answered_status, dead_port, run_shipped};
 
 /// HAProxy with three servers in `backend app`, all at dead ports: web1 and web2 are in the
 /// inventory the test gives the runbook, web3 is not. Waits until health checks marked all
@@ -30,7 +30,7 @@ fn stale_haproxy(dir: &Path) -> (HaProxy, [u16; 3]) {
         let servers = probe();
         servers.len() == 3 && servers.iter().all(|s| s.3 == "0")
     });
-    assert_eq!(http_status(&format!("{}/", haproxy.url)), Some(503));
+    assert_eq!(answered_status(&format!("{}/", haproxy.url)), Some(503));
     (haproxy, dead)
 }
 
@@ -141,7 +141,7 @@ fn haproxy_502_runbook_moves_the_stale_servers_over_the_runtime_api_and_verifies
     );
     assert_eq!(haproxy.daemon.pid(), pid);
     assert_eq!(
-        http_status(&format!("{}/status/200", haproxy.url)),
+        answered_status(&format!("{}/status/200", haproxy.url)),
         Some(200)
     );
     assert!(web1.count("/status/200") > 0 && web2.count("/status/200") > 0);
@@ -169,7 +169,7 @@ fn haproxy_502_runbook_without_yes_diagnoses_and_stops_before_changing_anything(
             (port.to_string().as_str(), "0")
         );
     }
-    assert_eq!(http_status(&format!("{}/", haproxy.url)), Some(503));
+    assert_eq!(answered_status(&format!("{}/", haproxy.url)), Some(503));
     assert_eq!(web1.requests().len() + web2.requests().len(), 0);
 }
 
@@ -233,5 +233,5 @@ fn haproxy_502_runbook_dry_run_diagnoses_and_changes_nothing() {
     }
     let servers = haproxy.servers();
     assert_eq!(server(&servers, "web1").2, dead[0].to_string());
-    assert_eq!(http_status(&format!("{}/", haproxy.url)), Some(503));
+    assert_eq!(answered_status(&format!("{}/", haproxy.url)), Some(503));
 }

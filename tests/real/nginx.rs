@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::support::{Output, Server, http_status};
+use crate::support::{Output, Server};
 
-use super::proxies::{Proxy, dead_port, run_shipped};
+use super::proxies::{Proxy, answered_status, dead_port, run_shipped};
 
 /// A run of the shipped runbook with the staging vars file, every environment-specific var
 /// overridden with `--var` to point at the test's proxy and backend.
@@ -30,7 +30,7 @@ fn stale_proxy(dir: &Path) -> (Proxy, String) {
     let stale = format!("127.0.0.1:{}", dead_port());
     let proxy = Proxy::start(dir, std::slice::from_ref(&stale));
     assert_eq!(
-        http_status(&format!("{}/status/200", proxy.url)),
+        answered_status(&format!("{}/status/200", proxy.url)),
         Some(502),
         "the stale proxy answers 502 before the run"
     );
@@ -117,7 +117,10 @@ fn nginx_502_runbook_rewrites_the_stale_upstream_reloads_and_verifies() {
     // Independently of the run: the same master (reloaded, not restarted) now serves 200 from
     // the backend, and nginx logged the reload.
     assert_eq!(proxy.daemon.pid(), master);
-    assert_eq!(http_status(&format!("{}/status/200", proxy.url)), Some(200));
+    assert_eq!(
+        answered_status(&format!("{}/status/200", proxy.url)),
+        Some(200)
+    );
     assert!(backend.count("/status/200") > 5 + 50);
     let error_log = std::fs::read_to_string(proxy.error_log()).unwrap();
     assert!(
@@ -156,7 +159,7 @@ fn nginx_502_runbook_without_yes_diagnoses_and_stops_before_changing_anything() 
     );
     assert!(before.contains(&stale));
     assert_eq!(
-        http_status(&format!("{}/status/200", proxy.url)),
+        answered_status(&format!("{}/status/200", proxy.url)),
         Some(502),
         "the proxy was left as it was"
     );
@@ -193,7 +196,7 @@ fn nginx_502_runbook_puts_the_old_file_back_when_nginx_t_rejects_the_new_one() {
     );
     // The running nginx never saw the bad file.
     assert_eq!(
-        http_status(&format!("{}/nginx-ready", proxy.url)),
+        answered_status(&format!("{}/nginx-ready", proxy.url)),
         Some(200)
     );
 }
@@ -218,5 +221,8 @@ fn nginx_502_runbook_dry_run_diagnoses_tests_and_changes_nothing() {
         std::fs::read_to_string(proxy.upstream_conf()).unwrap(),
         before
     );
-    assert_eq!(http_status(&format!("{}/status/200", proxy.url)), Some(502));
+    assert_eq!(
+        answered_status(&format!("{}/status/200", proxy.url)),
+        Some(502)
+    );
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Daemon, Output, Test, free_port, require};
+use crate::support::{Daemon, Output, Test, free_port, http_status, require};
 
 use super::stack;
 
@@ -36,6 +36,20 @@ pub fn run_shipped(
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     Test::new().args(args).run()
+}
+
+/// The status of a GET of `url` from the test itself, asking again while nothing answers (a
+/// loaded machine may take longer than one attempt's timeout) for up to 20 s. Any answer is
+/// final: a 502 is not retried.
+pub fn answered_status(url: &str) -> Option<u16> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = http_status(url);
+        if status.is_some() || std::time::Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A port on 127.0.0.1 where nothing listens: the address of a backend that is gone.
