@@ -520,6 +520,39 @@ fn loop_runs_each_item_and_counts_them() {
     assert_eq!(server.count("/status/201"), 1);
 }
 
+/// A remediation over "every item that is broken" when none is: nothing is rendered (its
+/// templates read `item`), confirmed or run, and the step passes with no items, also as an
+/// action without `--yes`.
+#[test]
+fn loop_over_nothing_passes_without_rendering_or_asking() {
+    let out = Test::new()
+        .runbook(
+            r#"
+            name: loop
+            title: Nothing to fix
+            vars:
+              broken: []
+            steps:
+              - id: fix
+                title: Fix each broken node
+                loop: vars.broken
+                command: {argv: [touch, "fixed-{{ item.name }}"]}
+              - id: after
+                title: After
+                wait: 0s
+                expect: steps.fix.passed_count == 0 and steps.fix.failed_count == 0
+            "#,
+        )
+        .args(["run"])
+        .run()
+        .run_outcome("completed", 0);
+    let fix = out.finished("fix");
+    assert_eq!(fix["outcome"], "passed", "{fix}");
+    assert_eq!(fix["summary"], "no items");
+    assert_eq!(fix["data"]["items"], json!([]));
+    out.outcome("after", "passed");
+}
+
 #[test]
 fn loop_parallel_runs_items_concurrently() {
     let server = Server::start();

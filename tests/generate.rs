@@ -96,6 +96,10 @@ fn every_runbook_and_scenario_in_the_repository_matches_its_schema() {
     let mut checked = Vec::new();
 
     for file in yaml_files(&repo("runbooks")) {
+        // Example vars files for the runbooks (one per environment), not runbooks.
+        if file.starts_with(repo("runbooks/vars")) {
+            continue;
+        }
         let text = std::fs::read_to_string(&file).unwrap();
         if let Err(e) = runbook::runbook::load(&file) {
             panic!("{} is not a valid runbook:\n{}", file.display(), e.render());

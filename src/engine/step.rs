@@ -250,6 +250,17 @@ impl Engine {
             },
         };
 
+        // A loop over nothing (a remediation for "every server that is DOWN" when none is) has
+        // nothing to render, confirm or run: it passes with no items, and its templates, which
+        // read `item`, are never rendered.
+        if items.as_ref().is_some_and(Vec::is_empty) {
+            let mut finish = Finish::simple(Outcome::Passed, "no items");
+            finish.fields.insert("items".into(), json!([]));
+            finish.fields.insert("passed_count".into(), json!(0));
+            finish.fields.insert("failed_count".into(), json!(0));
+            return finish;
+        }
+
         // What will run, rendered, for the action prompt and dry runs.
         let first_ctx = match items.as_ref().and_then(|i| i.first()) {
             Some(item) => scope.with_item(item, items_trusted(step)).value(),
