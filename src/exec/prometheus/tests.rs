@@ -219,3 +219,118 @@ fn numbers_read_cleanly() {
     assert_eq!(answer::format_number(0.0012345), "0.00123");
     assert_eq!(answer::format_number(-0.5), "-0.5");
 }
+
+#[tokio::test]
+async fn a_range_query_keeps_every_series_and_sample() {
+    let body = r#"{"status":"success","data":{"resultType":"matrix","result":[
+        {"metric":{"instance":"a"},"values":[[1700000000,"1"],[1700000030,"0"],[1700000060,"NaN"]]},
+        {"metric":{"instance":"b"},"values":[[1700000000,"+Inf"],[1700000030,"2.5"]]}]}}"#;
+    let (base, seen) = prometheus(StatusCode::OK, body).await;
+    let mut req = PrometheusRequest::instant(&format!("{base}api/v1/query"), "up", T);
+    req.range = Some(Range {
+        range: Duration::from_secs(60),
+        step: Duration::from_secs(30),
+        end: Some("1700000060".into()),
+    });
+    let out = super::run(&req).await.unwrap();
+    let seen = seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, "/prom/api/v1/query_range");
+    assert_eq!(
+        seen.form,
+        [
+            ("query", "up"),
+            ("start", "1700000000"),
+            ("end", "1700000060"),
+            ("step", "30s"),
+            ("timeout", "5s")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(out.fields["result_type"], "matrix");
+    assert_eq!(out.fields["value"], "NaN");
+    assert_eq!(out.fields["series"], 2);
+    assert_eq!(
+        out.fields["values"],
+        json!([
+            {"labels": {"instance": "a"}, "value": "NaN",
+             "samples": [[1700000000, 1.0], [1700000030, 0.0], [1700000060, "NaN"]]},
+            {"labels": {"instance": "b"}, "value": 2.5,
+             "samples": [[1700000000, "+Inf"], [1700000030, 2.5]]},
+        ])
+    );
+    assert_eq!(out.summary, "value NaN (2 series, 5 samples)");
+}
+
+#[tokio::test]
+async fn credentials_and_headers_are_sent_and_not_recorded() {
+    let body = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}"#;
+    let (base, seen) = prometheus(StatusCode::OK, body).await;
+    let mut req = PrometheusRequest::instant(&base, "1", T);
+    req.auth = Some(Auth::Bearer("tok-123".into()));
+    req.headers = vec![("X-Scope-OrgID".into(), "team-a".into())];
+    let out = super::run(&req).await.unwrap();
+    assert_eq!(
+        seen.lock().unwrap()[0].authorization.as_deref(),
+        Some("Bearer tok-123")
+    );
+    assert!(!Json::Object(out.fields).to_string().contains("tok-123"));
+    assert!(!format!("{req:?}").contains("tok-123"));
+}
+
+#[tokio::test]
+async fn a_refusal_says_what_to_check() {
+    let (base, _) = prometheus(StatusCode::UNAUTHORIZED, "Unauthorized\n").await;
+    let err = run(&base, "up", T).await.unwrap_err();
+    assert_eq!(
+        err.0,
+        format!(
+            "HTTP 401 Unauthorized from {base}api/v1/query: it needs credentials: set `bearer`, `basic_auth` or `headers`"
+        )
+    );
+    let mut req = PrometheusRequest::instant(&base, "up", T);
+    req.auth = Some(Auth::Basic {
+        username: "admin".into(),
+        password: "wrong".into(),
+    });
+    let err = super::run(&req).await.unwrap_err();
+    assert!(
+        err.0.ends_with(
+            "the credentials were refused (check `bearer`, `basic_auth` or `headers`)"
+        ),
+        "{err}"
+    );
+}
+
+/// A 307 keeps the POST and its form; to another origin it goes bare (no credentials, no
+/// header of the step), as every check's redirect does.
+#[tokio::test]
+async fn a_redirect_to_another_origin_keeps_the_query_and_drops_the_credentials() {
+    let body = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"7"]}}"#;
+    let (target, seen) = prometheus(StatusCode::OK, body).await;
+    let location = format!("{target}api/v1/query");
+    let app = Router::new().route(
+        "/api/v1/query",
+        post(move || {
+            let location = location.clone();
+            async move {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, location)],
+                )
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // `localhost` is another origin than the stand-in's `127.0.0.1`.
+    let mut req = PrometheusRequest::instant(&format!("http://localhost:{}", addr.port()), "x", T);
+    req.auth = Some(Auth::Bearer("tok-456".into()));
+    req.headers = vec![("X-Scope-OrgID".into(), "team-a".into())];
+    let out = super::run(&req).await.unwrap();
+    assert_eq!(out.fields["value"], 7.0);
+    let seen = seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.authorization, None);
+    assert_eq!(seen.content_type, "application/x-www-form-urlencoded");
+    assert_eq!(seen.param("query"), Some("x"));
+}

@@ -215,8 +215,12 @@ fn prometheus(checker: &mut Checker, node: &Node) -> Option<PrometheusSpec> {
         && !s.is_zero()
         && r.as_nanos() / s.as_nanos() > MAX_RANGE_POINTS
     {
-        // The smallest whole millisecond step Prometheus accepts for this range.
-        let least = Duration::from_millis(r.as_millis().div_ceil(MAX_RANGE_POINTS) as u64);
+        // The smallest step Prometheus accepts for this range, in whole seconds from 1s up.
+        let mut least_ms = r.as_millis().div_ceil(MAX_RANGE_POINTS) as u64;
+        if least_ms > 1000 {
+            least_ms = least_ms.div_ceil(1000) * 1000;
+        }
+        let least = Duration::from_millis(least_ms);
         checker.error(
             n.pos,
             format!(
