@@ -417,9 +417,10 @@ fn prometheus_value_values_and_series() {
     assert_eq!(asked[0].query, "");
     assert_eq!(asked[0].body, "query=0.28&timeout=500ms");
     assert!(
-        asked[0]
-            .headers
-            .contains(&("content-type".into(), "application/x-www-form-urlencoded".into())),
+        asked[0].headers.contains(&(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into()
+        )),
         "{:?}",
         asked[0]
     );

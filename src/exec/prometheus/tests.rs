@@ -294,9 +294,8 @@ async fn a_refusal_says_what_to_check() {
     });
     let err = super::run(&req).await.unwrap_err();
     assert!(
-        err.0.ends_with(
-            "the credentials were refused (check `bearer`, `basic_auth` or `headers`)"
-        ),
+        err.0
+            .ends_with("the credentials were refused (check `bearer`, `basic_auth` or `headers`)"),
         "{err}"
     );
 }
