@@ -1368,9 +1368,7 @@ fn promql_range_query_is_a_matrix_of_the_current_sample() {
     let max: f64 = samples[0][1].as_str().unwrap().parse().unwrap();
     assert!((0.25..=0.30).contains(&max), "{body}");
 
-    let scalar = sim.get(&format!(
-        "/prometheus/api/v1/query_range?query=0.5&start=1&end=2&step=1"
-    ));
+    let scalar = sim.get("/prometheus/api/v1/query_range?query=0.5&start=1&end=2&step=1");
     assert_eq!(scalar.json()["data"]["result"][0]["values"][0][1], "0.5");
     let error = sim.get("/prometheus/api/v1/query_range?query=max(");
     assert_eq!(error.status, 400);

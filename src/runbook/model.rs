@@ -124,7 +124,8 @@ pub enum OnFail {
 #[derive(Clone, Debug)]
 pub enum Executor {
     Http(HttpSpec),
-    Prometheus(PrometheusSpec),
+    // Boxed: its templates (auth, range, time) make it several times the size of the rest.
+    Prometheus(Box<PrometheusSpec>),
     Statuspage(StatuspageSpec),
     Tcp(TcpSpec),
     Command(CommandSpec),

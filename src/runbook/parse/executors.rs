@@ -12,7 +12,7 @@ pub(super) fn executor(
 ) -> Option<Executor> {
     match kind {
         "http" => http(checker, node, label).map(Executor::Http),
-        "prometheus" => prometheus(checker, node).map(Executor::Prometheus),
+        "prometheus" => prometheus(checker, node).map(|p| Executor::Prometheus(Box::new(p))),
         "statuspage" => {
             if node.as_str().is_some() {
                 let url = checker.template(node, "statuspage url")?;
