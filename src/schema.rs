@@ -373,17 +373,48 @@ mod format {
         follow_redirects: bool,
     }
 
-    /// An instant Prometheus query.
+    /// A PromQL query, POSTed as a form: instant (`/api/v1/query`), or over a range
+    /// (`/api/v1/query_range`) with `range` and `step`.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
+    #[schemars(extend("not" = { "required": ["bearer", "basic_auth"] }))]
+    #[schemars(extend("dependencies" = {
+        "range": ["step"],
+        "step": ["range"],
+        "end": ["range"],
+        "time": { "not": { "required": ["range"] } },
+    }))]
     struct Prometheus {
-        /// The Prometheus base URL.
+        /// The Prometheus base URL (`http://prom:9090`, `https://host/prom`), or the endpoint
+        /// (`.../api/v1/query`); never with credentials in it.
         url: Template,
         /// The PromQL query.
         query: Template,
-        /// The request's timeout.
+        /// Request headers (a tenant header, an API key); values are templates.
+        headers: Option<BTreeMap<String, Template>>,
+        /// A token sent as `Authorization: Bearer <token>` (not with `basic_auth`).
+        bearer: Option<Template>,
+        /// HTTP basic authentication (not with `bearer`).
+        basic_auth: Option<BasicAuth>,
+        /// The window of a range query, ending at `end` (with `step`).
+        range: Option<Duration>,
+        /// The resolution of a range query (with `range`); at most 11,000 points per series.
+        step: Option<Duration>,
+        /// The end of a range query: RFC 3339 or unix seconds; now when absent.
+        end: Option<Template>,
+        /// The evaluation time of an instant query: RFC 3339 or unix seconds; now when absent.
+        time: Option<Template>,
+        /// The request's timeout, also passed to Prometheus as the query's `timeout`.
         #[serde(default)]
         timeout: Duration,
+    }
+
+    /// Username and password for HTTP basic authentication.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct BasicAuth {
+        username: Template,
+        password: Template,
     }
 
     /// A Statuspage page: its URL, or the URL and a timeout.
@@ -882,6 +913,7 @@ mod tests {
             ("Retry", parse::RETRY_KEYS),
             ("Http", parse::HTTP_KEYS),
             ("Prometheus", parse::PROMETHEUS_KEYS),
+            ("BasicAuth", parse::BASIC_AUTH_KEYS),
             ("Statuspage", parse::STATUSPAGE_KEYS),
             ("Tcp", parse::TCP_KEYS),
             ("Command", parse::COMMAND_KEYS),

@@ -281,6 +281,46 @@ fn vars_declared_with_tilde_are_given_by_the_drill() {
     out.line(&["PASSED", "classlink-2020"]);
 }
 
+/// A `range:` prometheus step, aimed at the endpoint itself, drills like an instant one: the
+/// confinement lets `/api/v1/query_range` of the simulator through, and the simulator answers it.
+#[test]
+fn a_range_query_drills_against_the_simulator() {
+    let dir = tempdir();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/lb-502.yaml"))
+            .unwrap();
+    let instant = "    prometheus:\n      url: \"{{ vars.prometheus }}\"\n      query: max by (group) (node_cpu_utilization)\n";
+    assert!(
+        shipped.contains(instant),
+        "lb-502.yaml changed its CPU check"
+    );
+    let ranged = shipped.replace(
+        instant,
+        "    prometheus:\n      url: \"{{ vars.prometheus }}/api/v1/query\"\n      query: max by (group) (node_cpu_utilization)\n      range: 5m\n      step: 15s\n",
+    );
+    let runbook = dir.path().join("ranged.yaml");
+    std::fs::write(&runbook, &ranged).unwrap();
+    let out = drill(
+        dir.path(),
+        &[runbook.to_str().unwrap(), "--timeline-dir", "drills"],
+        DRILL_DEADLINE,
+    );
+    out.code(0);
+    out.line(&["PASSED", "classlink-2020"]);
+    let timeline = std::fs::read_to_string(&timelines(&dir.path().join("drills"))[0]).unwrap();
+    let cpu: serde_json::Value = timeline
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "step_finished" && e["step"] == "check_cpu")
+        .expect("check_cpu finished");
+    assert_eq!(cpu["data"]["result_type"], "matrix", "{cpu}");
+    assert_eq!(
+        cpu["data"]["values"][0]["samples"].as_array().map(Vec::len),
+        Some(1),
+        "{cpu}"
+    );
+}
+
 #[test]
 fn reprovisioning_only_fails_classlink() {
     let dir = tempdir();

@@ -409,10 +409,21 @@ fn prometheus_value_values_and_series() {
     out.outcome("nothing", "passed");
     out.outcome("scalar", "passed");
 
-    // The request goes to <url>/api/v1/query with the query as a parameter.
+    // The request is a form POSTed to <url>/api/v1/query, as Prometheus's own UI sends it,
+    // with the step's timeout for Prometheus too.
     let asked = server.requests_to("/prom/api/v1/query");
     assert_eq!(asked.len(), 1);
-    assert!(asked[0].query.contains("query=0.28"), "{:?}", asked[0]);
+    assert_eq!(asked[0].method, "POST");
+    assert_eq!(asked[0].query, "");
+    assert_eq!(asked[0].body, "query=0.28&timeout=500ms");
+    assert!(
+        asked[0].headers.contains(&(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into()
+        )),
+        "{:?}",
+        asked[0]
+    );
     assert_eq!(server.count("/api/v1/query"), 3);
 }
 

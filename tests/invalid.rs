@@ -513,6 +513,52 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "prometheus_range_and_auth_rules",
+        yaml: "
+            name: x
+            title: t
+            steps:
+              - id: a
+                title: A
+                prometheus: {url: 'http://prom', query: up, step: 30s}
+              - id: b
+                title: B
+                prometheus: {url: 'http://prom', query: up, range: 15m}
+              - id: c
+                title: C
+                prometheus: {url: 'http://prom', query: up, range: 15m, step: 30s, time: '1700000000'}
+              - id: d
+                title: D
+                prometheus: {url: 'http://prom', query: up, range: 15m, step: 0s}
+              - id: e
+                title: E
+                prometheus: {url: 'http://prom', query: up, range: 168h, step: 10s}
+              - id: f
+                title: F
+                prometheus: {url: 'http://prom', query: up, end: '1700000000'}
+              - id: g
+                title: G
+                prometheus: {url: 'http://prom', query: up, bearer: t, basic_auth: {username: u, password: p}}
+              - id: h
+                title: H
+                prometheus: {url: 'http://prom', query: up, bearer: t, headers: {Authorization: 'Bearer t'}}
+              - id: i
+                title: I
+                prometheus: {url: 'http://prom', query: up, basic_auth: {username: u}}
+        ",
+        expected: &[
+            (6, 49, "`step` needs `range`: a range query takes `range` and `step` (e.g. `range: 15m`)"),
+            (9, 49, "`range` needs `step`: a range query takes `range` and `step` (e.g. `step: 30s`)"),
+            (12, 72, "`time` is the evaluation time of an instant query; a range query (`range`) ends at `end`"),
+            (15, 67, "prometheus `step` must be greater than 0"),
+            (18, 68, "`range: 168h` with `step: 10s` asks Prometheus for 60480 points per series, and it refuses more than 11,000: make `step` at least 55s"),
+            (21, 49, "`end` needs `range`: a range query takes `range` and `step` (e.g. `range: 15m`)"),
+            (24, 60, "`bearer` and `basic_auth` both set the `Authorization` header: use one"),
+            (27, 49, "`bearer` sets the `Authorization` header, which `headers` sets too: use one"),
+            (30, 61, "`basic_auth` is missing required key `password`"),
+        ],
+    },
+    Case {
         name: "http_wrong_types",
         yaml: "
             name: x
@@ -1559,6 +1605,28 @@ fn a_runbook_using_every_key_is_valid() {
                 prometheus: {url: "{{ vars.prom }}", query: "avg(cpu)", timeout: 3s}
                 when: steps.sample_lb.rate_5xx > 0
                 expect: value < 0.5
+                on_fail: continue
+              - id: cpu_window
+                title: Backend CPU over the last 15 minutes
+                prometheus:
+                  url: "{{ vars.prom }}/api/v1/query"
+                  query: "avg(cpu)"
+                  range: 15m
+                  step: 30s
+                  end: "2026-12-01T08:00:00Z"
+                  headers: {X-Scope-OrgID: "{{ vars.prom | length }}"}
+                  bearer: "{{ secrets.ADMIN_TOKEN }}"
+                  timeout: 3s
+                expect: values[0].samples | length > 0
+                on_fail: continue
+              - id: cpu_then
+                title: Backend CPU at the start
+                prometheus:
+                  url: "{{ vars.prom }}"
+                  query: "avg(cpu)"
+                  time: 1700000000
+                  basic_auth: {username: ops, password: "{{ secrets.ADMIN_TOKEN }}"}
+                expect: value < 0.5
                 on_fail: stop
               - id: provider
                 title: Provider status
@@ -1626,7 +1694,7 @@ fn a_runbook_using_every_key_is_valid() {
         .args(["validate", RUNBOOK])
         .run()
         .status(0)
-        .stdout_has("ok (lb-502, 11 steps + 1 finally)")
+        .stdout_has("ok (lb-502, 13 steps + 1 finally)")
         .stderr_lacks("runbook.yaml:");
 }
 

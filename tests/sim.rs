@@ -1342,6 +1342,39 @@ fn promql_also_takes_a_form_post() {
     assert!((0.25..=0.30).contains(&max));
 }
 
+/// The simulator keeps no history: a range query gets a matrix of each series with the one
+/// sample it knows, now, so that a runbook's `range:` step works in a drill.
+#[test]
+fn promql_range_query_is_a_matrix_of_the_current_sample() {
+    let sim = Sim::start(Some("classlink-2020"));
+    let response = request(
+        "POST",
+        &sim.url("/prometheus/api/v1/query_range"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&format!(
+            "query={}&start=1700000000&end=1700000900&step=30s&timeout=10s",
+            encode("max(node_cpu_utilization)")
+        )),
+        REQUEST_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(response.status, 200, "{}", response.body);
+    let body = response.json();
+    assert_eq!(body["data"]["resultType"], "matrix", "{body}");
+    let series = &body["data"]["result"][0];
+    assert_eq!(series["metric"], json!({}), "{body}");
+    let samples = series["values"].as_array().unwrap();
+    assert_eq!(samples.len(), 1, "{body}");
+    let max: f64 = samples[0][1].as_str().unwrap().parse().unwrap();
+    assert!((0.25..=0.30).contains(&max), "{body}");
+
+    let scalar = sim.get("/prometheus/api/v1/query_range?query=0.5&start=1&end=2&step=1");
+    assert_eq!(scalar.json()["data"]["result"][0]["values"][0][1], "0.5");
+    let error = sim.get("/prometheus/api/v1/query_range?query=max(");
+    assert_eq!(error.status, 400);
+    assert_eq!(error.json()["errorType"], "bad_data");
+}
+
 #[test]
 fn promql_outside_the_subset_is_bad_data_never_a_wrong_number() {
     let sim = Sim::start(Some("classlink-2020"));

@@ -328,7 +328,16 @@ fn describe(executor: &Executor) -> String {
             }
             s
         }
-        Executor::Prometheus(p) => format!("prometheus {}: {}", p.url.source, p.query.source),
+        Executor::Prometheus(p) => match &p.range {
+            Some(r) => format!(
+                "prometheus {} over {} every {}: {}",
+                p.url.source,
+                crate::duration::compact(r.range),
+                crate::duration::compact(r.step),
+                p.query.source
+            ),
+            None => format!("prometheus {}: {}", p.url.source, p.query.source),
+        },
         Executor::Statuspage(s) => format!("statuspage {}", s.url.source),
         Executor::Tcp(t) => format!("tcp {}", t.address.source),
         Executor::Command(c) => match &c.program {

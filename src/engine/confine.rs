@@ -34,8 +34,8 @@ impl Confinement {
     pub fn refuse(&self, resolved: &Resolved) -> Option<String> {
         let (shown, target) = match resolved {
             Resolved::Http(req) => (req.url.clone(), exec::http::parse_url(&req.url).ok()),
-            Resolved::Prometheus { url, .. } => {
-                (url.clone(), exec::prometheus::query_url(url).ok())
+            Resolved::Prometheus(req) => {
+                (req.url.clone(), exec::prometheus::query_url(&req.url).ok())
             }
             Resolved::Statuspage { url, .. } => {
                 (url.clone(), exec::statuspage::summary_url(url).ok())
@@ -137,12 +137,22 @@ mod tests {
             Some("outside the drill: 10.1.2.3:22 is not the simulator (127.0.0.1:4000)")
         );
         assert!(c.refuse(&tcp("localhost:4000")).is_some());
-        let prometheus = Resolved::Prometheus {
-            url: "http://10.0.0.1:9090".into(),
-            query: "up".into(),
-            timeout: Duration::from_secs(1),
+        let prometheus = |url: &str| {
+            Resolved::Prometheus(exec::prometheus::PrometheusRequest::instant(
+                url,
+                "up",
+                Duration::from_secs(1),
+            ))
         };
-        assert!(c.refuse(&prometheus).is_some());
+        assert!(c.refuse(&prometheus("http://10.0.0.1:9090")).is_some());
+        assert_eq!(
+            c.refuse(&prometheus("http://127.0.0.1:4000/prometheus")),
+            None
+        );
+        assert_eq!(
+            c.refuse(&prometheus("http://127.0.0.1:4000/prometheus/api/v1/query")),
+            None
+        );
         let page = Resolved::Statuspage {
             url: "http://127.0.0.1:4000/status/aws".into(),
             timeout: Duration::from_secs(1),

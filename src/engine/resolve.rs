@@ -6,6 +6,7 @@ use std::time::Duration;
 use minijinja::Value;
 use serde_json::Value as Json;
 
+use crate::exec::prometheus::{self, PrometheusRequest};
 use crate::exec::{CommandRequest, HttpRequest, Program, RequestBody};
 use crate::expr::{self, Landing};
 use crate::runbook::*;
@@ -14,23 +15,11 @@ use crate::runbook::*;
 #[derive(Clone, Debug)]
 pub enum Resolved {
     Http(HttpRequest),
-    Prometheus {
-        url: String,
-        query: String,
-        timeout: Duration,
-    },
-    Statuspage {
-        url: String,
-        timeout: Duration,
-    },
-    Tcp {
-        address: String,
-        timeout: Duration,
-    },
+    Prometheus(PrometheusRequest),
+    Statuspage { url: String, timeout: Duration },
+    Tcp { address: String, timeout: Duration },
     Command(CommandRequest),
-    Manual {
-        instructions: String,
-    },
+    Manual { instructions: String },
     Wait(Duration),
 }
 
@@ -87,11 +76,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
                 action: step.action,
             })
         }
-        Executor::Prometheus(p) => Resolved::Prometheus {
-            url: render_in(&p.url, ctx, "url", Landing::Url)?,
-            query: render(&p.query, ctx, "query")?,
-            timeout,
-        },
+        Executor::Prometheus(p) => Resolved::Prometheus(resolve_prometheus(p, ctx, timeout)?),
         Executor::Statuspage(s) => Resolved::Statuspage {
             url: render_in(&s.url, ctx, "url", Landing::Url)?,
             timeout,
@@ -127,6 +112,51 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
             instructions: render(&m.instructions, ctx, "instructions")?,
         },
         Executor::Wait(d) => Resolved::Wait(*d),
+    })
+}
+
+/// A `prometheus` step's request. Headers and credentials are text (a CR or LF in one is
+/// refused when the request is built), like an `http` step's headers.
+fn resolve_prometheus(
+    p: &PrometheusSpec,
+    ctx: &Value,
+    timeout: Duration,
+) -> Result<PrometheusRequest, String> {
+    let mut headers = Vec::new();
+    for (name, value) in &p.headers {
+        headers.push((
+            name.clone(),
+            render(value, ctx, &format!("header `{name}`"))?,
+        ));
+    }
+    let auth = match (&p.bearer, &p.basic_auth) {
+        (Some(token), _) => Some(prometheus::Auth::Bearer(render(token, ctx, "bearer")?)),
+        (None, Some(basic)) => Some(prometheus::Auth::Basic {
+            username: render(&basic.username, ctx, "basic_auth username")?,
+            password: render(&basic.password, ctx, "basic_auth password")?,
+        }),
+        (None, None) => None,
+    };
+    let range = match &p.range {
+        Some(r) => Some(prometheus::Range {
+            range: r.range,
+            step: r.step,
+            end: r.end.as_ref().map(|t| render(t, ctx, "end")).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(PrometheusRequest {
+        url: render_in(&p.url, ctx, "url", Landing::Url)?,
+        query: render(&p.query, ctx, "query")?,
+        headers,
+        auth,
+        range,
+        time: p
+            .time
+            .as_ref()
+            .map(|t| render(t, ctx, "time"))
+            .transpose()?,
+        timeout,
     })
 }
 
@@ -174,11 +204,26 @@ pub fn preview(resolved: &Resolved) -> String {
                     " body: {}",
                     crate::engine::judge::short_json(&Json::String(t.clone()))
                 )),
+                Some(RequestBody::Form(pairs)) => text.push_str(&format!(
+                    " form: {}",
+                    crate::engine::judge::short_json(&Json::String(RequestBody::form_encoded(
+                        pairs
+                    )))
+                )),
                 _ => {}
             }
             text
         }
-        Resolved::Prometheus { url, query, .. } => format!("query {url}: {query}"),
+        Resolved::Prometheus(p) => match &p.range {
+            Some(r) => format!(
+                "query {} over {} every {}: {}",
+                p.url,
+                crate::duration::compact(r.range),
+                crate::duration::compact(r.step),
+                p.query
+            ),
+            None => format!("query {}: {}", p.url, p.query),
+        },
         Resolved::Statuspage { url, .. } => format!("read status page {url}"),
         Resolved::Tcp { address, .. } => format!("connect to {address}"),
         Resolved::Command(c) => match &c.program {

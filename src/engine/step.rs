@@ -751,11 +751,7 @@ pub(crate) async fn execute(
             });
             exec::http::run(&req, &progress).await
         }
-        Resolved::Prometheus {
-            url,
-            query,
-            timeout,
-        } => exec::prometheus::run(&url, &query, timeout).await,
+        Resolved::Prometheus(req) => exec::prometheus::run(&req).await,
         Resolved::Statuspage { url, timeout } => exec::statuspage::run(&url, timeout).await,
         Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
         Resolved::Command(req) => exec::command::run(&req, partial).await,

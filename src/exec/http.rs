@@ -191,7 +191,7 @@ fn parse_method(text: &str) -> Result<Method, ExecError> {
         .ok_or_else(|| ExecError(format!("unsupported HTTP method `{text}`")))
 }
 
-fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, ExecError> {
+pub(crate) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, ExecError> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
         let header_name = HeaderName::from_bytes(name.trim().as_bytes())
@@ -387,6 +387,9 @@ pub(super) fn build_request(
         None => builder,
         Some(RequestBody::Text(text)) => builder.body(text.clone()),
         Some(RequestBody::Json(json)) => builder.json(json),
+        Some(RequestBody::Form(pairs)) => builder
+            .header(reqwest::header::CONTENT_TYPE, super::FORM_CONTENT_TYPE)
+            .body(RequestBody::form_encoded(pairs)),
     }
 }
 

@@ -153,6 +153,12 @@ impl Template {
                     .or_insert(HeaderValue::from_static("application/json"));
                 Bytes::from(serde_json::to_vec(json).map_err(|e| e.to_string())?)
             }
+            Some(RequestBody::Form(pairs)) => {
+                headers
+                    .entry(header::CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static(super::FORM_CONTENT_TYPE));
+                Bytes::from(RequestBody::form_encoded(pairs))
+            }
         };
         headers
             .entry(header::ACCEPT)

@@ -92,7 +92,37 @@ pub struct HttpRequest {
 pub enum RequestBody {
     Text(String),
     Json(Json),
+    /// `application/x-www-form-urlencoded` (a Prometheus query). Its content type goes with
+    /// the body, so a redirect that keeps the body (307, 308) keeps it too, even re-sent bare.
+    Form(Vec<(String, String)>),
 }
+
+impl RequestBody {
+    /// The body's bytes for a form: every byte but letters, digits and `*-._` percent-encoded,
+    /// which every form decoder reads (a space as `%20`, not `+`).
+    pub(crate) fn form_encoded(pairs: &[(String, String)]) -> String {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const FORM: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'*')
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_');
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, FORM),
+                    utf8_percent_encode(v, FORM)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// The content type of [`RequestBody::Form`].
+pub(crate) const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// A resolved `command` step.
 #[derive(Clone, Debug)]

@@ -30,8 +30,10 @@
 //! - [`Landing::Address`] (the `address` of tcp steps): an untrusted value must be a host name
 //!   or an IP address (letters, digits, `.`, `-`, `_`): it can never add a port.
 //! - [`Landing::Text`] (everything else: `argv` items, `env`, `cwd`, headers, bodies, queries,
-//!   instructions): written as it is. `argv` items are separate arguments, no shell reads
-//!   them; bodies are data; a header value with CR or LF is refused when the request is built.
+//!   prometheus `bearer`, `basic_auth`, `time` and `end`, instructions): written as it is.
+//!   `argv` items are separate arguments, no shell reads them; bodies and queries are data (a
+//!   query is form-encoded into the body); a header value with CR or LF, a `bearer` token with
+//!   one, is refused when the request is built (`basic_auth` is base64 in its header).
 
 use std::borrow::Cow;
 use std::cell::RefCell;

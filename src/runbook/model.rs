@@ -124,7 +124,8 @@ pub enum OnFail {
 #[derive(Clone, Debug)]
 pub enum Executor {
     Http(HttpSpec),
-    Prometheus(PrometheusSpec),
+    // Boxed: its templates (auth, range, time) make it several times the size of the rest.
+    Prometheus(Box<PrometheusSpec>),
     Statuspage(StatuspageSpec),
     Tcp(TcpSpec),
     Command(CommandSpec),
@@ -182,7 +183,32 @@ pub enum HttpBody {
 pub struct PrometheusSpec {
     pub url: Template,
     pub query: Template,
+    /// Request headers, values templated like an `http` step's.
+    pub headers: Vec<(String, Template)>,
+    /// A token sent as `Authorization: Bearer <token>`.
+    pub bearer: Option<Template>,
+    pub basic_auth: Option<BasicAuth>,
+    /// `range` and `step` together make a range query (`/api/v1/query_range`).
+    pub range: Option<RangeSpec>,
+    /// The evaluation time of an instant query: RFC 3339 or unix seconds.
+    pub time: Option<Template>,
     pub timeout: Option<Duration>,
+}
+
+/// `basic_auth: {username, password}` of a `prometheus` step.
+#[derive(Clone, Debug)]
+pub struct BasicAuth {
+    pub username: Template,
+    pub password: Template,
+}
+
+/// The window of a range query: `end - range` to `end`, a sample every `step`.
+#[derive(Clone, Debug)]
+pub struct RangeSpec {
+    pub range: Duration,
+    pub step: Duration,
+    /// RFC 3339 or unix seconds; now when absent.
+    pub end: Option<Template>,
 }
 
 #[derive(Clone, Debug)]

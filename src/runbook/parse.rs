@@ -63,7 +63,19 @@ pub(crate) const HTTP_KEYS: &[&str] = &[
     "insecure",
     "follow_redirects",
 ];
-pub(crate) const PROMETHEUS_KEYS: &[&str] = &["url", "query", "timeout"];
+pub(crate) const PROMETHEUS_KEYS: &[&str] = &[
+    "url",
+    "query",
+    "headers",
+    "bearer",
+    "basic_auth",
+    "range",
+    "step",
+    "end",
+    "time",
+    "timeout",
+];
+pub(crate) const BASIC_AUTH_KEYS: &[&str] = &["username", "password"];
 pub(crate) const STATUSPAGE_KEYS: &[&str] = &["url", "timeout"];
 pub(crate) const TCP_KEYS: &[&str] = &["address", "timeout"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["argv", "shell", "env", "cwd", "timeout"];

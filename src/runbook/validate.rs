@@ -450,6 +450,14 @@ pub fn step_templates(step: &Step) -> Vec<&Template> {
         Executor::Prometheus(p) => {
             out.push(&p.url);
             out.push(&p.query);
+            out.extend(p.headers.iter().map(|(_, t)| t));
+            out.extend(p.bearer.iter());
+            if let Some(basic) = &p.basic_auth {
+                out.push(&basic.username);
+                out.push(&basic.password);
+            }
+            out.extend(p.range.iter().filter_map(|r| r.end.as_ref()));
+            out.extend(p.time.iter());
         }
         Executor::Statuspage(s) => out.push(&s.url),
         Executor::Tcp(t) => out.push(&t.address),

@@ -396,6 +396,30 @@ pub fn response_json(
     }
 }
 
+/// An instant answer of [`response_json`] as a range query's: a `matrix` whose series each
+/// hold the one sample evaluated (a scalar becomes one series without labels, as Prometheus
+/// answers a range query of a scalar). The simulator keeps no history, so now is all it knows;
+/// errors pass unchanged.
+pub fn as_range(mut body: Value) -> Value {
+    let Some(data) = body.get_mut("data") else {
+        return body;
+    };
+    let kind = data["resultType"].as_str().map(str::to_string);
+    let series = match (kind.as_deref(), data["result"].take()) {
+        (Some("vector"), Value::Array(list)) => list
+            .into_iter()
+            .map(|mut s| json!({"metric": s["metric"].take(), "values": [s["value"].take()]}))
+            .collect(),
+        (Some("scalar"), sample) => vec![json!({"metric": {}, "values": [sample]})],
+        (_, other) => {
+            data["result"] = other;
+            return body;
+        }
+    };
+    *data = json!({"resultType": "matrix", "result": series});
+    body
+}
+
 /// The status codes of Prometheus's `web/api/v1` for each `errorType`.
 fn error_status(error_type: &str) -> u16 {
     match error_type {

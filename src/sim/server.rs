@@ -58,6 +58,10 @@ impl Sim {
             .route("/lb/{name}/", any(lb))
             .route("/lb/{name}/{*rest}", any(lb_rest))
             .route("/prometheus/api/v1/query", get(prom_get).post(prom_post))
+            .route(
+                "/prometheus/api/v1/query_range",
+                get(prom_range_get).post(prom_range_post),
+            )
             .route("/prometheus/metrics", get(metrics))
             .route("/status/{page}/api/v2/summary.json", get(status_summary))
             .route("/status/{page}/api/v2/status.json", get(status_status))
@@ -281,6 +285,12 @@ async fn lb_rest(
 }
 
 fn prom_answer(state: &AppState, query: Option<&String>) -> Response {
+    prom_answer_as(state, query, false)
+}
+
+/// The answer of an instant query, or of a range query: the simulator keeps no history, so a
+/// range query gets each series with the one sample it knows, now (see `promql::as_range`).
+fn prom_answer_as(state: &AppState, query: Option<&String>, range: bool) -> Response {
     let result = match query {
         Some(q) => {
             let samples = lock(&state.world).samples();
@@ -295,7 +305,10 @@ fn prom_answer(state: &AppState, query: Option<&String>) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let (status, body) = promql::response_json(&result, (now * 1000.0).round() / 1000.0);
+    let (status, mut body) = promql::response_json(&result, (now * 1000.0).round() / 1000.0);
+    if range {
+        body = promql::as_range(body);
+    }
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         axum::Json(body),
@@ -317,6 +330,22 @@ async fn prom_post(
 ) -> Response {
     let form: HashMap<String, String> = serde_urlencoded_pairs(&body);
     prom_answer(&state, form.get("query").or(params.get("query")))
+}
+
+async fn prom_range_get(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    prom_answer_as(&state, params.get("query"), true)
+}
+
+async fn prom_range_post(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded_pairs(&body);
+    prom_answer_as(&state, form.get("query").or(params.get("query")), true)
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body.

@@ -5,5 +5,7 @@
 mod haproxy;
 mod nginx;
 mod proxies;
+mod prometheus;
+mod prometheus_stack;
 mod smoke;
 mod stack;

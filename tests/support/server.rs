@@ -15,7 +15,7 @@
 //! - `/big/<bytes>`: 200 with a body of that many `a`s.
 //! - `/slow/<ms>`: answers 200 after `ms` milliseconds.
 //! - `/hang`: never answers (for an hour).
-//! - `.../api/v1/query`: a fake Prometheus; the `query` parameter picks the answer: a number
+//! - `.../api/v1/query`: a fake Prometheus; the `query` parameter (form or URL) picks the answer: a number
 //!   (one series with that value), `multi` (three series), `empty`, `scalar`, `bad...` (error
 //!   envelope, HTTP 400), anything else (one series with value 1).
 //! - `/pages/<kind>/api/v2/summary.json`: a fake Statuspage; `<kind>` is `ok`, `major`,
@@ -260,7 +260,10 @@ async fn handle(
         return (StatusCode::OK, "late").into_response();
     }
     if path.ends_with("/api/v1/query") {
-        let q = query_param(&query, "query").unwrap_or_default();
+        // Prometheus reads a POSTed form as it reads the URL's query string.
+        let q = query_param(&body_text, "query")
+            .or_else(|| query_param(&query, "query"))
+            .unwrap_or_default();
         return prometheus(&q);
     }
     if let Some(rest) = path.strip_prefix("/pages/")

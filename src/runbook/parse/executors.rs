@@ -12,19 +12,7 @@ pub(super) fn executor(
 ) -> Option<Executor> {
     match kind {
         "http" => http(checker, node, label).map(Executor::Http),
-        "prometheus" => {
-            let entries = checker.mapping(node, "`prometheus`", PROMETHEUS_KEYS)?;
-            let url = required(checker, entries, node, "prometheus", "url")
-                .and_then(|n| checker.template(n, "prometheus `url`"));
-            let query = required(checker, entries, node, "prometheus", "query")
-                .and_then(|n| checker.template(n, "prometheus `query`"));
-            let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "`timeout`"));
-            Some(Executor::Prometheus(PrometheusSpec {
-                url: url?,
-                query: query?,
-                timeout,
-            }))
-        }
+        "prometheus" => prometheus(checker, node).map(|p| Executor::Prometheus(Box::new(p))),
         "statuspage" => {
             if node.as_str().is_some() {
                 let url = checker.template(node, "statuspage url")?;
@@ -142,6 +130,125 @@ fn http(checker: &mut Checker, node: &Node, _label: &str) -> Option<HttpSpec> {
         spec.follow_redirects = checker.boolean(n, "`follow_redirects`").unwrap_or(true);
     }
     (checker.diagnostics.len() == before).then_some(spec)
+}
+
+/// Prometheus refuses a range query of more points per series than this (`exceeded maximum
+/// resolution of 11,000 points per timeseries`); caught here, before anything is sent.
+const MAX_RANGE_POINTS: u128 = 11_000;
+
+fn prometheus(checker: &mut Checker, node: &Node) -> Option<PrometheusSpec> {
+    let entries = checker.mapping(node, "`prometheus`", PROMETHEUS_KEYS)?;
+    let before = checker.diagnostics.len();
+    let url = required(checker, entries, node, "prometheus", "url")
+        .and_then(|n| checker.template(n, "prometheus `url`"));
+    let query = required(checker, entries, node, "prometheus", "query")
+        .and_then(|n| checker.template(n, "prometheus `query`"));
+    let headers = entry(entries, "headers")
+        .map(|n| checker.string_map(n, "header"))
+        .unwrap_or_default();
+    let bearer = entry(entries, "bearer").and_then(|n| checker.template(n, "prometheus `bearer`"));
+    let basic_auth = entry(entries, "basic_auth").and_then(|n| {
+        let fields = checker.mapping(n, "`basic_auth`", BASIC_AUTH_KEYS)?;
+        let username = required(checker, fields, n, "basic_auth", "username")
+            .and_then(|v| checker.template(v, "basic_auth `username`"));
+        let password = required(checker, fields, n, "basic_auth", "password")
+            .and_then(|v| checker.template(v, "basic_auth `password`"));
+        Some(BasicAuth {
+            username: username?,
+            password: password?,
+        })
+    });
+    // Each of these sets `Authorization`; two would send one of them and silently drop the other.
+    let authorization = headers
+        .iter()
+        .any(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
+    match (key(entries, "bearer"), key(entries, "basic_auth")) {
+        (Some(_), Some(k)) => checker.error_at_key(
+            k,
+            "`bearer` and `basic_auth` both set the `Authorization` header: use one",
+        ),
+        (Some(k), None) | (None, Some(k)) if authorization => checker.error_at_key(
+            k,
+            format!(
+                "`{}` sets the `Authorization` header, which `headers` sets too: use one",
+                k.name
+            ),
+        ),
+        _ => {}
+    }
+    let range = entry(entries, "range").and_then(|n| checker.duration(n, "prometheus `range`"));
+    let step = entry(entries, "step").and_then(|n| checker.duration(n, "prometheus `step`"));
+    let end = entry(entries, "end").and_then(|n| checker.template(n, "prometheus `end`"));
+    let time = entry(entries, "time").and_then(|n| checker.template(n, "prometheus `time`"));
+    let timeout =
+        entry(entries, "timeout").and_then(|n| checker.duration(n, "prometheus `timeout`"));
+    for (name, needs, example) in [
+        ("step", "range", "range: 15m"),
+        ("range", "step", "step: 30s"),
+        ("end", "range", "range: 15m"),
+    ] {
+        if let Some(k) = key(entries, name)
+            && key(entries, needs).is_none()
+        {
+            checker.error_at_key(
+                k,
+                format!(
+                    "`{name}` needs `{needs}`: a range query takes `range` and `step` (e.g. `{example}`)"
+                ),
+            );
+        }
+    }
+    if let (Some(_), Some(k)) = (key(entries, "range"), key(entries, "time")) {
+        checker.error_at_key(
+            k,
+            "`time` is the evaluation time of an instant query; a range query (`range`) ends at `end`",
+        );
+    }
+    for (name, value) in [("range", range), ("step", step)] {
+        if value.is_some_and(|d| d.is_zero())
+            && let Some(n) = entry(entries, name)
+        {
+            checker.error(n.pos, format!("prometheus `{name}` must be greater than 0"));
+        }
+    }
+    if let (Some(r), Some(s), Some(n)) = (range, step, entry(entries, "step"))
+        && !s.is_zero()
+        && r.as_nanos() / s.as_nanos() > MAX_RANGE_POINTS
+    {
+        // The smallest step Prometheus accepts for this range, in whole seconds from 1s up.
+        let mut least_ms = r.as_millis().div_ceil(MAX_RANGE_POINTS) as u64;
+        if least_ms > 1000 {
+            least_ms = least_ms.div_ceil(1000) * 1000;
+        }
+        let least = Duration::from_millis(least_ms);
+        checker.error(
+            n.pos,
+            format!(
+                "`range: {}` with `step: {}` asks Prometheus for {} points per series, and it refuses more than 11,000: make `step` at least {}",
+                duration::compact(r),
+                duration::compact(s),
+                r.as_nanos() / s.as_nanos(),
+                duration::compact(least),
+            ),
+        );
+    }
+    if checker.diagnostics.len() > before {
+        return None;
+    }
+    let range = match (range, step) {
+        (Some(range), Some(step)) => Some(RangeSpec { range, step, end }),
+        _ => None,
+    };
+    Some(PrometheusSpec {
+        url: url?,
+        query: query?,
+        headers,
+        bearer,
+        basic_auth,
+        range,
+        time,
+        timeout,
+    })
 }
 
 fn command(checker: &mut Checker, node: &Node) -> Option<CommandSpec> {
