@@ -38,8 +38,28 @@ pub fn render(runs: &Runs) -> Result<String, String> {
     if runs.runs.iter().any(|r| r.summary.duration_ms.is_some()) {
         junit.set_time(total);
     }
+    to_xml(&junit)
+}
+
+/// The document, as `junit-10.xsd` allows it (`runbook drill --junit` writes through it too).
+pub fn to_xml(junit: &JUnit) -> Result<String, String> {
     let xml = junit.to_string().map_err(|e| e.to_string())?;
     Ok(without_root_skipped(xml))
+}
+
+/// What CI reporters and the xUnit schema read on a suite: when it started (UTC, `xs:dateTime`
+/// without a zone, as the Ant/Jenkins schemas type `timestamp`) and on which host.
+pub fn stamp(suite: &mut TestSuite, started: Option<jiff::Timestamp>, actor: &str) {
+    if let Some(started) = started {
+        let utc = started.to_zoned(jiff::tz::TimeZone::UTC);
+        suite.extra.insert(
+            "timestamp".into(),
+            utc.strftime("%Y-%m-%dT%H:%M:%S").to_string().into(),
+        );
+    }
+    suite
+        .extra
+        .insert("hostname".into(), hostname(actor).into());
 }
 
 /// quick-junit always writes `skipped` on `<testsuites>`, an attribute `junit-10.xsd` does not
@@ -137,21 +157,11 @@ fn suite(report: &Report, shared: bool) -> TestSuite {
         case.set_system_out(format!("[{}] {summary}{}", row.step, retries(row)));
         suite.add_test_case(case);
     }
-    // What CI reporters and the xUnit schema read on a suite: how long the run took, when it
-    // started (UTC, `xs:dateTime` without a zone) and where.
+    // How long the run took, when it started and where.
     if let Some(ms) = report.summary.duration_ms {
         suite.set_time(Duration::from_millis(ms));
     }
-    if let Some(started) = report.started {
-        let utc = started.to_zoned(jiff::tz::TimeZone::UTC);
-        suite.extra.insert(
-            "timestamp".into(),
-            utc.strftime("%Y-%m-%dT%H:%M:%S").to_string().into(),
-        );
-    }
-    suite
-        .extra
-        .insert("hostname".into(), hostname(&report.actor).into());
+    stamp(&mut suite, report.started, &report.actor);
     if !run_id.is_empty() {
         suite.extra.insert("id".into(), run_id.into());
     }

@@ -51,7 +51,7 @@ fn render_run(report: &Report, tz: &TimeZone, place: Option<(usize, usize)>) -> 
     if place.is_some() {
         let _ = writeln!(
             out,
-            "run: {} ({})",
+            "run: {}, {}",
             report.run_ids.join(", "),
             report.outcome_text()
         );
