@@ -492,3 +492,52 @@ fn a_drill_and_a_real_run_are_reported_apart() {
         Some("runbook lb-502, db-failover")
     );
 }
+
+fn fixture(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/report")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn each_run_has_its_own_charts_and_a_resumed_run_stays_one() {
+    // Two runs of lb-502 half an hour apart; the second was blocked and resumed from a second
+    // file: two runs, not three.
+    let html = Test::new()
+        .args([
+            "timeline",
+            &fixture("lb-502-resumed.jsonl"),
+            &fixture("lb-502.jsonl"),
+            &fixture("lb-502-blocked.jsonl"),
+            "--format",
+            "html",
+            "--tz",
+            "America/New_York",
+        ])
+        .run()
+        .status(0)
+        .stdout;
+    let doc = scraper::Html::parse_document(&html);
+    assert!(doc.errors.is_empty(), "{:?}", doc.errors);
+    let sel = |css: &str| scraper::Selector::parse(css).unwrap();
+    let sections: Vec<_> = doc.select(&sel("section")).collect();
+    assert_eq!(sections.len(), 2, "{html}");
+    // The first run took 1.9 s, the second (blocked at 08:30, resumed at 09:20) about 50
+    // minutes: each chart's time axis spans its own run, not both.
+    let ends: Vec<Vec<String>> = sections
+        .iter()
+        .map(|s| {
+            s.select(&sel("svg"))
+                .map(|svg| svg.select(&sel("text")).last().unwrap().text().collect())
+                .collect()
+        })
+        .collect();
+    assert_eq!(ends[0], ["1.9 s"; 4], "{html}");
+    assert_eq!(ends[1].len(), 4, "{html}");
+    assert!(ends[1].iter().all(|e| e.starts_with("50m")), "{ends:?}");
+    let second: String = sections[1].text().collect();
+    assert!(second.contains("run resumed by alice@oncall"), "{second}");
+    assert!(second.contains("20201116T133005Z-7a3f21"), "{second}");
+}

@@ -239,3 +239,27 @@ fn hostname(actor: &str) -> String {
         _ => "unknown".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the root's own `skipped` goes: not a suite's, nor text in a name that looks like it.
+    #[test]
+    fn the_root_loses_only_its_skipped_attribute() {
+        let mut junit = JUnit::new(r#"runbook x skipped="9" > y"#);
+        let mut suite = TestSuite::new("runbook.x");
+        suite.add_test_case(TestCase::new("01 a", TestCaseStatus::skipped()));
+        junit.add_test_suite(suite);
+        let xml = to_xml(&junit).unwrap();
+        let root = xml.lines().nth(1).unwrap();
+        assert_eq!(
+            root,
+            r#"<testsuites name="runbook x skipped=&quot;9&quot; &gt; y" tests="1" failures="0" errors="0">"#
+        );
+        assert!(
+            xml.contains(r#"<testsuite name="runbook.x" tests="1" skipped="1""#),
+            "{xml}"
+        );
+    }
+}
