@@ -143,7 +143,7 @@ fn two_runbooks_get_a_section_each_named_by_its_runbook() {
     assert_eq!(runs.len(), 2, "{md}");
     let (first, second) = (runs[0], runs[1]);
     assert!(
-        first.starts_with("## 1. Fail the database over to the replica\n"),
+        first.starts_with("## 1. `db-failover`: Fail the database over to the replica\n"),
         "{first}"
     );
     assert!(
@@ -165,7 +165,7 @@ fn two_runbooks_get_a_section_each_named_by_its_runbook() {
     assert!(first.contains("| Actions taken | 0 |"), "{first}");
 
     assert!(
-        second.starts_with("## 2. Flush the edge cache\n"),
+        second.starts_with("## 2. `cache-flush`: Flush the edge cache\n"),
         "{second}"
     );
     assert!(second.contains("run of `cache-flush` started"), "{second}");
@@ -247,9 +247,12 @@ fn two_runbooks_get_a_section_each_named_by_its_runbook() {
     };
     assert_eq!(
         heading(&sections[0]),
-        "1. Fail the database over to the replica"
+        "1. db-failover: Fail the database over to the replica"
     );
-    assert_eq!(heading(&sections[1]), "2. Flush the edge cache");
+    assert_eq!(
+        heading(&sections[1]),
+        "2. cache-flush: Flush the edge cache"
+    );
     let body0 = text_of(&sections[0]);
     let body1 = text_of(&sections[1]);
     assert!(body0.contains("[primary_health] PASSED") && !body0.contains("hit_ratio"));

@@ -148,10 +148,10 @@ pub fn render(runs: &Runs, tz: &TimeZone) -> String {
             for (i, report) in runs.runs.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "<section id=\"run-{}\">\n<h2>{}. {}</h2>",
-                    i + 1,
-                    i + 1,
-                    xml(&report.title_or_name())
+                    "<section id=\"run-{n}\">\n<h2>{n}. <code>{}</code>: {}</h2>",
+                    xml(report.name()),
+                    xml(&report.title_or_name()),
+                    n = i + 1,
                 );
                 run(&mut out, report, tz, 3);
                 let _ = writeln!(out, "</section>");

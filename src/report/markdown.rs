@@ -1,6 +1,7 @@
 //! The postmortem timeline in the Google SRE style: a date header with its zone, one line per
 //! event, milestones in bold, then the incident's key durations. Several runs get a table of
-//! the runs, then a section each (`## 1. <title>`), the same document one heading level down.
+//! the runs, then a section each (``## 1. `<name>`: <title>``), the same document one heading
+//! level down.
 
 use std::fmt::Write as _;
 
@@ -44,7 +45,14 @@ pub fn render(runs: &Runs, tz: &TimeZone) -> String {
     }
     for (i, report) in runs.runs.iter().enumerate() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "## {}. {}", i + 1, escape(&report.title_or_name()));
+        // Named by its runbook and its title: two runbooks may share a title.
+        let _ = writeln!(
+            out,
+            "## {}. `{}`: {}",
+            i + 1,
+            report.name(),
+            escape(&report.title_or_name())
+        );
         run(&mut out, report, tz, "###");
     }
     out
