@@ -318,7 +318,9 @@ fn two_runs_merge_in_time_order() {
 
 // ------------------------------------------------------------------ junit
 
-/// The `<testcase>` elements of a JUnit document, which must parse as XML.
+/// The `<testcase>` elements of a JUnit document, which must parse as XML: classname, name,
+/// time and the verdict (`failure`, `error` or `skipped` with its message and text; earlier
+/// attempts, `flakyFailure` and `rerunFailure`, do not change it).
 fn testcases(xml: &str) -> Vec<(String, String, String, String)> {
     let doc = roxmltree::Document::parse(xml)
         .unwrap_or_else(|e| panic!("JUnit is not XML ({e}):\n{xml}"));
@@ -328,7 +330,9 @@ fn testcases(xml: &str) -> Vec<(String, String, String, String)> {
             let attr = |a| n.attribute(a).unwrap_or_default().to_string();
             let status = n
                 .children()
-                .filter(|c| c.is_element() && !c.has_tag_name("system-out"))
+                .filter(|c| {
+                    c.is_element() && ["failure", "error", "skipped"].contains(&c.tag_name().name())
+                })
                 .map(|c| {
                     format!(
                         "{} {} {}",
@@ -386,6 +390,16 @@ fn junit_has_one_testcase_per_step() {
         assert!(by_number(skipped).3.starts_with("skipped"), "{xml}");
     }
     assert_eq!(by_number(13).2, "1.216", "verify_launchpad took 1216 ms");
+    // verify_launchpad passed on its second attempt: the first is a flakyFailure, and the
+    // output says so for readers that show only the output.
+    assert!(
+        xml.contains(
+            "<system-out>[verify_launchpad] 200 x60, p95 14 ms\npassed on attempt 2; earlier \
+             attempts: attempt 1 failed: 502 rate 40% (24/60), p95 14 ms</system-out>"
+        ),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<flakyFailure ").count(), 1, "{xml}");
     assert_eq!(
         cases.iter().filter(|c| c.3.is_empty()).count(),
         9,

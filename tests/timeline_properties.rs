@@ -108,12 +108,18 @@ fn event() -> impl Strategy<Value = Event> {
         ),
         (
             (s(), any::<u32>(), outcome(), s()),
-            (vec(s(), 0..3), json_map(), any::<u64>(), any::<u64>())
+            (
+                vec(s(), 0..3),
+                json_map(),
+                any::<u64>(),
+                any::<u64>(),
+                proptest::option::of(any::<u32>())
+            )
         )
             .prop_map(
                 |(
                     (step, attempt, outcome, summary),
-                    (failures, data, duration_ms, next_delay_ms),
+                    (failures, data, duration_ms, next_delay_ms, attempts),
                 )| {
                     Event::StepAttempt {
                         step,
@@ -124,6 +130,7 @@ fn event() -> impl Strategy<Value = Event> {
                         data,
                         duration_ms,
                         next_delay_ms,
+                        attempts,
                     }
                 }
             ),

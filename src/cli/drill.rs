@@ -98,6 +98,7 @@ pub fn drill(args: DrillArgs) -> Exit {
         RunbookSource::Embedded { name, .. } => name.clone(),
     };
     let quiet = args.all;
+    let started = jiff::Timestamp::now();
     let mut verdicts = Vec::new();
     for scenario in scenarios {
         if !quiet {
@@ -119,7 +120,7 @@ pub fn drill(args: DrillArgs) -> Exit {
         }
     }
     if let Some(path) = &args.junit
-        && let Err(e) = write_junit(path, &runbook_name, &verdicts)
+        && let Err(e) = write_junit(path, &runbook_name, &verdicts, started)
     {
         super::error(format!("cannot write {}: {e}", path.display()));
         return Exit::Failed;
@@ -420,7 +421,12 @@ fn print_table(verdicts: &[Verdict]) {
     }
 }
 
-fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Result<()> {
+fn write_junit(
+    path: &Path,
+    runbook: &str,
+    verdicts: &[Verdict],
+    started: jiff::Timestamp,
+) -> std::io::Result<()> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("runbook drill");
     let mut suite = TestSuite::new(format!("drill {runbook}"));
@@ -462,11 +468,15 @@ fn write_junit(path: &Path, runbook: &str, verdicts: &[Verdict]) -> std::io::Res
         case.set_system_out(out.join("\n"));
         suite.add_test_case(case);
     }
+    let time = verdicts.iter().map(|v| v.elapsed).sum();
+    suite.set_time(time);
+    crate::report::junit::stamp(&mut suite, Some(started), &super::actor());
     report.add_test_suite(suite);
+    report.set_time(time);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let xml = report.to_string().map_err(std::io::Error::other)?;
+    let xml = crate::report::junit::to_xml(&report).map_err(std::io::Error::other)?;
     std::fs::write(path, xml)
 }
 

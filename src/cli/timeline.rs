@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use jiff::tz::TimeZone;
 
 use crate::exit::Exit;
-use crate::report::{self, Report};
+use crate::report::{self, Runs};
 
 /// `runbook timeline` arguments.
 #[derive(Debug, clap::Args)]
 pub struct TimelineArgs {
-    /// Timeline files (several are merged in time order: resumed runs, a drill's).
+    /// Timeline files: a resumed run's files are one run; several runs are shown one by one,
+    /// in the order they started, each under its runbook's name.
     #[arg(required = true, value_name = "TIMELINE")]
     pub timelines: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
@@ -40,7 +41,7 @@ pub fn timeline(args: TimelineArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let report = match Report::load(&args.timelines) {
+    let report = match Runs::load(&args.timelines) {
         Ok(r) => r,
         Err(e) => {
             super::error(e);
@@ -83,7 +84,7 @@ pub fn timeline(args: TimelineArgs) -> Exit {
 
 /// Renders a report in a format. Every format but JSON has its control characters shown
 /// escaped: none of them writes one itself, so any there came from a system.
-pub fn render(report: &Report, format: Format, tz: &TimeZone) -> Result<String, String> {
+pub fn render(report: &Runs, format: Format, tz: &TimeZone) -> Result<String, String> {
     let text = match format {
         Format::Text => report::text::render(report, tz),
         Format::Markdown => report::markdown::render(report, tz),
@@ -96,7 +97,7 @@ pub fn render(report: &Report, format: Format, tz: &TimeZone) -> Result<String, 
 
 /// Writes the JUnit report of a finished run (`run --junit`).
 pub fn write_junit(timeline: &std::path::Path, path: &std::path::Path) -> Result<(), String> {
-    let report = Report::load(&[timeline])?;
+    let report = Runs::load(&[timeline])?;
     let xml = crate::escape::controls(&report::junit::render(&report)?).into_owned();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)

@@ -421,6 +421,7 @@ impl Engine {
                 data: attempt.fields.clone(),
                 duration_ms: 0,
                 next_delay_ms: delay.as_millis() as u64,
+                attempts: Some(attempts),
             }) {
                 return Finish::simple(Outcome::Error, e.to_string());
             }

@@ -1,5 +1,7 @@
 //! One self-contained HTML page (no external assets, works offline): the summary, a chart of
 //! the error rate (`rate_error`: what users saw fail, 5xx or no answer at all) and p95 latency of every endpoint sampled more than once, and the timeline.
+//! Several runs get a table of the runs, then a section each with its own summary, charts on
+//! its own time axis, and timeline.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,7 +10,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::lines::{Kind, lines};
-use super::model::{Report, human_ms};
+use super::model::{Report, human_ms, local};
+use super::runs::Runs;
 use super::svg::{Marker, chart, xml};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
@@ -100,20 +103,70 @@ pub fn charts(report: &Report) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn render(report: &Report, tz: &TimeZone) -> String {
-    let title = report.title_or_name();
+pub fn render(runs: &Runs, tz: &TimeZone) -> String {
+    let title = match runs.single() {
+        Some(report) => format!("Timeline: {}", report.title_or_name()),
+        None => format!("Timelines: {} runs", runs.runs.len()),
+    };
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Timeline: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         xml(&title)
     );
-    let _ = writeln!(out, "<h1>Timeline: {}</h1>", xml(&title));
+    let _ = writeln!(out, "<h1>{}</h1>", xml(&title));
+    match runs.single() {
+        Some(report) => run(&mut out, report, tz, 2),
+        None => {
+            // A table of the runs, then a section each with its own charts: a drill and the
+            // real incident hours apart would share no useful time axis.
+            let _ = writeln!(
+                out,
+                "<table>\n<tr><th>#</th><th>Runbook</th><th>Title</th><th>Run</th><th>Started</th><th>Outcome</th></tr>"
+            );
+            for (i, report) in runs.runs.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "<tr><td><a href=\"#run-{n}\">{n}</a></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    xml(report.name()),
+                    xml(&report.title_or_name()),
+                    report
+                        .run_ids
+                        .iter()
+                        .map(|r| format!("<code>{}</code>", xml(r)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    xml(&report.started.map_or_else(
+                        || "-".to_string(),
+                        |t| local(t, tz).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+                    )),
+                    xml(&report.outcome_text()),
+                    n = i + 1,
+                );
+            }
+            let _ = writeln!(out, "</table>");
+            for (i, report) in runs.runs.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "<section id=\"run-{n}\">\n<h2>{n}. <code>{}</code>: {}</h2>",
+                    xml(report.name()),
+                    xml(&report.title_or_name()),
+                    n = i + 1,
+                );
+                run(&mut out, report, tz, 3);
+                let _ = writeln!(out, "</section>");
+            }
+        }
+    }
+    let _ = writeln!(out, "</body>\n</html>");
+    out
+}
+
+/// One run after its title; `h` is the level of its section headings, the dates one below.
+fn run(out: &mut String, report: &Report, tz: &TimeZone, h: u8) {
+    let d = h + 1;
     let s = &report.summary;
-    let outcome = s
-        .outcome
-        .map(|o| format!("{} (exit {})", o.as_str(), s.exit_code.unwrap_or_default()))
-        .unwrap_or_else(|| "unfinished".into());
+    let outcome = report.outcome_text();
     let _ = writeln!(
         out,
         "<p>Runbook <code>{}</code>{}; run {}; outcome <strong>{}</strong>.</p>",
@@ -131,7 +184,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
             .join(", "),
         xml(&outcome)
     );
-    let _ = writeln!(out, "<h2>Summary</h2>\n<table>");
+    let _ = writeln!(out, "<h{h}>Summary</h{h}>\n<table>");
     for (k, v) in [
         ("Time to detect", human_ms(s.time_to_detect_ms)),
         ("Time to mitigate", human_ms(s.time_to_mitigate_ms)),
@@ -145,7 +198,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
     let _ = writeln!(out, "</table>");
     let charts = charts(report);
     if !charts.is_empty() {
-        let _ = writeln!(out, "<h2>Error rate and latency</h2>");
+        let _ = writeln!(out, "<h{h}>Error rate and latency</h{h}>");
         for (caption, svg) in charts {
             let _ = writeln!(
                 out,
@@ -154,7 +207,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
             );
         }
     }
-    let _ = writeln!(out, "<h2>Timeline</h2>");
+    let _ = writeln!(out, "<h{h}>Timeline</h{h}>");
     // A new header when the date or the zone's name changes (EDT to EST in the autumn).
     let mut date = String::new();
     let mut zone = String::new();
@@ -168,7 +221,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
             zone = line.zone.clone();
             let _ = writeln!(
                 out,
-                "<h3>{} (all times {})</h3>\n<div class=\"t\">",
+                "<h{d}>{} (all times {})</h{d}>\n<div class=\"t\">",
                 xml(&line.date),
                 xml(&line.zone)
             );
@@ -200,6 +253,4 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
     if open {
         let _ = writeln!(out, "</div>");
     }
-    let _ = writeln!(out, "</body>\n</html>");
-    out
 }

@@ -1,16 +1,70 @@
 //! The postmortem timeline in the Google SRE style: a date header with its zone, one line per
-//! event, milestones in bold, then the incident's key durations.
+//! event, milestones in bold, then the incident's key durations. Several runs get a table of
+//! the runs, then a section each (``## 1. `<name>`: <title>``), the same document one heading
+//! level down.
 
 use std::fmt::Write as _;
 
 use jiff::tz::TimeZone;
 
 use super::lines::{Kind, lines};
-use super::model::{Report, human_ms};
+use super::model::{Report, human_ms, local};
+use super::runs::Runs;
 
-pub fn render(report: &Report, tz: &TimeZone) -> String {
+pub fn render(runs: &Runs, tz: &TimeZone) -> String {
+    if let Some(report) = runs.single() {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Timeline: {}", escape(&report.title_or_name()));
+        run(&mut out, report, tz, "##");
+        return out;
+    }
     let mut out = String::new();
-    let _ = writeln!(out, "# Timeline: {}", escape(&report.title_or_name()));
+    let _ = writeln!(out, "# Timelines: {} runs", runs.runs.len());
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| # | Runbook | Title | Run | Started | Outcome |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for (i, report) in runs.runs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} |",
+            i + 1,
+            cell(report.name()),
+            cell(&report.title_or_name()),
+            report
+                .run_ids
+                .iter()
+                .map(|r| format!("`{}`", cell(r)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.started.map_or_else(
+                || "-".to_string(),
+                |t| local(t, tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
+            ),
+            report.outcome_text()
+        );
+    }
+    for (i, report) in runs.runs.iter().enumerate() {
+        let _ = writeln!(out);
+        // Named by its runbook and its title: two runbooks may share a title.
+        let _ = writeln!(
+            out,
+            "## {}. `{}`: {}",
+            i + 1,
+            report.name(),
+            escape(&report.title_or_name())
+        );
+        run(&mut out, report, tz, "###");
+    }
+    out
+}
+
+/// A table cell: a `|` would end it.
+fn cell(text: &str) -> String {
+    escape(text).replace('|', "\\|")
+}
+
+/// One run after its title; `h` is the level of its date and summary headings.
+fn run(out: &mut String, report: &Report, tz: &TimeZone, h: &str) {
     let _ = writeln!(out);
     let mut facts = vec![format!("Runbook `{}`", report.name())];
     if !report.file.is_empty() {
@@ -43,7 +97,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
             date = line.date.clone();
             zone = line.zone.clone();
             let _ = writeln!(out);
-            let _ = writeln!(out, "## {} (all times {})", line.date, line.zone);
+            let _ = writeln!(out, "{h} {} (all times {})", line.date, line.zone);
             let _ = writeln!(out);
         }
         let text = match &line.kind {
@@ -64,7 +118,7 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
     }
     let s = &report.summary;
     let _ = writeln!(out);
-    let _ = writeln!(out, "## Summary");
+    let _ = writeln!(out, "{h} Summary");
     let _ = writeln!(out);
     let _ = writeln!(out, "| | |");
     let _ = writeln!(out, "|---|---|");
@@ -91,7 +145,6 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
         out,
         "Times to detect, mitigate and resolve are measured from the start of the run to the first `detected`, `mitigated` and `resolved` milestone."
     );
-    out
 }
 
 /// Keeps free text from turning into HTML when rendered: `<` before a letter, `/` or `!`

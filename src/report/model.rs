@@ -1,20 +1,21 @@
 //! One or more timelines read into what every report needs: the events in time order, one row
 //! per step entry, milestones, notes, and the incident's key durations.
 
-use std::path::Path;
+use std::collections::HashMap;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use crate::timeline::{Event, Outcome, Record, RunOutcome, reader};
+use crate::timeline::{Event, Outcome, Record, RunOutcome};
 
-/// A step as it finished (one row per entry: a retried or revisited step has several).
+/// A step as it finished (one row per entry: a revisited step has several).
 #[derive(Clone, Debug, Serialize)]
 pub struct StepRow {
-    /// 1-based, in the order the steps finished.
+    /// 1-based, in the order the steps of its run finished.
     pub number: usize,
+    pub run_id: String,
     pub step: String,
     pub title: String,
     pub outcome: Outcome,
@@ -27,11 +28,28 @@ pub struct StepRow {
     pub action: bool,
     pub decided_by: Option<String>,
     pub phase: String,
+    /// The attempts of this entry that did not pass before the one that finished it (`retry`);
+    /// the JSON has them as `step_attempt` events already.
+    #[serde(skip)]
+    pub earlier: Vec<Attempt>,
+    /// How many attempts `retry` allowed, when the timeline recorded it.
+    #[serde(skip)]
+    pub attempts_allowed: Option<u32>,
+}
+
+/// An attempt of a retried step that did not pass.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub outcome: Outcome,
+    pub summary: String,
+    pub failures: Vec<String>,
 }
 
 /// A milestone or a note.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mark {
+    pub run_id: String,
     #[serde(serialize_with = "rfc3339_ms")]
     pub ts: Timestamp,
     pub text: String,
@@ -55,7 +73,8 @@ pub struct Summary {
     pub exit_code: Option<i32>,
 }
 
-/// Everything the reports render.
+/// One run as the reports render it: its events (a resumed run's from all its files), steps,
+/// milestones, notes and key durations.
 #[derive(Clone, Debug)]
 pub struct Report {
     pub runbook: String,
@@ -69,6 +88,8 @@ pub struct Report {
     pub milestones: Vec<Mark>,
     pub notes: Vec<Mark>,
     pub started: Option<Timestamp>,
+    /// The time of the run's last event.
+    pub ended: Option<Timestamp>,
     pub summary: Summary,
 }
 
@@ -90,15 +111,7 @@ fn ts_of(record: &Record) -> Option<Timestamp> {
 }
 
 impl Report {
-    /// Reads and merges timelines (several runs, or a resumed run's files) in time order.
-    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Report, String> {
-        let mut events = Vec::new();
-        for path in paths {
-            events.extend(reader::read(path.as_ref())?.records);
-        }
-        Ok(Report::from_records(events))
-    }
-
+    /// The report of one run's events (callers split several runs by `run_id`: see `Runs`).
     pub fn from_records(mut events: Vec<Record>) -> Report {
         // Time order; a run's own sequence breaks ties (events within a millisecond).
         events.sort_by(|a, b| (ts_of(a), &a.run_id, a.seq).cmp(&(ts_of(b), &b.run_id, b.seq)));
@@ -114,9 +127,13 @@ impl Report {
             milestones: Vec::new(),
             notes: Vec::new(),
             started: None,
+            ended: None,
             summary: Summary::default(),
         };
         let mut last_ts = None;
+        // Attempts that did not pass, by step, until the entry that they belong to finishes.
+        let mut attempts: HashMap<&str, Vec<Attempt>> = HashMap::new();
+        let mut allowed: HashMap<&str, u32> = HashMap::new();
         for record in &events {
             if !report.run_ids.contains(&record.run_id) {
                 report.run_ids.push(record.run_id.clone());
@@ -140,6 +157,25 @@ impl Report {
                     report.actor = actor.clone();
                     report.mode = mode.clone();
                 }
+                Event::StepAttempt {
+                    step,
+                    attempt,
+                    outcome,
+                    summary,
+                    failures,
+                    attempts: of,
+                    ..
+                } => {
+                    attempts.entry(step).or_default().push(Attempt {
+                        attempt: *attempt,
+                        outcome: *outcome,
+                        summary: summary.clone(),
+                        failures: failures.clone(),
+                    });
+                    if let Some(of) = of {
+                        allowed.insert(step, *of);
+                    }
+                }
                 Event::StepFinished {
                     step,
                     title,
@@ -155,6 +191,7 @@ impl Report {
                 } => {
                     report.steps.push(StepRow {
                         number: report.steps.len() + 1,
+                        run_id: record.run_id.clone(),
                         step: step.clone(),
                         title: title.clone(),
                         outcome: *outcome,
@@ -166,6 +203,8 @@ impl Report {
                         action: *action,
                         decided_by: decided_by.clone(),
                         phase: phase.clone(),
+                        earlier: attempts.remove(step.as_str()).unwrap_or_default(),
+                        attempts_allowed: allowed.remove(step.as_str()),
                     });
                 }
                 Event::Milestone {
@@ -173,12 +212,14 @@ impl Report {
                     step,
                     actor,
                 } => report.milestones.push(Mark {
+                    run_id: record.run_id.clone(),
                     ts,
                     text: milestone.clone(),
                     actor: actor.clone(),
                     step: step.clone(),
                 }),
                 Event::Note { text, actor, step } => report.notes.push(Mark {
+                    run_id: record.run_id.clone(),
                     ts,
                     text: text.clone(),
                     actor: actor.clone(),
@@ -194,6 +235,7 @@ impl Report {
             }
         }
         report.events = events;
+        report.ended = last_ts;
         let since_start = |name: &str| {
             let start = report.started?;
             let mark = report
@@ -242,6 +284,18 @@ impl Report {
                 .unwrap_or("runbook")
         } else {
             &self.runbook
+        }
+    }
+
+    /// `completed (exit 0)`, or `unfinished` for a run without `run_finished`.
+    pub fn outcome_text(&self) -> String {
+        match self.summary.outcome {
+            Some(o) => format!(
+                "{} (exit {})",
+                o.as_str(),
+                self.summary.exit_code.unwrap_or_default()
+            ),
+            None => "unfinished".into(),
         }
     }
 

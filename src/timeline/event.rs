@@ -64,6 +64,10 @@ pub enum Event {
         data: Map<String, Json>,
         duration_ms: u64,
         next_delay_ms: u64,
+        /// How many attempts `retry` allows in all, the first included (absent in timelines
+        /// written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
     },
     StepFinished {
         step: String,

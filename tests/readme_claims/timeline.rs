@@ -141,6 +141,7 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
                 "data",
                 "duration_ms",
                 "next_delay_ms",
+                "attempts",
             ],
         ),
         ("note", &["text", "actor"]),
