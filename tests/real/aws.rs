@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value as Json, json};
 
-use super::moto::{Moto, REGION, SECRET_ACCESS_KEY};
+use super::moto::{ACCESS_KEY_ID, Moto, REGION, SECRET_ACCESS_KEY};
 use crate::support::{Output, Test};
 
 fn repo(rel: &str) -> PathBuf {
@@ -237,7 +237,8 @@ fn the_aws_alb_runbook_re_registers_the_lost_targets_in_moto_and_verifies() {
 
     // The calls reached moto: the target group holds exactly the group's instances.
     assert_eq!(stack.targets(&moto), healthy(&stack.fleet));
-    out.no_secret_anywhere(SECRET_ACCESS_KEY);
+    out.no_secret_anywhere(SECRET_ACCESS_KEY)
+        .no_secret_anywhere(ACCESS_KEY_ID);
 }
 
 fn sorted_pairs(pairs: &[(&String, &str)]) -> Vec<(String, String)> {
@@ -250,7 +251,7 @@ fn sorted_pairs(pairs: &[(&String, &str)]) -> Vec<(String, String)> {
 }
 
 #[test]
-fn without_yes_the_aws_alb_runbook_diagnoses_and_changes_nothing_in_moto() {
+fn without_yes_or_in_a_dry_run_the_aws_alb_runbook_changes_nothing_in_moto() {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let stack = build_stack(&moto, CPU_PERCENT, Some(&ELB_502_PER_MINUTE));
@@ -263,6 +264,25 @@ fn without_yes_the_aws_alb_runbook_diagnoses_and_changes_nothing_in_moto() {
     out.not_started("register_missing_targets");
     assert_eq!(out.events("run_finished")[0]["outcome"], "blocked");
     assert_eq!(stack.targets(&moto), before, "moto changed without --yes");
+
+    // A dry run shows the calls it would make, skips the verification and completes.
+    let out = stack.run(&moto, "no", &["--dry-run"]).status(0);
+    let summary = out.finished("register_missing_targets")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        summary.contains(&format!(
+            "would $ aws elbv2 register-targets --region {REGION} --target-group-arn {} --targets '[{{\"Id\": \"",
+            stack.target_group_arn
+        )) && summary.ends_with("(and each of 2 items)"),
+        "{summary}"
+    );
+    out.outcome("deregister_stale_targets", "dry_run");
+    out.outcome("escalate", "skipped");
+    out.outcome("require_remediation", "passed");
+    out.outcome("verify_targets", "skipped");
+    assert_eq!(stack.targets(&moto), before, "moto changed in a dry run");
 }
 
 #[test]
