@@ -265,8 +265,10 @@ fn without_yes_or_in_a_dry_run_the_aws_alb_runbook_changes_nothing_in_moto() {
     assert_eq!(out.events("run_finished")[0]["outcome"], "blocked");
     assert_eq!(stack.targets(&moto), before, "moto changed without --yes");
 
-    // A dry run shows the calls it would make, skips the verification and completes.
-    let out = stack.run(&moto, "no", &["--dry-run"]).status(0);
+    // A dry run shows the calls it would make, skips the verification and completes. With an
+    // open AWS issue the targets are still re-registered (in 2020 the refresh fixed it despite
+    // the provider's trouble) and the case with AWS is opened too.
+    let out = stack.run(&moto, "yes", &["--dry-run"]).status(0);
     let summary = out.finished("register_missing_targets")["summary"]
         .as_str()
         .unwrap()
@@ -279,7 +281,8 @@ fn without_yes_or_in_a_dry_run_the_aws_alb_runbook_changes_nothing_in_moto() {
         "{summary}"
     );
     out.outcome("deregister_stale_targets", "dry_run");
-    out.outcome("escalate", "skipped");
+    out.outcome("instance_refresh", "skipped");
+    out.outcome("escalate", "passed");
     out.outcome("require_remediation", "passed");
     out.outcome("verify_targets", "skipped");
     assert_eq!(stack.targets(&moto), before, "moto changed in a dry run");
