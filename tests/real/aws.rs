@@ -326,7 +326,7 @@ fn at_the_autoscale_threshold_the_aws_alb_runbook_escalates_and_fails_without_ac
 }
 
 #[test]
-fn a_healthy_stack_passes_the_aws_alb_runbook_without_any_action() {
+fn a_healthy_stack_passes_the_aws_alb_runbook_without_any_action_and_a_wrong_group_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let stack = build_stack(&moto, CPU_PERCENT, None);
@@ -352,6 +352,23 @@ fn a_healthy_stack_passes_the_aws_alb_runbook_without_any_action() {
     ] {
         out.outcome(step, "skipped");
     }
+    assert_eq!(stack.targets(&moto), before);
+
+    // A group that does not exist is a mistake in the vars, said as such: AWS answers it with
+    // no group, not with an error.
+    let out = stack
+        .run(
+            &moto,
+            "no",
+            &["--yes", "--var", "auto_scaling_group=launchpad-old"],
+        )
+        .status(1);
+    assert_eq!(
+        out.finished("fleet")["failures"][0],
+        "expected json.name == vars.auto_scaling_group, got json.name = null, \
+         vars.auto_scaling_group = \"launchpad-old\""
+    );
+    out.not_started("confirm_outage");
     assert_eq!(stack.targets(&moto), before);
 }
 
