@@ -153,6 +153,15 @@ fn healthy(ids: &[String]) -> Vec<(String, String)> {
     all
 }
 
+fn sorted_pairs(pairs: &[(&String, &str)]) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(id, state)| (id.to_string(), state.to_string()))
+        .collect();
+    all.sort();
+    all
+}
+
 #[test]
 fn the_aws_alb_runbook_re_registers_the_lost_targets_in_moto_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,15 +248,6 @@ fn the_aws_alb_runbook_re_registers_the_lost_targets_in_moto_and_verifies() {
     assert_eq!(stack.targets(&moto), healthy(&stack.fleet));
     out.no_secret_anywhere(SECRET_ACCESS_KEY)
         .no_secret_anywhere(ACCESS_KEY_ID);
-}
-
-fn sorted_pairs(pairs: &[(&String, &str)]) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(id, state)| (id.to_string(), state.to_string()))
-        .collect();
-    all.sort();
-    all
 }
 
 #[test]
