@@ -95,11 +95,11 @@ fn every_runbook_and_scenario_in_the_repository_matches_its_schema() {
     let scenario_schema = validator(&schema(&["--scenario"]));
     let mut checked = Vec::new();
 
-    for file in yaml_files(&repo("runbooks")) {
-        // Example vars files for the runbooks (one per environment), not runbooks.
-        if file.starts_with(repo("runbooks/vars")) {
-            continue;
-        }
+    // runbooks/vars/ holds example `--vars` files, not runbooks (tests/real/aws.rs and tests/real/proxies.rs check them).
+    for file in yaml_files(&repo("runbooks"))
+        .into_iter()
+        .filter(|f| !f.starts_with(repo("runbooks/vars")))
+    {
         let text = std::fs::read_to_string(&file).unwrap();
         if let Err(e) = runbook::runbook::load(&file) {
             panic!("{} is not a valid runbook:\n{}", file.display(), e.render());

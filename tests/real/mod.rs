@@ -2,6 +2,8 @@
 //! Prometheus with node_exporter, moto's AWS API), each started by the test on 127.0.0.1 with
 //! its own configuration in the test's temporary directory (see `support::Daemon`).
 
+mod aws;
+mod moto;
 mod haproxy;
 mod nginx;
 mod proxies;
