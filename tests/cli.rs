@@ -676,3 +676,33 @@ fn no_colour_on_a_terminal_with_no_color_set() {
         .stdout_line(&["PASSED", "one"]);
     assert!(!has_colour(&out.stdout), "{:?}", out.stdout);
 }
+
+#[test]
+fn printing_commands_end_quietly_when_their_reader_goes_away() {
+    // `runbook show FILE | head`: the reader is gone before the output is written. Every write
+    // fails; the command must end like `cat` does (SIGPIPE, 141 in the shell), not panic.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for args in [
+        vec!["show", "runbooks/aws-alb-502.yaml"],
+        vec!["list", "runbooks"],
+        vec!["schema"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = clean_command(repo)
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            output.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?} ended with {:?}; stderr: {stderr}",
+            output.status
+        );
+    }
+}

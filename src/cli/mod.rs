@@ -5,6 +5,7 @@ mod generate;
 mod hangup;
 mod inputs;
 mod inspect;
+mod pipe;
 mod run;
 mod sim;
 mod timeline;
@@ -155,6 +156,18 @@ pub fn main() -> i32 {
             };
         }
     };
+    if matches!(
+        cli.command,
+        Command::Validate { .. }
+            | Command::Timeline(_)
+            | Command::Schema { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::List { .. }
+            | Command::Show { .. }
+    ) {
+        pipe::end_quietly_when_the_reader_goes_away();
+    }
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate { files, format } => inspect::validate(&files, format),

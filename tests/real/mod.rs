@@ -3,11 +3,11 @@
 //! its own configuration in the test's temporary directory (see `support::Daemon`).
 
 mod aws;
-mod moto;
 mod haproxy;
+mod moto;
 mod nginx;
-mod proxies;
 mod prometheus;
 mod prometheus_stack;
+mod proxies;
 mod smoke;
 mod stack;
