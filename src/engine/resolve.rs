@@ -21,6 +21,7 @@ pub enum Resolved {
     },
     Statuspage {
         url: String,
+        headers: Vec<(String, String)>,
         timeout: Duration,
     },
     Tcp {
@@ -62,13 +63,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
     let timeout = timeout_for(step, defaults);
     Ok(match &step.executor {
         Executor::Http(h) => {
-            let mut headers = Vec::new();
-            for (name, value) in &h.headers {
-                headers.push((
-                    name.clone(),
-                    render(value, ctx, &format!("header `{name}`"))?,
-                ));
-            }
+            let headers = render_headers(&h.headers, ctx)?;
             let body = match &h.body {
                 None => None,
                 Some(HttpBody::Text(t)) => Some(RequestBody::Text(render(t, ctx, "body")?)),
@@ -94,6 +89,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
         },
         Executor::Statuspage(s) => Resolved::Statuspage {
             url: render_in(&s.url, ctx, "url", Landing::Url)?,
+            headers: render_headers(&s.headers, ctx)?,
             timeout,
         },
         Executor::Tcp(t) => Resolved::Tcp {
@@ -128,6 +124,22 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
         },
         Executor::Wait(d) => Resolved::Wait(*d),
     })
+}
+
+/// Renders request headers; a value with a line break is refused when the request is built.
+fn render_headers(
+    headers: &[(String, Template)],
+    ctx: &Value,
+) -> Result<Vec<(String, String)>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            Ok((
+                name.clone(),
+                render(value, ctx, &format!("header `{name}`"))?,
+            ))
+        })
+        .collect()
 }
 
 /// Renders a JSON body: a string that is exactly one `{{ expr }}` keeps the expression's type,

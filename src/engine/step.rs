@@ -745,7 +745,11 @@ pub(crate) async fn execute(
             query,
             timeout,
         } => exec::prometheus::run(&url, &query, timeout).await,
-        Resolved::Statuspage { url, timeout } => exec::statuspage::run(&url, timeout).await,
+        Resolved::Statuspage {
+            url,
+            headers,
+            timeout,
+        } => exec::statuspage::run(&url, &headers, timeout).await,
         Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
         Resolved::Command(req) => exec::command::run(&req, partial).await,
         Resolved::Wait(d) => {

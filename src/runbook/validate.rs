@@ -163,6 +163,7 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
             "indicator",
             "description",
             "components",
+            "maintenances",
             "incidents",
             "page",
             "error",
@@ -451,7 +452,10 @@ pub fn step_templates(step: &Step) -> Vec<&Template> {
             out.push(&p.url);
             out.push(&p.query);
         }
-        Executor::Statuspage(s) => out.push(&s.url),
+        Executor::Statuspage(s) => {
+            out.push(&s.url);
+            out.extend(s.headers.iter().map(|(_, t)| t));
+        }
         Executor::Tcp(t) => out.push(&t.address),
         Executor::Command(c) => {
             match &c.program {
