@@ -6,6 +6,7 @@ use std::time::Duration;
 use minijinja::Value;
 use serde_json::Value as Json;
 
+use crate::exec::http::shown_url;
 use crate::exec::{CommandRequest, HttpRequest, Program, RequestBody};
 use crate::expr::{self, Landing};
 use crate::runbook::*;
@@ -176,7 +177,7 @@ fn render_value(value: &TemplateValue, ctx: &Value) -> Result<Json, String> {
 pub fn preview(resolved: &Resolved) -> String {
     match resolved {
         Resolved::Http(h) => {
-            let mut text = format!("{} {}", h.method, h.url);
+            let mut text = format!("{} {}", h.method, shown_url(&h.url));
             if h.samples > 1 {
                 text.push_str(&format!(" x{} ({} at a time)", h.samples, h.concurrency));
             }
@@ -190,8 +191,8 @@ pub fn preview(resolved: &Resolved) -> String {
             }
             text
         }
-        Resolved::Prometheus { url, query, .. } => format!("query {url}: {query}"),
-        Resolved::Statuspage { url, .. } => format!("read status page {url}"),
+        Resolved::Prometheus { url, query, .. } => format!("query {}: {query}", shown_url(url)),
+        Resolved::Statuspage { url, .. } => format!("read status page {}", shown_url(url)),
         Resolved::Tcp { address, .. } => format!("connect to {address}"),
         Resolved::Command(c) => match &c.program {
             Program::Argv(argv) => format!("$ {}", shell_words(argv)),

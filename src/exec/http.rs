@@ -27,7 +27,7 @@
 //! - `json`: `body` parsed as JSON, or null.
 //! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
 //!   `, `); null when nothing answered.
-//! - `url`, `method`: what was requested.
+//! - `url`, `method`: what was requested (the URL without the credentials of its userinfo).
 //!
 //! A single request, and anything over TLS, goes through reqwest. A sample of several requests
 //! to a plain-HTTP URL goes through the sampler of `http_sampler.rs` (a keep-alive connection
@@ -437,18 +437,18 @@ pub(crate) fn naming(message: &str, url: &str) -> String {
     format!("{message} ({})", shown_url(url))
 }
 
-/// A URL as messages show it: without the `user:password@` of its userinfo, which is a
-/// credential whether or not it was declared a secret. (Declared secrets elsewhere in it, a
-/// token in the query, are masked on the way out like any other text.)
-pub(crate) fn shown_url(url: &str) -> String {
+/// A URL as messages, previews and the `url` field show it: without the `user:password@` of
+/// its userinfo, which is a credential whether or not it was declared a secret; otherwise as
+/// written. (Declared secrets elsewhere in it, a token in the query, are masked on the way out
+/// like any other text.)
+pub fn shown_url(url: &str) -> String {
     match Url::parse(url.trim()) {
-        Ok(mut parsed) => {
-            if !parsed.username().is_empty() || parsed.password().is_some() {
-                let _ = parsed.set_username("");
-                let _ = parsed.set_password(None);
-            }
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
             parsed.to_string()
         }
+        Ok(_) => url.to_string(),
         // Not a URL reqwest would fetch; a step only gets here with one, but a text with an
         // `@` before the host is still cut to what follows it.
         Err(_) => match url.split_once("://") {

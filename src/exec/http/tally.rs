@@ -166,7 +166,7 @@ impl Tally {
                 fields.insert("headers".into(), Json::Null);
             }
         }
-        fields.insert("url".into(), url.into());
+        fields.insert("url".into(), super::shown_url(url).into());
         fields.insert("method".into(), method.into());
         ExecOutput {
             fields,
