@@ -26,6 +26,7 @@ mod report;
 mod resume;
 mod sim;
 mod sim_limits;
+mod statuspage_groups;
 mod terminal_escapes;
 mod timeline;
 mod timeline_properties;
