@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod command_output;
 mod confinement;
 mod control;
 mod crash;
