@@ -18,6 +18,7 @@ mod guided;
 mod injection;
 mod invalid;
 mod lifecycle;
+mod network_errors;
 mod properties;
 mod readme_claims;
 mod real;
