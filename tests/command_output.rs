@@ -101,6 +101,11 @@ fn output_past_the_cap_is_flagged_and_said() {
                 title: Exactly 1 MiB
                 action: false
                 command: {shell: "head -c 1048576 /dev/zero | tr '\\0' y"}
+              - id: judged
+                title: Later steps read the flags
+                action: false
+                command: [true]
+                expect: steps.big.stdout_truncated and steps.big.stderr_truncated and not steps.exact.stdout_truncated
             "#,
         )
         .args(["run"])
@@ -117,6 +122,7 @@ fn output_past_the_cap_is_flagged_and_said() {
         "exit 0 in ",
         ", stdout truncated at 1 MiB, stderr truncated at 1 MiB: header line",
     );
+    out.outcome("judged", "passed");
     let exact = out.outcome("exact", "passed");
     assert_eq!(exact["stdout_truncated"], false);
     assert_eq!(exact["stdout"].as_str().unwrap().len(), 1024 * 1024);

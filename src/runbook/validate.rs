@@ -173,6 +173,8 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
             "exit_code",
             "stdout",
             "stderr",
+            "stdout_truncated",
+            "stderr_truncated",
             "json",
             "timed_out",
             "signal",
