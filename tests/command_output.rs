@@ -150,6 +150,12 @@ fn a_secret_in_the_first_line_is_masked_and_escapes_are_shown() {
                 command:
                   shell: 'echo "logged in with $RB_CMD_TOKEN as ops"'
                   env: {RB_CMD_TOKEN: "{{ secrets.RB_CMD_TOKEN }}"}
+              - id: cut
+                title: Print the token where the summary cuts the line
+                action: false
+                command:
+                  shell: 'echo "$(printf %0112d 0) $RB_CMD_TOKEN"'
+                  env: {RB_CMD_TOKEN: "{{ secrets.RB_CMD_TOKEN }}"}
               - id: escape
                 title: Print an escape sequence
                 action: false
@@ -166,6 +172,10 @@ fn a_secret_in_the_first_line_is_masked_and_escapes_are_shown() {
         "exit 0 in ",
         ": logged in with *** as ops",
     );
+    // Cut after its first seven characters: what is left of it is masked too.
+    let cut = out.finished("cut")["summary"].as_str().unwrap().to_string();
+    assert!(cut.ends_with(&format!("{} ***…", "0".repeat(112))), "{cut}");
+    assert!(!cut.contains(&TOKEN[..7]), "{cut}");
     // The timeline keeps the exact text; the terminal and the reports show the escape.
     assert_summary(
         &out.finished("escape")["summary"],
