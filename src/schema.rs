@@ -311,7 +311,8 @@ mod format {
         /// An instant query to `<url>/api/v1/query` (value, values, series, string).
         Prometheus(Prometheus),
         /// A Statuspage v2 page, read from `<url>/api/v2/summary.json` (indicator,
-        /// description, components, incidents). A URL alone is short for `{url: ...}`.
+        /// description, components, maintenances, incidents). A URL alone is short for
+        /// `{url: ...}`.
         Statuspage(StatuspageStep),
         /// Can we connect? (connected, connect_ms). An address alone is short for
         /// `{address: ...}`.
@@ -417,7 +418,7 @@ mod format {
         password: Template,
     }
 
-    /// A Statuspage page: its URL, or the URL and a timeout.
+    /// A Statuspage page: its URL, or the URL with headers and a timeout.
     #[derive(JsonSchema)]
     #[serde(untagged)]
     enum StatuspageStep {
@@ -431,6 +432,8 @@ mod format {
     struct Statuspage {
         /// The page's base URL.
         url: Template,
+        /// Request headers, for a private page (`Authorization`); values are templates.
+        headers: Option<BTreeMap<String, Template>>,
         /// The request's timeout.
         #[serde(default)]
         timeout: Duration,

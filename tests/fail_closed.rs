@@ -41,7 +41,10 @@ fn a_hung_endpoint_fails_rate_5xx_below_a_threshold() {
     assert!(data["rate_5xx"].is_null(), "{data}");
     assert_eq!(
         finished["summary"],
-        "failed 100%: 5 timed out after 500 ms waiting for response headers, 15 not sent"
+        format!(
+            "failed 100%: 5 timed out after 500 ms waiting for response headers ({}), 15 not sent",
+            data["url"].as_str().unwrap()
+        )
     );
 }
 

@@ -365,7 +365,8 @@ fn probe(name: &str, url: &str, timeout: Duration, probes: &[Probe]) -> Output {
 /// that vary by system or by timing, within what each allows.
 fn fill(template: &str, data: &Json, finished: &Json) -> String {
     let summary = finished["summary"].as_str().unwrap_or_default();
-    let mut text = template.to_string();
+    // Every message of a request that got no answer names the URL it fetched.
+    let mut text = template.replace("{url}", data["url"].as_str().unwrap_or_default());
     // The numbers in the line are the recorded fields, formatted as the binary formats
     // durations: a summary that drifted from its data fails here.
     if text.contains("{p95}") {
@@ -378,7 +379,7 @@ fn fill(template: &str, data: &Json, finished: &Json) -> String {
         // The resolver's words vary by system; the prefix does not.
         m.starts_with("dns error: ") && m.len() > "dns error: ".len()
     });
-    text = fill_varying(&text, summary, "{closed}", closed_at_once);
+    text = fill_varying(&text, summary, "{closed}", |m| closed_at_once(bare(m)));
     // The same race over fifty requests: each kind with its count, adding up to fifty.
     text = fill_varying(&text, summary, "{closed x50}", |m| {
         let mut total = 0;
@@ -387,7 +388,7 @@ fn fill(template: &str, data: &Json, finished: &Json) -> String {
                 return false;
             };
             total += n.parse::<u32>().unwrap_or(0);
-            closed_at_once(message)
+            closed_at_once(bare(message))
         }) && total == 50
     });
     if text.contains("{latency}") {
@@ -416,6 +417,13 @@ fn fill_varying(
         .filter(|m| allowed(m))
         .unwrap_or_else(|| panic!("{summary:?} does not match {template:?}"));
     format!("{before}{middle}{after}")
+}
+
+/// A message without the ` (URL)` every transport error ends with.
+fn bare(message: &str) -> &str {
+    message
+        .rsplit_once(" (http")
+        .map_or(message, |(message, _)| message)
 }
 
 /// What a close right after accept can look like: it races the request. A FIN before the
@@ -491,20 +499,24 @@ fn an_endpoint_that_never_answers_costs_one_timeout() {
         &server.url,
         HANG_TIMEOUT,
         &[
-            single("failed", "timed out after 1 s waiting for response headers"),
+            single(
+                "failed",
+                "timed out after 1 s waiting for response headers ({url})",
+            ),
             sampled(
                 "failed",
-                "failed 100%: 10 timed out after 1 s waiting for response headers, 40 not sent",
+                "failed 100%: 10 timed out after 1 s waiting for response headers ({url}), 40 not sent",
             ),
         ],
     );
     // One timeout for the whole probe: the ten in flight, and the forty whose turn never came.
     let data = out.outcome("sampled", "failed");
     assert_eq!(data["error_count"], 10);
-    assert_eq!(
-        data["errors"],
-        serde_json::json!({"timed out after 1 s waiting for response headers": 10})
+    let message = format!(
+        "timed out after 1 s waiting for response headers ({})",
+        data["url"].as_str().unwrap()
     );
+    assert_eq!(data["errors"], serde_json::json!({ message: 10 }));
     assert_eq!(data["not_sent"], 40);
     assert_eq!(data["responses"], 0);
     // Nothing answered: a total failure, and no 5xx rate to compare with anything.
@@ -524,16 +536,20 @@ fn headers_then_a_stalled_body_times_out_reading_the_body() {
         &server.url,
         HANG_TIMEOUT,
         &[
-            single("failed", "timed out after 1 s reading the body"),
+            single("failed", "timed out after 1 s reading the body ({url})"),
             sampled(
                 "failed",
-                "failed 100%: 10 timed out after 1 s reading the body, 40 not sent",
+                "failed 100%: 10 timed out after 1 s reading the body ({url}), 40 not sent",
             ),
         ],
     );
     let data = out.outcome("single", "failed");
     assert!(data["status"].is_null(), "no complete response: {data}");
-    assert_eq!(data["errors"]["timed out after 1 s reading the body"], 1);
+    let message = format!(
+        "timed out after 1 s reading the body ({})",
+        data["url"].as_str().unwrap()
+    );
+    assert_eq!(data["errors"][&message], 1);
 }
 
 #[test]
@@ -544,10 +560,10 @@ fn a_reset_in_the_middle_of_the_body_is_named() {
         &server.url,
         TIMEOUT,
         &[
-            single("failed", "connection reset while reading the body"),
+            single("failed", "connection reset while reading the body ({url})"),
             sampled(
                 "failed",
-                "failed 100%: 50 connection reset while reading the body",
+                "failed 100%: 50 connection reset while reading the body ({url})",
             ),
         ],
     );
@@ -594,8 +610,8 @@ fn invalid_chunked_encoding_is_named() {
         &server.url,
         TIMEOUT,
         &[
-            single("failed", "invalid chunked encoding"),
-            sampled("failed", "failed 100%: 50 invalid chunked encoding"),
+            single("failed", "invalid chunked encoding ({url})"),
+            sampled("failed", "failed 100%: 50 invalid chunked encoding ({url})"),
         ],
     );
 }
@@ -643,7 +659,7 @@ fn a_server_that_closes_at_once_is_named() {
     );
     let data = out.outcome("sampled", "failed");
     let errors = data["errors"].as_object().unwrap();
-    assert!(errors.keys().all(|m| closed_at_once(m)), "{data}");
+    assert!(errors.keys().all(|m| closed_at_once(bare(m))), "{data}");
 }
 
 #[test]
@@ -655,10 +671,10 @@ fn a_server_that_reads_the_request_and_closes_is_named() {
         &server.url,
         TIMEOUT,
         &[
-            single("failed", "connection closed before a response"),
+            single("failed", "connection closed before a response ({url})"),
             sampled(
                 "failed",
-                "failed 100%: 50 connection closed before a response",
+                "failed 100%: 50 connection closed before a response ({url})",
             ),
         ],
     );
@@ -667,16 +683,22 @@ fn a_server_that_reads_the_request_and_closes_is_named() {
 #[test]
 fn a_self_signed_certificate_fails_unless_insecure() {
     let url = self_signed_server();
-    let invalid = "invalid certificate: unknown issuer (self-signed or untrusted CA)";
+    let invalid = format!(
+        "invalid certificate: unknown issuer (self-signed or untrusted CA) ({})",
+        url
+    );
     let out = probe(
         "self-signed",
         &url,
         WORK_TIMEOUT,
         &[
-            single("failed", invalid),
+            single(
+                "failed",
+                "invalid certificate: unknown issuer (self-signed or untrusted CA) ({url})",
+            ),
             sampled(
                 "failed",
-                "failed 100%: 50 invalid certificate: unknown issuer (self-signed or untrusted CA)",
+                "failed 100%: 50 invalid certificate: unknown issuer (self-signed or untrusted CA) ({url})",
             ),
             Probe {
                 id: "single_insecure",
@@ -699,7 +721,7 @@ fn a_self_signed_certificate_fails_unless_insecure() {
         ],
     );
     assert_eq!(out.outcome("single_insecure", "passed")["body"], "secure");
-    assert_eq!(out.outcome("single", "failed")["errors"][invalid], 1);
+    assert_eq!(out.outcome("single", "failed")["errors"][&invalid], 1);
 }
 
 #[test]
@@ -712,8 +734,8 @@ fn a_refused_connection_is_named() {
         &url,
         TIMEOUT,
         &[
-            single("failed", "connection refused"),
-            sampled("failed", "failed 100%: 50 connection refused"),
+            single("failed", "connection refused ({url})"),
+            sampled("failed", "failed 100%: 50 connection refused ({url})"),
         ],
     );
 }
@@ -725,8 +747,8 @@ fn an_unresolvable_host_is_a_dns_error() {
         "http://no-such-host.invalid/",
         TIMEOUT,
         &[
-            single("failed", "{dns}"),
-            sampled("failed", "failed 100%: 50 {dns}"),
+            single("failed", "{dns} ({url})"),
+            sampled("failed", "failed 100%: 50 {dns} ({url})"),
         ],
     );
 }
@@ -918,7 +940,7 @@ fn a_reset_costs_the_request_in_flight_and_the_next_gets_a_new_connection() {
     );
     assert_eq!(
         data["errors"],
-        serde_json::json!({"connection reset": 2}),
+        serde_json::json!({ format!("connection reset ({})", data["url"].as_str().unwrap()): 2 }),
         "{data}"
     );
     // A request that was sent is never sent again.

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod command_output;
 mod confinement;
 mod control;
 mod crash;
@@ -18,6 +19,7 @@ mod injection;
 mod invalid;
 mod junit_schema;
 mod lifecycle;
+mod network_errors;
 mod properties;
 mod readme_claims;
 mod real;
@@ -28,6 +30,7 @@ mod report_runs;
 mod resume;
 mod sim;
 mod sim_limits;
+mod statuspage_groups;
 mod terminal_escapes;
 mod timeline;
 mod timeline_properties;

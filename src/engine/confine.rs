@@ -155,6 +155,7 @@ mod tests {
         );
         let page = Resolved::Statuspage {
             url: "http://127.0.0.1:4000/status/aws".into(),
+            headers: vec![],
             timeout: Duration::from_secs(1),
         };
         assert_eq!(c.refuse(&page), None);

@@ -45,7 +45,7 @@ pub fn judge(
             Ok(true) => {}
             Ok(false) => failures.push(format!(
                 "expected {shown}, got {}",
-                actuals(&e.reads, &ctx, redactor)
+                actuals_of(shown, &e.reads, &ctx, redactor)
             )),
             Err(expr::EvalError::Missing(why)) => {
                 failures.push(format!("expected {shown}, but {}", redactor.redact(&why)))
@@ -63,15 +63,81 @@ pub fn judge(
 
 /// `rate_5xx = 0.38, vars.max_5xx_rate = 0.02`: each name the expression reads, with its value.
 pub fn actuals(names: &[String], ctx: &Value, redactor: &Redactor) -> String {
-    let shown: Vec<String> = names
+    let read = names
         .iter()
         .filter(|n| !n.starts_with("secrets"))
-        .map(|name| {
-            let value = expr::lookup_value(ctx, name)
+        .map(|name| (name.clone(), expr::lookup_value(ctx, name)))
+        .collect();
+    show_actuals(read, redactor)
+}
+
+/// [`actuals`] for the expression `source`: a name it reads only through constant keys
+/// (`components['us-east-1 / Elastic Load Balancing'] == 'operational'`) shows those entries,
+/// `components['us-east-1 / Elastic Load Balancing'] = "major_outage"`, rather than the whole
+/// map, which the line cuts at 120 characters, likely before the entry that failed.
+fn actuals_of(source: &str, names: &[String], ctx: &Value, redactor: &Redactor) -> String {
+    let mut read = Vec::new();
+    for name in names.iter().filter(|n| !n.starts_with("secrets")) {
+        let Some(keys) = constant_keys(source, name) else {
+            read.push((name.clone(), expr::lookup_value(ctx, name)));
+            continue;
+        };
+        let map = expr::lookup_value(ctx, name);
+        for (quote, key) in keys {
+            let label = format!("{name}[{quote}{key}{quote}]");
+            if read.iter().any(|(shown, _)| *shown == label) {
+                continue;
+            }
+            let value = map
+                .as_ref()
+                .and_then(|m| m.get_item(&Value::from(key.as_str())).ok())
+                .filter(|v| !v.is_undefined());
+            read.push((label, value));
+        }
+    }
+    show_actuals(read, redactor)
+}
+
+/// The keys of `name['key']` and `name["key"]` in `source`, with their quote, when every read of
+/// `name` there is one; `None` when any is not (`'x' in name`, `name[vars.k]`, `name | length`).
+fn constant_keys(source: &str, name: &str) -> Option<Vec<(char, String)>> {
+    let is_name_char = |c: char| c.is_alphanumeric() || c == '_';
+    let mut keys = Vec::new();
+    for (at, _) in source.match_indices(name) {
+        let before = source[..at].chars().next_back();
+        let rest = &source[at + name.len()..];
+        // Part of a longer name (`my_components`, `components2`, `steps.x.components`).
+        if before.is_some_and(|c| is_name_char(c) || c == '.')
+            || rest.chars().next().is_some_and(is_name_char)
+        {
+            continue;
+        }
+        let mut chars = rest.chars();
+        if chars.next() != Some('[') {
+            return None;
+        }
+        let quote = chars.next().filter(|q| matches!(q, '\'' | '"'))?;
+        let body = &rest[2..];
+        let end = body.find(quote)?;
+        let key = &body[..end];
+        if key.contains('\\') || !body[end + 1..].starts_with(']') {
+            return None;
+        }
+        keys.push((quote, key.to_string()));
+    }
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// `label = value, ...`, values redacted and cut to one short line each.
+fn show_actuals(read: Vec<(String, Option<Value>)>, redactor: &Redactor) -> String {
+    let shown: Vec<String> = read
+        .into_iter()
+        .map(|(label, value)| {
+            let value = value
                 .and_then(|v| expr::to_json(&v).ok())
                 .map(|v| short_json(&redactor.redact_json(&v)))
                 .unwrap_or_else(|| "undefined".into());
-            format!("{name} = {value}")
+            format!("{label} = {value}")
         })
         .collect();
     if shown.is_empty() {
@@ -256,5 +322,52 @@ mod tests {
             &Redactor::new(),
         );
         assert!(j.passed);
+    }
+
+    #[test]
+    fn a_map_read_through_constant_keys_shows_those_entries() {
+        let fields = json!({"components": {
+            "Route 53": "operational",
+            "us-east-1": "major_outage",
+            "us-east-1 / Elastic Load Balancing": "major_outage",
+            "us-west-2 / Elastic Load Balancing": "operational",
+        }})
+        .as_object()
+        .unwrap()
+        .clone();
+        let base = Scope::new(&Value::from(()), &Value::from(()), &Default::default());
+        let wait = Executor::Wait(Default::default());
+        let failures = |expression: &str| {
+            judge(
+                &[e(expression)],
+                &wait,
+                &fields,
+                &base,
+                true,
+                &Redactor::new(),
+            )
+            .failures
+        };
+        assert_eq!(
+            failures(
+                "components['us-east-1 / Elastic Load Balancing'] == 'operational' and components[\"us-west-2 / Elastic Load Balancing\"] == 'operational'"
+            ),
+            vec![
+                "expected components['us-east-1 / Elastic Load Balancing'] == 'operational' and components[\"us-west-2 / Elastic Load Balancing\"] == 'operational', \
+                 got components['us-east-1 / Elastic Load Balancing'] = \"major_outage\", components[\"us-west-2 / Elastic Load Balancing\"] = \"operational\""
+            ]
+        );
+        // The same key twice is shown once; a key the map lacks is undefined.
+        assert_eq!(
+            failures("components['us-east-1'] == 'operational' or components['us-east-1'] == 'x'"),
+            vec![
+                "expected components['us-east-1'] == 'operational' or components['us-east-1'] == 'x', got components['us-east-1'] = \"major_outage\""
+            ]
+        );
+        // Read otherwise too: the whole map, as before.
+        assert!(
+            failures("components['us-east-1'] == 'operational' and 'x' in components")[0]
+                .contains("got components = {"),
+        );
     }
 }

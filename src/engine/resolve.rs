@@ -6,6 +6,7 @@ use std::time::Duration;
 use minijinja::Value;
 use serde_json::Value as Json;
 
+use crate::exec::http::shown_url;
 use crate::exec::prometheus::{self, PrometheusRequest};
 use crate::exec::{CommandRequest, HttpRequest, Program, RequestBody};
 use crate::expr::{self, Landing};
@@ -16,8 +17,15 @@ use crate::runbook::*;
 pub enum Resolved {
     Http(HttpRequest),
     Prometheus(PrometheusRequest),
-    Statuspage { url: String, timeout: Duration },
-    Tcp { address: String, timeout: Duration },
+    Statuspage {
+        url: String,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    },
+    Tcp {
+        address: String,
+        timeout: Duration,
+    },
     Command(CommandRequest),
     Manual { instructions: String },
     Wait(Duration),
@@ -51,13 +59,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
     let timeout = timeout_for(step, defaults);
     Ok(match &step.executor {
         Executor::Http(h) => {
-            let mut headers = Vec::new();
-            for (name, value) in &h.headers {
-                headers.push((
-                    name.clone(),
-                    render(value, ctx, &format!("header `{name}`"))?,
-                ));
-            }
+            let headers = render_headers(&h.headers, ctx)?;
             let body = match &h.body {
                 None => None,
                 Some(HttpBody::Text(t)) => Some(RequestBody::Text(render(t, ctx, "body")?)),
@@ -79,6 +81,7 @@ pub fn resolve(step: &Step, defaults: &Defaults, ctx: &Value) -> Result<Resolved
         Executor::Prometheus(p) => Resolved::Prometheus(resolve_prometheus(p, ctx, timeout)?),
         Executor::Statuspage(s) => Resolved::Statuspage {
             url: render_in(&s.url, ctx, "url", Landing::Url)?,
+            headers: render_headers(&s.headers, ctx)?,
             timeout,
         },
         Executor::Tcp(t) => Resolved::Tcp {
@@ -122,13 +125,7 @@ fn resolve_prometheus(
     ctx: &Value,
     timeout: Duration,
 ) -> Result<PrometheusRequest, String> {
-    let mut headers = Vec::new();
-    for (name, value) in &p.headers {
-        headers.push((
-            name.clone(),
-            render(value, ctx, &format!("header `{name}`"))?,
-        ));
-    }
+    let headers = render_headers(&p.headers, ctx)?;
     let auth = match (&p.bearer, &p.basic_auth) {
         (Some(token), _) => Some(prometheus::Auth::Bearer(render(token, ctx, "bearer")?)),
         (None, Some(basic)) => Some(prometheus::Auth::Basic {
@@ -158,6 +155,22 @@ fn resolve_prometheus(
             .transpose()?,
         timeout,
     })
+}
+
+/// Renders request headers; a value with a line break is refused when the request is built.
+fn render_headers(
+    headers: &[(String, Template)],
+    ctx: &Value,
+) -> Result<Vec<(String, String)>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            Ok((
+                name.clone(),
+                render(value, ctx, &format!("header `{name}`"))?,
+            ))
+        })
+        .collect()
 }
 
 /// Renders a JSON body: a string that is exactly one `{{ expr }}` keeps the expression's type,
@@ -194,7 +207,7 @@ fn render_value(value: &TemplateValue, ctx: &Value) -> Result<Json, String> {
 pub fn preview(resolved: &Resolved) -> String {
     match resolved {
         Resolved::Http(h) => {
-            let mut text = format!("{} {}", h.method, h.url);
+            let mut text = format!("{} {}", h.method, shown_url(&h.url));
             if h.samples > 1 {
                 text.push_str(&format!(" x{} ({} at a time)", h.samples, h.concurrency));
             }
@@ -217,14 +230,14 @@ pub fn preview(resolved: &Resolved) -> String {
         Resolved::Prometheus(p) => match &p.range {
             Some(r) => format!(
                 "query {} over {} every {}: {}",
-                p.url,
+                shown_url(&p.url),
                 crate::duration::compact(r.range),
                 crate::duration::compact(r.step),
                 p.query
             ),
-            None => format!("query {}: {}", p.url, p.query),
+            None => format!("query {}: {}", shown_url(&p.url), p.query),
         },
-        Resolved::Statuspage { url, .. } => format!("read status page {url}"),
+        Resolved::Statuspage { url, .. } => format!("read status page {}", shown_url(url)),
         Resolved::Tcp { address, .. } => format!("connect to {address}"),
         Resolved::Command(c) => match &c.program {
             Program::Argv(argv) => format!("$ {}", shell_words(argv)),

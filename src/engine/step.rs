@@ -753,7 +753,11 @@ pub(crate) async fn execute(
             exec::http::run(&req, &progress).await
         }
         Resolved::Prometheus(req) => exec::prometheus::run(&req).await,
-        Resolved::Statuspage { url, timeout } => exec::statuspage::run(&url, timeout).await,
+        Resolved::Statuspage {
+            url,
+            headers,
+            timeout,
+        } => exec::statuspage::run(&url, &headers, timeout).await,
         Resolved::Tcp { address, timeout } => exec::tcp::run(&address, timeout).await,
         Resolved::Command(req) => exec::command::run(&req, partial).await,
         Resolved::Wait(d) => {

@@ -3,11 +3,18 @@
 //! Result fields (visible as `steps.<id>.<field>`):
 //! - `exit_code`: the exit status; null when killed by a signal or timed out.
 //! - `stdout`, `stderr`: what the command printed (lossy UTF-8, first 1 MiB of each).
+//! - `stdout_truncated`, `stderr_truncated`: whether that stream was longer than 1 MiB. The
+//!   rest is read and dropped (the command never blocks on a full pipe), and the summary says
+//!   `stdout truncated at 1 MiB`.
 //! - `json`: `stdout` parsed as JSON, or null.
 //! - `timed_out`: whether the timeout was reached (the command and everything it started are
 //!   then killed).
 //! - `signal`: the signal that ended the command, or null.
 //! - `duration_ms`: wall time, 0.1 ms resolution.
+//!
+//! The summary leads with how the command ended and then shows one line of its output: for a
+//! passing command the first non-empty line of stdout (of stderr when stdout has none), for a
+//! failing one the last non-empty line of stderr; at most [`SHOWN_CHARS`] characters of it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,6 +31,9 @@ use crate::duration;
 /// How long output may keep flowing after the command exits, from background children that
 /// inherited its pipes, before the step stops listening.
 const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// How much of a line of output the summary shows: a report's line, not the output.
+const SHOWN_CHARS: usize = 120;
 
 /// Runs the command; a command that cannot be started is an `ExecError`, everything after
 /// that (exit codes, signals, timeouts) is data.
@@ -61,11 +71,13 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
     let mut out = Vec::new();
     let mut err = Vec::new();
     let mut timed_out = false;
+    let mut out_truncated = false;
+    let mut err_truncated = false;
     let status: Option<Status> = {
         let reading = async {
             tokio::join!(
-                read_capped(stdout, &mut out, partial, false),
-                read_capped(stderr, &mut err, partial, true)
+                read_capped(stdout, &mut out, &mut out_truncated, partial, false),
+                read_capped(stderr, &mut err, &mut err_truncated, partial, true)
             );
         };
         tokio::pin!(reading);
@@ -109,7 +121,21 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
         status.and_then(|s| s.code)
     };
     let signal = status.and_then(|s| s.signal);
-    let summary = summarise(req.timeout, elapsed, timed_out, exit_code, signal, &stderr);
+    let summary = summarise(
+        &Ending {
+            timeout: req.timeout,
+            elapsed,
+            timed_out,
+            exit_code,
+            signal,
+        },
+        Output {
+            stdout: &stdout,
+            stderr: &stderr,
+            stdout_truncated: out_truncated,
+            stderr_truncated: err_truncated,
+        },
+    );
 
     let mut fields = Map::new();
     fields.insert("exit_code".into(), exit_code.into());
@@ -119,6 +145,8 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
     );
     fields.insert("stdout".into(), stdout.into());
     fields.insert("stderr".into(), stderr.into());
+    fields.insert("stdout_truncated".into(), out_truncated.into());
+    fields.insert("stderr_truncated".into(), err_truncated.into());
     fields.insert("timed_out".into(), timed_out.into());
     fields.insert("signal".into(), signal.into());
     fields.insert(
@@ -132,41 +160,93 @@ pub async fn run(req: &CommandRequest, partial: &Partial) -> Result<ExecOutput, 
     })
 }
 
-fn summarise(
+/// How the command ended.
+struct Ending {
     timeout: Duration,
     elapsed: Duration,
     timed_out: bool,
     exit_code: Option<i32>,
     signal: Option<i32>,
-    stderr: &str,
-) -> String {
-    if timed_out {
-        return format!("timed out after {} (killed)", http::short_duration(timeout));
-    }
-    let took = duration::human(elapsed);
-    let mut line = match (exit_code, signal) {
-        (Some(code), _) => format!("exit {code} in {took}"),
-        (None, Some(signal)) => format!("killed by signal {signal} after {took}"),
-        (None, None) => format!("ended without a status after {took}"),
-    };
-    if exit_code != Some(0)
-        && let Some(last) = stderr.lines().map(str::trim).rfind(|l| !l.is_empty())
-    {
-        let mut shown: String = last.chars().take(120).collect();
-        if shown.len() < last.len() {
-            shown.push('…');
+}
+
+/// What it printed, as kept.
+struct Output<'a> {
+    stdout: &'a str,
+    stderr: &'a str,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+}
+
+/// `exit 0 in 12 ms: 3 pods ready`, `exit 3 in 40 ms: Error: deployment "api" not found`,
+/// `exit 0 in 2.1 s, stdout truncated at 1 MiB: xxxx…`, `timed out after 5 s (killed)`.
+fn summarise(ending: &Ending, output: Output<'_>) -> String {
+    let mut line = if ending.timed_out {
+        format!(
+            "timed out after {} (killed)",
+            http::short_duration(ending.timeout)
+        )
+    } else {
+        let took = duration::human(ending.elapsed);
+        match (ending.exit_code, ending.signal) {
+            (Some(code), _) => format!("exit {code} in {took}"),
+            (None, Some(signal)) => format!("killed by signal {signal} after {took}"),
+            (None, None) => format!("ended without a status after {took}"),
         }
+    };
+    let cap = format!("{} MiB", BODY_CAP / (1024 * 1024));
+    for (name, truncated) in [
+        ("stdout", output.stdout_truncated),
+        ("stderr", output.stderr_truncated),
+    ] {
+        if truncated {
+            line.push_str(&format!(", {name} truncated at {cap}"));
+        }
+    }
+    if ending.timed_out {
+        return line;
+    }
+    // A passing command's answer is what it printed first (`kubectl get` prints its header,
+    // `curl` the body); a failing one's reason is what it printed to stderr last.
+    let shown = if ending.exit_code == Some(0) {
+        first_line(output.stdout).or_else(|| first_line(output.stderr))
+    } else {
+        output
+            .stderr
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+    };
+    if let Some(shown) = shown {
         line.push_str(": ");
-        line.push_str(&shown);
+        line.push_str(&shorten(shown));
     }
     line
 }
 
+/// The first line with something on it. A carriage return ends a line too: a progress bar
+/// redraws itself with them, and only its first state is a line.
+fn first_line(text: &str) -> Option<&str> {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+}
+
+/// At most [`SHOWN_CHARS`] characters, with `…` where it was cut (the redactor masks a secret
+/// cut off there, see `redact`).
+fn shorten(line: &str) -> String {
+    let mut shown: String = line.chars().take(SHOWN_CHARS).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// Reads a stream to its end, keeping the first `BODY_CAP` bytes and discarding the rest, so
-/// the child never blocks on a full pipe.
+/// the child never blocks on a full pipe; `truncated` says whether anything was discarded.
 async fn read_capped(
     stream: Option<impl AsyncRead + Unpin>,
     kept: &mut Vec<u8>,
+    truncated: &mut bool,
     partial: &Partial,
     is_stderr: bool,
 ) {
@@ -177,6 +257,7 @@ async fn read_capped(
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 let room = BODY_CAP.saturating_sub(kept.len());
+                *truncated |= n > room;
                 kept.extend_from_slice(&buf[..n.min(room)]);
                 // Kept outside this future too, for a step cut short by Ctrl-C.
                 partial.append(is_stderr, &buf[..n.min(room)]);
@@ -370,7 +451,56 @@ mod tests {
         .unwrap();
         assert_eq!(out.fields["exit_code"], 0);
         assert_eq!(out.fields["stdout"].as_str().unwrap().len(), BODY_CAP);
+        assert_eq!(out.fields["stdout_truncated"], true);
         assert_eq!(out.fields["stderr"], "done\n");
+        assert_eq!(out.fields["stderr_truncated"], false);
+        let shown = format!("{}…", "x".repeat(SHOWN_CHARS));
+        assert!(
+            out.summary.starts_with("exit 0 in ")
+                && out
+                    .summary
+                    .ends_with(&format!(", stdout truncated at 1 MiB: {shown}")),
+            "{}",
+            out.summary
+        );
+
+        // Exactly the cap is all of it.
+        let out = run_test(&shell("head -c 1048576 /dev/zero | tr '\\0' y"))
+            .await
+            .unwrap();
+        assert_eq!(out.fields["stdout"].as_str().unwrap().len(), BODY_CAP);
+        assert_eq!(out.fields["stdout_truncated"], false);
+        assert!(!out.summary.contains("truncated"), "{}", out.summary);
+    }
+
+    #[tokio::test]
+    async fn a_passing_command_shows_its_first_line_of_output() {
+        let out = run_test(&shell("echo; echo '  3 pods ready  '; echo second"))
+            .await
+            .unwrap();
+        assert!(
+            out.summary.starts_with("exit 0 in ") && out.summary.ends_with(": 3 pods ready"),
+            "{}",
+            out.summary
+        );
+        // Nothing on stdout: stderr's first line.
+        let out = run_test(&shell("echo 'warning: deprecated flag' >&2"))
+            .await
+            .unwrap();
+        assert!(
+            out.summary.ends_with(" ms: warning: deprecated flag")
+                || out.summary.ends_with(" s: warning: deprecated flag"),
+            "{}",
+            out.summary
+        );
+        // Nothing at all: the exit alone.
+        let out = run_test(&argv(&["true"])).await.unwrap();
+        assert!(!out.summary.contains(": "), "{}", out.summary);
+        // A progress bar's carriage returns end lines too.
+        let out = run_test(&shell("printf '10%%\\r50%%\\r100%%\\n'"))
+            .await
+            .unwrap();
+        assert!(out.summary.ends_with(": 10%"), "{}", out.summary);
     }
 
     #[tokio::test]

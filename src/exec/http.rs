@@ -27,7 +27,7 @@
 //! - `json`: `body` parsed as JSON, or null.
 //! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
 //!   `, `); null when nothing answered.
-//! - `url`, `method`: what was requested.
+//! - `url`, `method`: what was requested (the URL without the credentials of its userinfo).
 //!
 //! A single request, and anything over TLS, goes through reqwest. A sample of several requests
 //! to a plain-HTTP URL goes through the sampler of `http_sampler.rs` (a keep-alive connection
@@ -406,13 +406,65 @@ pub(crate) struct Answer {
 /// transport message (`connection refused`, `timed out after 2 s waiting for response
 /// headers`). API answers (Prometheus, Statuspage) may be larger than what a step keeps of a
 /// body, hence the caller's cap; they must still be bounded.
+///
+/// The message names the URL it was fetching, credentials removed (see [`naming`]): an API
+/// step's `error` is read on its own, far from the step's URL.
 pub(crate) async fn exchange(
     request: reqwest::RequestBuilder,
     resend: Option<Resend<'_>>,
     timeout: Duration,
     cap: usize,
 ) -> Result<Answer, String> {
-    exchange_until(request, resend, Instant::now() + timeout, timeout, cap).await
+    let (client, built) = request.build_split();
+    let request = match built {
+        Ok(request) => request,
+        Err(e) => {
+            let message = transport_message(&e);
+            return Err(match e.url() {
+                Some(url) => naming(&message, url.as_str()),
+                None => message,
+            });
+        }
+    };
+    let fetched = request.url().to_string();
+    let request = reqwest::RequestBuilder::from_parts(client, request);
+    exchange_until(request, resend, Instant::now() + timeout, timeout, cap)
+        .await
+        .map_err(|message| naming(&message, &fetched))
+}
+
+/// `connection refused (http://127.0.0.1:9/health)`: a transport error with the URL it was
+/// fetching. Every sample of a step fetches the same URL, so messages that differ only in it
+/// do not occur, and an `errors` map keyed by them counts as it did without it.
+pub(crate) fn naming(message: &str, url: &str) -> String {
+    format!("{message} ({})", shown_url(url))
+}
+
+/// A URL as messages, previews and the `url` field show it: without the `user:password@` of
+/// its userinfo, which is a credential whether or not it was declared a secret; otherwise as
+/// written. (Declared secrets elsewhere in it, a token in the query, are masked on the way out
+/// like any other text.)
+pub fn shown_url(url: &str) -> String {
+    match Url::parse(url.trim()) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL reqwest would fetch; a step only gets here with one, but a text with an
+        // `@` before the host is still cut to what follows it.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                match rest[..authority_end].rfind('@') {
+                    Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                    None => url.to_string(),
+                }
+            }
+            None => url.to_string(),
+        },
+    }
 }
 
 /// Where a request was when it failed or ran out of time.

@@ -4,8 +4,8 @@
 //! - `connected`: whether a connection was established (and then closed).
 //! - `connect_ms`: time to resolve and connect, 0.1 ms resolution; null when not connected.
 //! - `address`: what was dialled, as written.
-//! - `error`: why it failed (`connection refused`, `timed out after 2 s`, `dns error: …`);
-//!   null when connected.
+//! - `error`: why it failed, naming the address (`connection refused (db:5432)`,
+//!   `timed out after 2 s (db:5432)`, `dns error: … (db:5432)`); null when connected.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -24,10 +24,11 @@ pub async fn run(address: &str, timeout: Duration) -> Result<ExecOutput, ExecErr
     let started = Instant::now();
     let attempt = tokio::time::timeout(timeout, connect(address)).await;
     let elapsed_ms = http::round_ms(started.elapsed().as_secs_f64() * 1000.0);
+    // The message names the address, as http's name their URL: an `error` is read on its own.
     let error = match attempt {
         Ok(Ok(())) => None,
-        Ok(Err(message)) => Some(message),
-        Err(_) => Some(http::timed_out_after(timeout)),
+        Ok(Err(message)) => Some(format!("{message} ({address})")),
+        Err(_) => Some(format!("{} ({address})", http::timed_out_after(timeout))),
     };
     let connected = error.is_none();
     let summary = match &error {
@@ -134,8 +135,9 @@ mod tests {
         assert!(!out.ok);
         assert_eq!(out.fields["connected"], false);
         assert_eq!(out.fields["connect_ms"], Json::Null);
-        assert_eq!(out.fields["error"], "connection refused");
-        assert_eq!(out.summary, "connection refused");
+        let refused = format!("connection refused ({address})");
+        assert_eq!(out.fields["error"], refused.as_str());
+        assert_eq!(out.summary, refused);
     }
 
     #[tokio::test]
@@ -151,6 +153,11 @@ mod tests {
         let out = run("no-such-host.invalid:443", T).await.unwrap();
         assert!(!out.ok);
         assert!(out.summary.starts_with("dns error: "), "{}", out.summary);
+        assert!(
+            out.summary.ends_with(" (no-such-host.invalid:443)"),
+            "{}",
+            out.summary
+        );
     }
 
     #[tokio::test]

@@ -20,7 +20,9 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 36.0;
 
-/// Escapes text for XML.
+/// Escapes text for XML. Control characters, which XML 1.0 cannot carry, are shown as the
+/// other reports show them (`\x1b`, see `escape::controls`) rather than dropped: an escape
+/// sequence a system sent is evidence.
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -30,7 +32,9 @@ pub fn xml(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
+                out.push_str(&crate::escape::controls(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }

@@ -214,6 +214,8 @@ pub struct RangeSpec {
 #[derive(Clone, Debug)]
 pub struct StatuspageSpec {
     pub url: Template,
+    /// Sent with the request (a private page's credentials); values are templates.
+    pub headers: Vec<(String, Template)>,
     pub timeout: Option<Duration>,
 }
 

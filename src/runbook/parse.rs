@@ -76,7 +76,7 @@ pub(crate) const PROMETHEUS_KEYS: &[&str] = &[
     "timeout",
 ];
 pub(crate) const BASIC_AUTH_KEYS: &[&str] = &["username", "password"];
-pub(crate) const STATUSPAGE_KEYS: &[&str] = &["url", "timeout"];
+pub(crate) const STATUSPAGE_KEYS: &[&str] = &["url", "headers", "timeout"];
 pub(crate) const TCP_KEYS: &[&str] = &["address", "timeout"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["argv", "shell", "env", "cwd", "timeout"];
 pub(crate) const MANUAL_KEYS: &[&str] = &["instructions", "ask"];

@@ -163,6 +163,7 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
             "indicator",
             "description",
             "components",
+            "maintenances",
             "incidents",
             "page",
             "error",
@@ -172,6 +173,8 @@ pub fn executor_fields(executor: &Executor) -> Vec<&str> {
             "exit_code",
             "stdout",
             "stderr",
+            "stdout_truncated",
+            "stderr_truncated",
             "json",
             "timed_out",
             "signal",
@@ -459,7 +462,10 @@ pub fn step_templates(step: &Step) -> Vec<&Template> {
             out.extend(p.range.iter().filter_map(|r| r.end.as_ref()));
             out.extend(p.time.iter());
         }
-        Executor::Statuspage(s) => out.push(&s.url),
+        Executor::Statuspage(s) => {
+            out.push(&s.url);
+            out.extend(s.headers.iter().map(|(_, t)| t));
+        }
         Executor::Tcp(t) => out.push(&t.address),
         Executor::Command(c) => {
             match &c.program {

@@ -38,9 +38,9 @@ fn a_url_alone_is_an_http_step_with_the_defaults() {
     assert_eq!(out.finished("health")["action"], false);
 }
 
-/// `command` "Fields: `exit_code`, `stdout`, `stderr`, `json` (stdout parsed, or null),
-/// `timed_out`, `signal`, `duration_ms`": a command killed by a signal has no exit code, and
-/// the signal's number.
+/// `command` "Fields: `exit_code`, `stdout`, `stderr` [...], `stdout_truncated`,
+/// `stderr_truncated` [...], `json` (stdout parsed, or null), `timed_out`, `signal`,
+/// `duration_ms`": a command killed by a signal has no exit code, and the signal's number.
 #[test]
 fn a_command_killed_by_a_signal_records_the_signal() {
     let out = Test::new()
@@ -67,6 +67,8 @@ fn a_command_killed_by_a_signal_records_the_signal() {
             "exit_code",
             "stdout",
             "stderr",
+            "stdout_truncated",
+            "stderr_truncated",
             "json",
             "timed_out",
             "signal",

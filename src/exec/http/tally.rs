@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value as Json};
 
-use super::{Answer, Sample, round_ms, status_text, unsent_message};
+use super::{Answer, Sample, naming, round_ms, status_text, unsent_message};
 use crate::duration;
 use crate::exec::{BODY_CAP, ExecOutput, Progress, ProgressUpdate};
 
@@ -114,13 +114,15 @@ impl Tally {
         errors
     }
 
+    /// The result fields and summary. Messages of requests that got no answer name `url`, the
+    /// URL every sample fetched (see [`naming`]); they are counted bare until here.
     pub(in crate::exec) fn output(self, url: &str, method: &str) -> ExecOutput {
         let p95 = self.percentile(95.0);
         // Without a single answer there is no evidence that anything works.
         let ok = self.error_count == 0
             && self.responses() > 0
             && self.status_counts.keys().all(|code| *code < 400);
-        let summary = self.summary(p95);
+        let summary = self.summary(p95, url);
 
         let mut fields = Map::new();
         let last_status = self.last.as_ref().map(|a| a.status.as_u16());
@@ -139,7 +141,7 @@ impl Tally {
         let errors: Map<String, Json> = self
             .errors_by_count()
             .into_iter()
-            .map(|(message, n)| (message.clone(), Json::from(n)))
+            .map(|(message, n)| (naming(message, url), Json::from(n)))
             .collect();
         fields.insert("errors".into(), errors.into());
         fields.insert("rate_5xx".into(), self.rate_5xx().into());
@@ -164,7 +166,7 @@ impl Tally {
                 fields.insert("headers".into(), Json::Null);
             }
         }
-        fields.insert("url".into(), url.into());
+        fields.insert("url".into(), super::shown_url(url).into());
         fields.insert("method".into(), method.into());
         ExecOutput {
             fields,
@@ -177,7 +179,7 @@ impl Tally {
     /// for any reason and how, then the other answers and latency, then what was never sent:
     /// `failed 100%: 10 timed out after 3 s waiting for response headers, 50 not sent`,
     /// `failed 38%: 502 x19, 200 x31, p95 12 ms`.
-    fn summary(&self, p95: Option<f64>) -> String {
+    fn summary(&self, p95: Option<f64>, url: &str) -> String {
         let cap = cap_text();
         if self.count == 1 {
             return match (&self.last, self.errors.keys().next()) {
@@ -193,8 +195,10 @@ impl Tally {
                     }
                     text
                 }
-                (None, Some(message)) => message.clone(),
-                (None, None) if self.unsent + self.cut_off > 0 => unsent_message(self.timeout),
+                (None, Some(message)) => naming(message, url),
+                (None, None) if self.unsent + self.cut_off > 0 => {
+                    naming(&unsent_message(self.timeout), url)
+                }
                 (None, None) => "no request sent".to_string(),
             };
         }
@@ -209,7 +213,7 @@ impl Tally {
         parts.extend(
             self.errors_by_count()
                 .into_iter()
-                .map(|(message, n)| format!("{n} {message}")),
+                .map(|(message, n)| format!("{n} {}", naming(message, url))),
         );
         parts.extend(other_codes.iter().map(|(code, n)| format!("{code} x{n}")));
         if let Some(p95) = p95 {

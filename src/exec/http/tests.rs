@@ -225,17 +225,18 @@ async fn refused_connection_is_data_not_an_error() {
     let url = format!("http://127.0.0.1:{port}/");
     let out = run(&request(&url), &no_progress()).await.unwrap();
     assert!(!out.ok);
-    assert_eq!(out.summary, "connection refused");
+    let refused = format!("connection refused (http://127.0.0.1:{port}/)");
+    assert_eq!(out.summary, refused);
     assert_eq!(out.fields["status"], Json::Null);
     assert_eq!(out.fields["error_count"], 1);
-    assert_eq!(out.fields["errors"]["connection refused"], 1);
+    assert_eq!(out.fields["errors"][&refused], 1);
     assert_eq!(out.fields["p95_ms"], Json::Null);
     assert_eq!(out.fields["rate_error"], 1.0);
 
     let mut req = request(&url);
     req.samples = 3;
     let out = run(&req, &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "failed 100%: 3 connection refused");
+    assert_eq!(out.summary, format!("failed 100%: 3 {refused}"));
     assert_eq!(out.fields["rate_error"], 1.0);
     assert_eq!(out.fields["rate_5xx"], Json::Null, "no answer, no 5xx rate");
     assert_eq!(out.fields["responses"], 0);
@@ -253,9 +254,12 @@ async fn hung_server_times_out_on_time() {
     let started = Instant::now();
     let out = run(&req, &no_progress()).await.unwrap();
     let elapsed = started.elapsed();
-    let message = "timed out after 300 ms waiting for response headers";
+    let message = format!(
+        "timed out after 300 ms waiting for response headers ({})",
+        shown_url(&base)
+    );
     assert_eq!(out.summary, message);
-    assert_eq!(out.fields["errors"][message], 1);
+    assert_eq!(out.fields["errors"][&message], 1);
     // 30 s if the timeout did not apply; room for a loaded machine below that.
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
@@ -273,7 +277,13 @@ async fn the_timeout_covers_reading_the_body() {
     req.timeout = Duration::from_millis(300);
     let started = Instant::now();
     let out = run(&req, &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "timed out after 300 ms reading the body");
+    assert_eq!(
+        out.summary,
+        format!(
+            "timed out after 300 ms reading the body ({})",
+            shown_url(&base)
+        )
+    );
     assert_eq!(out.fields["status"], Json::Null);
     // Bounded by the deadline, not by the server's 30 s stall (generous for a loaded CI).
     assert!(started.elapsed() < Duration::from_millis(2000));
@@ -302,16 +312,18 @@ async fn the_timeout_is_a_deadline_for_the_whole_probe() {
     assert_eq!(out.fields["responses"], 0);
     assert_eq!(out.fields["error_count"], 10);
     assert_eq!(out.fields["not_sent"], 40);
-    assert_eq!(
-        out.fields["errors"],
-        serde_json::json!({"timed out after 1 s waiting for response headers": 10})
+    // One URL for every sample: the messages still aggregate.
+    let message = format!(
+        "timed out after 1 s waiting for response headers ({})",
+        shown_url(&base)
     );
+    assert_eq!(out.fields["errors"], serde_json::json!({ &message: 10 }));
     // A hung endpoint is a total failure, whatever the deadline left unsent.
     assert_eq!(out.fields["rate_error"], 1.0);
     assert_eq!(out.fields["rate_5xx"], Json::Null);
     assert_eq!(
         out.summary,
-        "failed 100%: 10 timed out after 1 s waiting for response headers, 40 not sent"
+        format!("failed 100%: 10 {message}, 40 not sent")
     );
     assert!(!out.ok);
 }
@@ -344,8 +356,9 @@ async fn answers_before_the_deadline_count_and_the_rest_time_out() {
     assert_eq!(out.fields["rate_error"], 1.0 / 3.0);
     assert_eq!(
         out.summary,
-        "failed 33%: 1 timed out after 1 s waiting for response headers, 200 x2, p95 {p95}, \
-         1 not sent"
+        "failed 33%: 1 timed out after 1 s waiting for response headers ({url}), 200 x2, \
+         p95 {p95}, 1 not sent"
+            .replace("{url}", &shown_url(&base))
             .replace(
                 "{p95}",
                 &duration::human_ms(out.fields["p95_ms"].as_f64().unwrap())
@@ -424,7 +437,13 @@ async fn body_errors_are_named() {
     })
     .await;
     let out = run(&request(&reset), &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "connection reset while reading the body");
+    assert_eq!(
+        out.summary,
+        format!(
+            "connection reset while reading the body ({})",
+            shown_url(&reset)
+        )
+    );
 
     let short = raw_server(|mut socket| async move {
         let head = "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial";
@@ -434,7 +453,10 @@ async fn body_errors_are_named() {
     let out = run(&request(&short), &no_progress()).await.unwrap();
     assert_eq!(
         out.summary,
-        "connection closed before the body was complete"
+        format!(
+            "connection closed before the body was complete ({})",
+            shown_url(&short)
+        )
     );
 
     let chunked = raw_server(|mut socket| async move {
@@ -445,7 +467,10 @@ async fn body_errors_are_named() {
     })
     .await;
     let out = run(&request(&chunked), &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "invalid chunked encoding");
+    assert_eq!(
+        out.summary,
+        format!("invalid chunked encoding ({})", shown_url(&chunked))
+    );
     assert!(!out.ok);
 }
 
@@ -453,7 +478,10 @@ async fn body_errors_are_named() {
 async fn a_server_that_closes_without_answering_is_named() {
     let base = raw_server(|socket| async move { drop(socket) }).await;
     let out = run(&request(&base), &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "connection closed before a response");
+    assert_eq!(
+        out.summary,
+        format!("connection closed before a response ({})", shown_url(&base))
+    );
 }
 
 #[tokio::test]
@@ -464,7 +492,10 @@ async fn reset_connection_is_named() {
     })
     .await;
     let out = run(&request(&base), &no_progress()).await.unwrap();
-    assert_eq!(out.summary, "connection reset");
+    assert_eq!(
+        out.summary,
+        format!("connection reset ({})", shown_url(&base))
+    );
 }
 
 #[tokio::test]
@@ -594,4 +625,43 @@ fn timeouts_read_as_written() {
         timed_out_after(Duration::from_millis(300)),
         "timed out after 300 ms"
     );
+}
+
+#[test]
+fn a_shown_url_has_no_credentials() {
+    assert_eq!(
+        shown_url("http://admin:s3cret@127.0.0.1:9/health?x=1"),
+        "http://127.0.0.1:9/health?x=1"
+    );
+    assert_eq!(
+        shown_url("https://token@example.com"),
+        "https://example.com/"
+    );
+    // Without credentials, as written.
+    assert_eq!(shown_url("http://127.0.0.1:9"), "http://127.0.0.1:9");
+    // Not parsable, still without the userinfo.
+    assert_eq!(shown_url("http://u:p@exa mple/x"), "http://exa mple/x");
+    assert_eq!(
+        naming("connection refused", "http://u:p@127.0.0.1:9/"),
+        "connection refused (http://127.0.0.1:9/)"
+    );
+}
+
+#[tokio::test]
+async fn a_transport_error_names_the_url_without_its_credentials() {
+    let port = closed_port().await;
+    let url = format!("http://admin:s3cret-pw@127.0.0.1:{port}/health");
+    for samples in [1, 3] {
+        let mut req = request(&url);
+        req.samples = samples;
+        let out = run(&req, &no_progress()).await.unwrap();
+        let message = format!("connection refused (http://127.0.0.1:{port}/health)");
+        assert_eq!(
+            out.fields["errors"],
+            serde_json::json!({ &message: samples })
+        );
+        assert!(out.summary.ends_with(&message), "{}", out.summary);
+        assert!(!out.summary.contains("s3cret"), "{}", out.summary);
+        assert_eq!(out.fields["url"], format!("http://127.0.0.1:{port}/health"));
+    }
 }

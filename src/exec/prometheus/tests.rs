@@ -205,10 +205,11 @@ async fn unreachable_is_data() {
         .await
         .unwrap();
     assert!(!out.ok);
-    assert_eq!(out.fields["error"], "connection refused");
+    let refused = format!("connection refused (http://127.0.0.1:{port}/api/v1/query)");
+    assert_eq!(out.fields["error"], refused.as_str());
     assert_eq!(out.fields["value"], Json::Null);
     assert_eq!(out.fields["series"], 0);
-    assert_eq!(out.summary, "connection refused");
+    assert_eq!(out.summary, refused);
 }
 
 #[test]

@@ -16,13 +16,24 @@ pub(super) fn executor(
         "statuspage" => {
             if node.as_str().is_some() {
                 let url = checker.template(node, "statuspage url")?;
-                return Some(Executor::Statuspage(StatuspageSpec { url, timeout: None }));
+                return Some(Executor::Statuspage(StatuspageSpec {
+                    url,
+                    headers: Vec::new(),
+                    timeout: None,
+                }));
             }
             let entries = checker.mapping(node, "`statuspage`", STATUSPAGE_KEYS)?;
             let url = required(checker, entries, node, "statuspage", "url")
                 .and_then(|n| checker.template(n, "statuspage `url`"));
+            let headers = entry(entries, "headers")
+                .map(|n| checker.string_map(n, "header"))
+                .unwrap_or_default();
             let timeout = entry(entries, "timeout").and_then(|n| checker.duration(n, "`timeout`"));
-            Some(Executor::Statuspage(StatuspageSpec { url: url?, timeout }))
+            Some(Executor::Statuspage(StatuspageSpec {
+                url: url?,
+                headers,
+                timeout,
+            }))
         }
         "tcp" => {
             if node.as_str().is_some() {
