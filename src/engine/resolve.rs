@@ -27,7 +27,9 @@ pub enum Resolved {
         timeout: Duration,
     },
     Command(CommandRequest),
-    Manual { instructions: String },
+    Manual {
+        instructions: String,
+    },
     Wait(Duration),
 }
 
