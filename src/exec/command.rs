@@ -207,8 +207,18 @@ fn summarise(ending: &Ending, output: Output<'_>) -> String {
     }
     // A passing command's answer is what it printed first (`kubectl get` prints its header,
     // `curl` the body); a failing one's reason is what it printed to stderr last.
+    let compact;
     let shown = if ending.exit_code == Some(0) {
-        first_line(output.stdout).or_else(|| first_line(output.stderr))
+        match first_line(output.stdout) {
+            // Pretty-printed JSON (`aws ... --output json`, `kubectl -o json`) starts with a
+            // line that says nothing; its start on one line does.
+            Some("{" | "[") => {
+                compact = compact_json(output.stdout);
+                compact.as_deref().or_else(|| first_line(output.stdout))
+            }
+            Some(line) => Some(line),
+            None => first_line(output.stderr),
+        }
     } else {
         output
             .stderr
@@ -221,6 +231,13 @@ fn summarise(ending: &Ending, output: Output<'_>) -> String {
         line.push_str(&shorten(shown));
     }
     line
+}
+
+/// A JSON document on one line, when `text` is one.
+fn compact_json(text: &str) -> Option<String> {
+    serde_json::from_str::<Json>(text)
+        .ok()
+        .map(|value| value.to_string())
 }
 
 /// The first line with something on it. A carriage return ends a line too: a progress bar
@@ -501,6 +518,21 @@ mod tests {
             .await
             .unwrap();
         assert!(out.summary.ends_with(": 10%"), "{}", out.summary);
+        // Pretty-printed JSON shows its start on one line, not a lone `{`.
+        let out = run_test(&shell(
+            "printf '{\\n  \"TargetHealthDescriptions\": [\\n    {\"State\": \"unused\"}\\n  ]\\n}\\n'",
+        ))
+        .await
+        .unwrap();
+        assert!(
+            out.summary
+                .ends_with(r#": {"TargetHealthDescriptions":[{"State":"unused"}]}"#),
+            "{}",
+            out.summary
+        );
+        // Output that only starts like JSON keeps its first line.
+        let out = run_test(&shell("printf '[\\nnot json\\n'")).await.unwrap();
+        assert!(out.summary.ends_with(": ["), "{}", out.summary);
     }
 
     #[tokio::test]
