@@ -398,3 +398,29 @@ fn junit_is_valid_against_junit_10_xsd_and_reads_in_gitlab_and_junit2html() {
         }
     }
 }
+
+#[test]
+fn a_ci_run_s_suite_names_the_machine_it_ran_on() {
+    // Under CI the actor is `ci`, with no host in it; the run records the machine apart.
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let out = Test::new()
+        .runbook(
+            "name: ci-host\ntitle: CI host\nsteps:\n  - id: wait\n    title: Wait\n    wait: 0s\n",
+        )
+        .env("CI", "true")
+        .args(["run", "--junit", "run.xml"])
+        .run()
+        .run_outcome("completed", 0);
+    assert_eq!(out.events("run_started")[0]["actor"], "ci");
+    assert_eq!(out.events("run_started")[0]["host"], machine.as_str());
+    let xml = std::fs::read_to_string(out.path("run.xml")).unwrap();
+    let doc = Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("hostname"), Some(machine.as_str()), "{xml}");
+}

@@ -84,6 +84,7 @@ fn event() -> impl Strategy<Value = Event> {
                         vars,
                         version,
                         actor,
+                        host: Some(timeline.clone()),
                         timeline,
                     }
                 }

@@ -470,7 +470,12 @@ fn write_junit(
     }
     let time = verdicts.iter().map(|v| v.elapsed).sum();
     suite.set_time(time);
-    crate::report::junit::stamp(&mut suite, Some(started), &super::actor());
+    crate::report::junit::stamp(
+        &mut suite,
+        Some(started),
+        Some(&super::hostname()),
+        &super::actor(),
+    );
     report.add_test_suite(suite);
     report.set_time(time);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -267,14 +267,18 @@ pub(crate) fn actor() -> String {
         .filter(|u| !u.is_empty())
         .or_else(user_from_passwd)
         .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's name, as `hostname` prints it.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The name of the user owning this process, from `/etc/passwd` (when `USER` is not set, as in

@@ -459,6 +459,7 @@ async fn execute(p: Prepared) -> Exit {
             version: env!("CARGO_PKG_VERSION").into(),
             actor,
             timeline: timeline_path.display().to_string(),
+            host: Some(super::hostname()),
         })
     };
     if let Err(e) = first {

@@ -71,6 +71,7 @@ fn run(report: &Report) -> Json {
         "title": report.title,
         "file": report.file,
         "actor": report.actor,
+        "host": report.host,
         "mode": report.mode,
         "started": ts(report.started),
         "ended": ts(report.ended),

@@ -49,7 +49,12 @@ pub fn to_xml(junit: &JUnit) -> Result<String, String> {
 
 /// What CI reporters and the xUnit schema read on a suite: when it started (UTC, `xs:dateTime`
 /// without a zone, as the Ant/Jenkins schemas type `timestamp`) and on which host.
-pub fn stamp(suite: &mut TestSuite, started: Option<jiff::Timestamp>, actor: &str) {
+pub fn stamp(
+    suite: &mut TestSuite,
+    started: Option<jiff::Timestamp>,
+    host: Option<&str>,
+    actor: &str,
+) {
     if let Some(started) = started {
         let utc = started.to_zoned(jiff::tz::TimeZone::UTC);
         suite.extra.insert(
@@ -59,7 +64,7 @@ pub fn stamp(suite: &mut TestSuite, started: Option<jiff::Timestamp>, actor: &st
     }
     suite
         .extra
-        .insert("hostname".into(), hostname(actor).into());
+        .insert("hostname".into(), hostname(host, actor).into());
 }
 
 /// quick-junit always writes `skipped` on `<testsuites>`, an attribute `junit-10.xsd` does not
@@ -161,7 +166,12 @@ fn suite(report: &Report, shared: bool) -> TestSuite {
     if let Some(ms) = report.summary.duration_ms {
         suite.set_time(Duration::from_millis(ms));
     }
-    stamp(&mut suite, report.started, &report.actor);
+    stamp(
+        &mut suite,
+        report.started,
+        report.host.as_deref(),
+        &report.actor,
+    );
     if !run_id.is_empty() {
         suite.extra.insert("id".into(), run_id.into());
     }
@@ -232,8 +242,12 @@ fn shown(text: &str) -> String {
     crate::escape::controls(text).into_owned()
 }
 
-/// The host the run was on, from its actor (`user@host`); CI runs record no host.
-fn hostname(actor: &str) -> String {
+/// The host the run was on: recorded in `run_started`, or (timelines from before) taken from
+/// its actor (`user@host`; such CI runs recorded no host).
+fn hostname(host: Option<&str>, actor: &str) -> String {
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
+        return host.to_string();
+    }
     match actor.rsplit_once('@') {
         Some((_, host)) if !host.is_empty() => host.to_string(),
         _ => "unknown".to_string(),

@@ -82,6 +82,8 @@ pub struct Report {
     pub file: String,
     pub run_ids: Vec<String>,
     pub actor: String,
+    /// The machine the run ran on (`run_started.host`; older timelines: from the actor).
+    pub host: Option<String>,
     pub mode: String,
     pub events: Vec<Record>,
     pub steps: Vec<StepRow>,
@@ -121,6 +123,7 @@ impl Report {
             file: String::new(),
             run_ids: Vec::new(),
             actor: String::new(),
+            host: None,
             mode: String::new(),
             events: Vec::new(),
             steps: Vec::new(),
@@ -148,6 +151,7 @@ impl Report {
                     file,
                     actor,
                     mode,
+                    host,
                     ..
                 } if report.runbook.is_empty() => {
                     // The first run names the report; merged later runs add their events.
@@ -155,6 +159,7 @@ impl Report {
                     report.title = title.clone();
                     report.file = file.clone();
                     report.actor = actor.clone();
+                    report.host = host.clone();
                     report.mode = mode.clone();
                 }
                 Event::StepAttempt {

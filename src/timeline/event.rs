@@ -33,6 +33,10 @@ pub enum Event {
         actor: String,
         /// Where the timeline is, as given.
         timeline: String,
+        /// The machine the run ran on (also under CI, where the actor names no host). Absent
+        /// in timelines written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// A recorded run was picked up again with `--resume`.
     RunResumed {

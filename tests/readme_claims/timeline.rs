@@ -122,7 +122,7 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
             "run_started",
             &[
                 "runbook", "title", "file", "sha256", "mode", "dry_run", "vars", "version",
-                "actor", "timeline",
+                "actor", "timeline", "host",
             ],
         ),
         ("run_resumed", &["actor", "version", "next_step", "vars"]),
