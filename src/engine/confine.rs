@@ -56,7 +56,9 @@ impl Confinement {
             Resolved::Manual { .. } | Resolved::Wait(_) => return None,
         };
         let url = target?;
-        (url_address(&url) != Some(self.sim)).then(|| self.not_the_simulator(shown.trim()))
+        // A URL's credentials are never shown (see `http::shown_url`).
+        (url_address(&url) != Some(self.sim))
+            .then(|| self.not_the_simulator(&exec::http::shown_url(shown.trim())))
     }
 
     fn not_the_simulator(&self, target: &str) -> String {
@@ -159,6 +161,13 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         assert_eq!(c.refuse(&page), None);
+        assert_eq!(
+            confinement()
+                .refuse(&http("http://admin:hunter22@10.1.2.3/x"))
+                .as_deref(),
+            Some("outside the drill: http://10.1.2.3/x is not the simulator (127.0.0.1:4000)"),
+            "the URL's credentials are not shown"
+        );
     }
 
     #[test]
