@@ -9,17 +9,7 @@ use crate::support::*;
 fn reports(out: &Output) -> Vec<(&'static str, String)> {
     ["text", "markdown", "html", "junit"]
         .into_iter()
-        .map(|format| {
-            let report = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-                .arg("timeline")
-                .arg(out.path(TIMELINE))
-                .args(["--format", format])
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
-            assert!(report.status.success(), "{format}: {report:?}");
-            (format, String::from_utf8(report.stdout).unwrap())
-        })
+        .map(|format| (format, report(&out.path(TIMELINE), format)))
         .collect()
 }
 

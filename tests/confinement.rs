@@ -2,11 +2,9 @@
 //! unless `--allow-commands`, is recorded as `blocked` with the reason instead of running
 //! (issue 12).
 
-use std::path::Path;
-
 use serde_json::Value as Json;
 
-use crate::support::{Output, Server, Test, parse_timeline};
+use crate::support::{Output, Server, Test, parse_timeline, report};
 
 /// The runbook of the drills below: a check of the simulator, a command that would leave a
 /// file, an action POSTing a token to a real host, and a tcp probe of that host.
@@ -169,16 +167,4 @@ fn the_reports_show_what_was_outside_the_drill() {
             "{format}: {report}"
         );
     }
-}
-
-fn report(timeline: &Path, format: &str) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .arg("timeline")
-        .arg(timeline)
-        .args(["--format", format])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
 }

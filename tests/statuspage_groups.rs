@@ -20,7 +20,7 @@ use crate::support::*;
 struct Pages {
     url: String,
     authorizations: Arc<Mutex<Vec<Option<String>>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _served: Served,
 }
 
 #[derive(Clone)]
@@ -65,62 +65,26 @@ async fn summary(
 
 impl Pages {
     fn start(token: Option<&str>) -> Pages {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let authorizations = Arc::new(Mutex::new(Vec::new()));
         let state = PagesState {
             token: token.map(str::to_string),
             authorizations: Arc::clone(&authorizations),
         };
-        let app = Router::new()
-            .route("/{name}/api/v2/summary.json", get(summary))
-            .with_state(state);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                tokio::select! {
-                    result = axum::serve(listener, app).into_future() => result.unwrap(),
-                    _ = stopped => {}
-                }
-            });
-        });
+        let served = Served::start(
+            Router::new()
+                .route("/{name}/api/v2/summary.json", get(summary))
+                .with_state(state),
+        );
         Pages {
-            url,
+            url: served.url(),
             authorizations,
-            stop: Some(stop),
+            _served: served,
         }
     }
 
     fn authorizations(&self) -> Vec<Option<String>> {
         self.authorizations.lock().unwrap().clone()
     }
-}
-
-impl Drop for Pages {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// `runbook timeline timeline.jsonl --format FORMAT` of a finished run.
-fn report(out: &Output, format: &str) -> String {
-    let report = std::process::Command::new(env!("CARGO_BIN_EXE_runbook"))
-        .arg("timeline")
-        .arg(out.path(TIMELINE))
-        .args(["--format", format])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(report.status.success(), "{report:?}");
-    String::from_utf8(report.stdout).unwrap()
 }
 
 #[test]
@@ -344,7 +308,7 @@ fn maintenances_in_progress_and_upcoming_are_listed_and_reported() {
     assert_eq!(out.finished("meta")["summary"], summary);
     assert!(out.stdout.contains(summary), "{}", out.stdout);
     for format in ["text", "markdown", "html", "junit"] {
-        let text = report(&out, format);
+        let text = report(&out.path(TIMELINE), format);
         assert!(
             text.contains("1 maintenance in progress (Web Tier Recycle)"),
             "{format}: {text}"

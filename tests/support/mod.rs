@@ -32,7 +32,7 @@ use tempfile::TempDir;
 
 pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
-pub use server::{HOSTILE, Server};
+pub use server::{HOSTILE, Served, Server};
 pub use system::require;
 
 /// The file every test's runbook is written to.
@@ -713,6 +713,19 @@ pub fn has_colour(text: &str) -> bool {
             end > 0 && params[end..].starts_with('m')
         })
     })
+}
+
+/// `runbook timeline TIMELINE --format FORMAT` (no colour): the report, which must succeed.
+pub fn report(timeline: &Path, format: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_runbook"))
+        .arg("timeline")
+        .arg(timeline)
+        .args(["--format", format])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{format}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The hex sha256 of a file, computed independently of the binary.

@@ -73,19 +73,22 @@ type Shared = Arc<Mutex<Inner>>;
 pub struct Server {
     port: u16,
     state: Shared,
+    _served: Served,
+}
+
+/// An axum router served on 127.0.0.1 (an ephemeral port) from its own thread and runtime,
+/// for a test's own routes; it stops when dropped.
+pub struct Served {
+    port: u16,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl Server {
-    pub fn start() -> Server {
+impl Served {
+    pub fn start(app: Router) -> Served {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let state: Shared = Arc::default();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&state));
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -102,10 +105,38 @@ impl Server {
             // Dropping the runtime cancels requests still hanging.
             runtime.shutdown_background();
         });
-        Server {
+        Served {
             port,
-            state,
             stop: Some(stop),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let state: Shared = Arc::default();
+        let served = Served::start(
+            Router::new()
+                .fallback(handle)
+                .with_state(Arc::clone(&state)),
+        );
+        Server {
+            port: served.port,
+            state,
+            _served: served,
         }
     }
 
@@ -146,14 +177,6 @@ impl Server {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
