@@ -1,6 +1,7 @@
 //! The step engine: runs a validated runbook step by step, asks the decider where a human (or
 //! the non-interactive policy) must decide, and emits events. It never touches the terminal.
 
+mod answer_body;
 pub mod confine;
 pub mod decider;
 pub mod judge;

@@ -707,6 +707,12 @@ async fn run_once(
                 output.ok,
                 rules.redactor,
             );
+            // A refused request's reason is in what the server answered.
+            let summary = if !passed && matches!(step.executor, Executor::Http(_)) {
+                super::answer_body::with_body(output.summary, &output.fields, rules.redactor)
+            } else {
+                output.summary
+            };
             Attempt {
                 outcome: if passed {
                     Outcome::Passed
@@ -714,7 +720,7 @@ async fn run_once(
                     Outcome::Failed
                 },
                 fields: output.fields,
-                summary: output.summary,
+                summary,
                 failures,
                 confined: false,
             }

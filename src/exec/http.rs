@@ -28,6 +28,12 @@
 //! - `headers`: headers of the last response, lowercase name -> value (repeats joined with
 //!   `, `); null when nothing answered.
 //! - `url`, `method`: what was requested (the URL without the credentials of its userinfo).
+//! - `request_body`: the body sent, as text (a `json:` body as its JSON text, a form as its
+//!   encoded text); null when the request had none. Secrets in it are masked in the timeline.
+//!
+//! A step that fails (an expectation does not hold, or an answer was 400 or more) shows the
+//! first 200 characters of the last answer's body in its summary (`400 Bad Request in 3 ms;
+//! body: {"error":"field 'region' is required"}`), masked, on one line.
 //!
 //! A single request, and anything over TLS, goes through reqwest. A sample of several requests
 //! to a plain-HTTP URL goes through the sampler of `http_sampler.rs` (a keep-alive connection
@@ -98,7 +104,10 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         )
         .await
         .map_err(ExecError)?;
-        return Ok(tally.output(&req.url, method.as_str()));
+        return Ok(with_request_body(
+            tally.output(&req.url, method.as_str()),
+            req,
+        ));
     }
     let redirects = Redirects::for_step(req);
     let client = client(req.insecure, redirects)?;
@@ -136,7 +145,18 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         tally.add(outcome);
         tally.report(total, progress);
     }
-    Ok(tally.output(&req.url, method.as_str()))
+    Ok(with_request_body(
+        tally.output(&req.url, method.as_str()),
+        req,
+    ))
+}
+
+/// Records what was sent (`request_body`), so the timeline shows the request a server refused;
+/// the timeline writer masks secrets in it as in every field.
+fn with_request_body(mut output: ExecOutput, req: &HttpRequest) -> ExecOutput {
+    let sent = req.body.as_ref().map(RequestBody::sent_text);
+    output.fields.insert("request_body".into(), sent.into());
+    output
 }
 
 /// What became of one sample.

@@ -98,6 +98,15 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
+    /// The body's text as it is sent: a JSON body serialized as the request carries it.
+    pub(crate) fn sent_text(&self) -> String {
+        match self {
+            RequestBody::Text(text) => text.clone(),
+            RequestBody::Json(json) => json.to_string(),
+            RequestBody::Form(pairs) => RequestBody::form_encoded(pairs),
+        }
+    }
+
     /// The body's bytes for a form: every byte but letters, digits and `*-._` percent-encoded,
     /// which every form decoder reads (a space as `%20`, not `+`).
     pub(crate) fn form_encoded(pairs: &[(String, String)]) -> String {
