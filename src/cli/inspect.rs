@@ -274,7 +274,11 @@ pub fn show(file: &Path) -> Exit {
 }
 
 fn show_step(number: usize, step: &Step) {
-    let kind = if step.action { "ACTION" } else { "check" };
+    let kind = match (&step.executor, step.action) {
+        (_, true) => "ACTION",
+        (Executor::Manual(_), false) => "manual",
+        _ => "check",
+    };
     println!(
         "  {number:>2}. {}  {}  [{kind}] {}",
         step.id,

@@ -103,6 +103,8 @@ pub struct StepIntro {
     pub total: usize,
     pub phase: &'static str,
     pub action: bool,
+    /// A `manual` step: shown as `manual`, not `check`.
+    pub manual: bool,
     /// What the step will do, templates resolved, secrets masked.
     pub preview: String,
     /// Steps of the same list a jump may go to: (id, title).

@@ -282,6 +282,7 @@ impl Engine {
             total: list.len(),
             phase: phase.as_str(),
             action: step.action,
+            manual: matches!(step.executor, Executor::Manual(_)),
             preview: shown.clone(),
             steps: jump_targets(list),
         };

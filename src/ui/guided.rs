@@ -332,6 +332,8 @@ impl Decider for Guided {
                 .style(Style::new().yellow().bold())
                 .apply_to("ACTION")
                 .to_string()
+        } else if intro.manual {
+            "manual".into()
         } else {
             "check".into()
         };
