@@ -19,7 +19,9 @@ pub(crate) struct UntilHangup {
 }
 
 impl UntilHangup {
-    pub(crate) fn new(person: Arc<dyn Decider>, yes: bool) -> Self {
+    /// `resume_command` as [`NonInteractive::resume_command`]: a block after the hangup names
+    /// how to continue.
+    pub(crate) fn new(person: Arc<dyn Decider>, yes: bool, resume_command: Option<String>) -> Self {
         let actor = person.actor();
         UntilHangup {
             person,
@@ -27,6 +29,8 @@ impl UntilHangup {
                 yes,
                 answers: Default::default(),
                 actor,
+                answers_file: None,
+                resume_command,
             },
         }
     }

@@ -32,6 +32,8 @@ struct Prepared {
     resumed: bool,
     /// The terminal of a guided run.
     screen: Option<Arc<ui::guided::Screen>>,
+    /// What a resumed run recorded before this process: the closing table covers the whole run.
+    prior: Vec<crate::timeline::Record>,
 }
 
 /// Where the runbook comes from: a file, or text built into the binary (the drill's default).
@@ -226,22 +228,6 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         }
     }
     let screen = guided.then(|| ui::guided::Screen::new(Arc::clone(&redactor)));
-    let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
-        let person: Arc<dyn Decider> = Arc::new(ui::guided::Guided::new(
-            Arc::clone(screen),
-            actor.clone(),
-            args.yes,
-            args.step,
-        ));
-        Arc::new(super::hangup::UntilHangup::new(person, args.yes))
-    } else {
-        Arc::new(NonInteractive {
-            yes: args.yes,
-            answers,
-            actor: actor.clone(),
-        })
-    };
-
     // A guided run offers to pick up an unfinished run of the same runbook.
     let offered = match (&screen, &args.resume) {
         (Some(screen), None) => unfinished_run(&runbook)
@@ -251,7 +237,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     };
     let resume_path = args.resume.as_ref().or(offered.as_ref());
     let resumed = resume_path.is_some();
-    let (lock, writer, vars, start, history) = match resume_path {
+    let (lock, writer, vars, start, history, prior) = match resume_path {
         Some(path) => {
             // Only a timeline is ever appended to: anything else (a config file given by
             // mistake, an empty file) is refused before the lock file is made beside it.
@@ -327,7 +313,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 ));
                 Exit::Usage
             })?;
-            (lock, writer, vars, start, recorded.history)
+            (lock, writer, vars, start, recorded.history, parsed.records)
         }
         None => {
             let mut vars = runbook.vars.clone();
@@ -359,8 +345,35 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 vars,
                 StartPoint::beginning(),
                 History::default(),
+                Vec::new(),
             )
         }
+    };
+    // Built once the timeline is known: a block names the command that continues this run.
+    let resume_command = match &invocation.source {
+        RunbookSource::File(file) => Some(resume_command(file, writer.path())),
+        RunbookSource::Embedded { .. } => None,
+    };
+    let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
+        let person: Arc<dyn Decider> = Arc::new(ui::guided::Guided::new(
+            Arc::clone(screen),
+            actor.clone(),
+            args.yes,
+            args.step,
+        ));
+        Arc::new(super::hangup::UntilHangup::new(
+            person,
+            args.yes,
+            resume_command,
+        ))
+    } else {
+        Arc::new(NonInteractive {
+            yes: args.yes,
+            answers,
+            actor: actor.clone(),
+            answers_file: args.answers.as_ref().map(|p| p.display().to_string()),
+            resume_command,
+        })
     };
     Ok(Some(Prepared {
         lock,
@@ -380,6 +393,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         quiet: invocation.quiet,
         resumed,
         screen,
+        prior,
     }))
 }
 
@@ -414,10 +428,10 @@ async fn execute(p: Prepared) -> Exit {
             &redacted_vars,
             &timeline_path.display().to_string(),
         );
-        engine.observe(Box::new(ui::guided::GuidedView::new(
-            Arc::clone(screen),
-            timeline_path.display().to_string(),
-        )));
+        engine.observe(Box::new(
+            ui::guided::GuidedView::new(Arc::clone(screen), runbook.steps.len())
+                .with_history(&p.prior),
+        ));
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {
         engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
@@ -588,6 +602,16 @@ fn run_lock(timeline: &std::path::Path) -> Result<RunLock, Exit> {
         }
         Exit::Usage
     })
+}
+
+/// `runbook run FILE --resume TIMELINE`, each path as given and shell-quoted.
+fn resume_command(file: &std::path::Path, timeline: &std::path::Path) -> String {
+    use crate::expr::escape::shell_quote;
+    format!(
+        "runbook run {} --resume {}",
+        shell_quote(&file.display().to_string()),
+        shell_quote(&timeline.display().to_string())
+    )
 }
 
 fn short(sha: &str) -> &str {

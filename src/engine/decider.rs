@@ -159,11 +159,32 @@ pub enum Annotation {
     Milestone(String),
 }
 
+/// Who acknowledged a manual step that no person saw: recorded as the step's `decided_by` and
+/// as its summary, so no report credits someone who was not there.
+pub const AUTO_ACKNOWLEDGED: &str = "auto-acknowledged (non-interactive)";
+
 /// The policy of unattended runs: actions only with `--yes`, answers only from `--answers`.
 pub struct NonInteractive {
     pub yes: bool,
     pub answers: std::collections::HashMap<String, Map<String, Json>>,
     pub actor: String,
+    /// The answers file as given on the command line: its answers were written by a person in
+    /// advance, and are recorded as decided by `answers file FILE`.
+    pub answers_file: Option<String>,
+    /// `runbook run FILE --resume TIMELINE`, shell-quoted: how to continue this run, named in
+    /// the reason of a block. `None` where there is no such command (a drill's built-in
+    /// runbook).
+    pub resume_command: Option<String>,
+}
+
+impl NonInteractive {
+    /// `continue with `runbook run FILE --resume TIMELINE --yes``, or the old advice when the
+    /// run cannot be resumed by a command of its own.
+    fn continue_with(&self, flags: &str) -> Option<String> {
+        self.resume_command
+            .as_ref()
+            .map(|command| format!("continue with `{command}{flags}`"))
+    }
 }
 
 impl Decider for NonInteractive {
@@ -180,11 +201,14 @@ impl Decider for NonInteractive {
             } else {
                 ""
             };
+            // Running again with --yes would start over and repeat every step before this one;
+            // resuming the timeline continues at this action.
+            let how = self
+                .continue_with(" --yes")
+                .map(|c| format!("{c} to allow actions"))
+                .unwrap_or_else(|| "run again with --yes to allow actions".into());
             ActionDecision::Block {
-                reason: format!(
-                    "action `{}` needs confirmation: {why}run again with --yes to allow actions",
-                    prompt.step_id
-                ),
+                reason: format!("action `{}` needs confirmation: {why}{how}", prompt.step_id),
             }
         }
     }
@@ -202,9 +226,19 @@ impl Decider for NonInteractive {
             }
         }
         if !missing.is_empty() {
+            let file = self
+                .answers_file
+                .as_deref()
+                .map(crate::expr::escape::shell_quote)
+                .unwrap_or_else(|| "FILE".into());
+            let yes = if self.yes { " --yes" } else { "" };
+            let how = self
+                .continue_with(&format!("{yes} --answers {file}"))
+                .map(|c| format!("; then {c}"))
+                .unwrap_or_default();
             return ManualDecision::Block {
                 reason: format!(
-                    "manual step `{}` asks for {} but no answer was given: pass --answers FILE with `{}: {{{}: ...}}`",
+                    "manual step `{}` asks for {} but no answer was given: pass --answers FILE with `{}: {{{}: ...}}`{how}",
                     prompt.step_id,
                     missing
                         .iter()
@@ -216,10 +250,13 @@ impl Decider for NonInteractive {
                 ),
             };
         }
-        ManualDecision::Done {
-            answers,
-            by: self.actor.clone(),
-        }
+        // Answers (or an empty entry, `step: {}`) written in advance were a person's
+        // decision; a step the file does not mention was seen by nobody.
+        let by = match (&self.answers_file, given) {
+            (Some(file), Some(_)) => format!("answers file {file}"),
+            _ => AUTO_ACKNOWLEDGED.to_string(),
+        };
+        ManualDecision::Done { answers, by }
     }
 
     fn actor(&self) -> String {

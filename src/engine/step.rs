@@ -518,7 +518,9 @@ impl Engine {
                 for secret in secret_answers(step, &answers) {
                     self.redactor.add(&secret);
                 }
-                let summary = if answers.is_empty() {
+                let summary = if by == super::decider::AUTO_ACKNOWLEDGED {
+                    by.clone()
+                } else if answers.is_empty() {
                     format!("acknowledged by {by}")
                 } else {
                     format!(

@@ -458,6 +458,12 @@ fn shell_word(text: &str) -> Result<String, Error> {
     Ok(format!("'{}'", text.replace('\'', r#"'"'"'"#)))
 }
 
+/// [`shell_word`] for text that cannot hold a NUL (a path from the command line): the same
+/// quoting, for the commands messages tell a person to type.
+pub fn shell_quote(text: &str) -> String {
+    shell_word(text).unwrap_or_else(|_| format!("'{}'", text.replace('\'', r#"'"'"'"#)))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Filters
 

@@ -486,19 +486,25 @@ impl Decider for Guided {
 /// Shows results as they are recorded, and the closing table.
 pub struct GuidedView {
     screen: Arc<Screen>,
-    rows: Vec<(String, String, Outcome, u64)>,
-    milestones: Vec<(String, String)>,
-    timeline: String,
+    table: super::closing::ClosingTable,
 }
 
 impl GuidedView {
-    pub fn new(screen: Arc<Screen>, timeline: String) -> Self {
+    /// `steps_total`: how many steps the runbook's `steps` list has (the closing table numbers
+    /// `finally` after them).
+    pub fn new(screen: Arc<Screen>, steps_total: usize) -> Self {
         GuidedView {
             screen,
-            rows: Vec::new(),
-            milestones: Vec::new(),
-            timeline,
+            table: super::closing::ClosingTable::new(steps_total),
         }
+    }
+
+    /// What a resumed run recorded before: in the closing table, not shown again now.
+    pub fn with_history(mut self, records: &[Record]) -> Self {
+        for record in records {
+            self.table.record(record, clock);
+        }
+        self
     }
 
     fn outcome_style(&self, outcome: Outcome) -> Style {
@@ -519,6 +525,7 @@ fn clock(ts: &str) -> String {
 
 impl Observer for GuidedView {
     fn on_record(&mut self, record: &Record) {
+        self.table.record(record, clock);
         match &record.event {
             Event::StepFinished {
                 step,
@@ -554,8 +561,6 @@ impl Observer for GuidedView {
                         crate::escape::controls(f)
                     ));
                 }
-                self.rows
-                    .push((step.clone(), title.clone(), *outcome, *duration_ms));
             }
             Event::Milestone {
                 milestone, step, ..
@@ -570,7 +575,6 @@ impl Observer for GuidedView {
                         .style(Style::new().cyan().bold())
                         .apply_to(format!("◆ {}", milestone.to_ascii_uppercase()))
                 ));
-                self.milestones.push((milestone.clone(), clock(&record.ts)));
             }
             Event::Note { text, actor, .. } => {
                 self.screen.line(&format!(
@@ -578,38 +582,22 @@ impl Observer for GuidedView {
                     crate::escape::controls(text)
                 ));
             }
-            Event::RunFinished { outcome, .. } => {
+            Event::RunFinished { .. } => {
                 self.screen.clear_bar();
                 self.screen.line("");
-                self.screen.line(&format!(
-                    "{:<4}{:<24} {:<12} {}",
-                    "#", "STEP", "OUTCOME", "DURATION"
-                ));
-                for (i, (step, _title, outcome, ms)) in self.rows.iter().enumerate() {
+                self.screen.line(&super::closing::ClosingTable::header());
+                for row in &self.table.rows {
+                    let (head, outcome, duration) = super::closing::ClosingTable::cells(row);
                     self.screen.line(&format!(
-                        "{:<4}{:<24} {} {}",
-                        i + 1,
-                        step,
-                        self.outcome_style(*outcome)
-                            .apply_to(format!("{:<12}", super::console::label(*outcome))),
-                        crate::duration::human(Duration::from_millis(*ms))
+                        "{head} {} {duration}",
+                        self.outcome_style(row.outcome).apply_to(outcome)
                     ));
                 }
-                if !self.milestones.is_empty() {
-                    self.screen.line(&format!(
-                        "milestones: {}",
-                        self.milestones
-                            .iter()
-                            .map(|(m, t)| format!("{} {t}", m.to_ascii_uppercase()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                if let Some(line) = self.table.milestones_line() {
+                    self.screen.line(&line);
                 }
-                self.screen.line(&format!(
-                    "run {}; timeline: {}",
-                    outcome.as_str(),
-                    self.timeline
-                ));
+                // The closing line (outcome, exit code, timeline) is the command's, the same
+                // in every mode (cli/run.rs).
             }
             _ => {}
         }
