@@ -429,7 +429,7 @@ fn action_yes_sends_the_request_once() {
 
     pty.key("y");
     pty.expect(TABLE_HEADER);
-    pty.expect("timeline: timeline.jsonl");
+    pty.expect("runbook: run completed (exit 0) — timeline timeline.jsonl");
     pty.assert_exit(0);
 
     let sent = server.requests_to("/echo");
@@ -500,7 +500,8 @@ fn action_abort_exits_3_sends_nothing_and_runs_finally() {
     pty.key("a");
     pty.expect("Notify the channel");
     pty.expect(TABLE_HEADER);
-    pty.expect("run aborted; timeline: timeline.jsonl");
+    pty.expect("error: run aborted");
+    pty.expect("(exit 3) — timeline timeline.jsonl");
     pty.assert_exit(3);
 
     assert_eq!(server.count("/echo"), 0, "an aborted action was sent");
@@ -1000,7 +1001,8 @@ fn double_ctrl_c_ends_the_run_with_130_after_finally() {
     pty.ctrl_c();
     pty.expect("(finally) Cleanup");
     pty.expect(TABLE_HEADER);
-    pty.expect("run interrupted; timeline: timeline.jsonl");
+    pty.expect("error: run interrupted");
+    pty.expect("(exit 130) — timeline timeline.jsonl");
     pty.assert_exit(130);
     assert!(pty.started.elapsed() < Duration::from_secs(20));
 

@@ -23,6 +23,7 @@ mod network_errors;
 mod properties;
 mod readme_claims;
 mod real;
+mod records;
 mod redaction;
 mod redirects;
 mod report;

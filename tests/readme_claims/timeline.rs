@@ -189,7 +189,8 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
     assert_eq!(keys(&run_finished[0]), with(&blocked_run));
     assert_eq!(
         run_finished[0]["reason"],
-        "action `act` needs confirmation: run again with --yes to allow actions"
+        "action `act` needs confirmation: continue with `runbook run runbook.yaml --resume \
+         timeline.jsonl --yes` to allow actions"
     );
     // milestone: `step` when a step recorded it, not from `runbook milestone`.
     let milestones = out.events("milestone");

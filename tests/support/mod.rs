@@ -19,6 +19,7 @@ mod daemon;
 pub mod forms;
 mod python;
 mod server;
+mod sized_pty;
 mod system;
 
 use std::io::Read;
@@ -33,6 +34,7 @@ use tempfile::TempDir;
 pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
 pub use server::{HOSTILE, Served, Server};
+pub use sized_pty::SizedPty;
 pub use system::require;
 
 /// The file every test's runbook is written to.
