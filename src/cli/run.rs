@@ -350,9 +350,12 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         }
     };
     // Built once the timeline is known: a block names the command that continues this run.
+    // A drill's run has none: its simulator is gone once the drill ends.
     let resume_command = match &invocation.source {
-        RunbookSource::File(file) => Some(resume_command(file, writer.path())),
-        RunbookSource::Embedded { .. } => None,
+        RunbookSource::File(file) if invocation.confinement.is_none() => {
+            Some(resume_command(file, writer.path()))
+        }
+        _ => None,
     };
     let decider: Arc<dyn Decider> = if let Some(screen) = &screen {
         let person: Arc<dyn Decider> = Arc::new(ui::guided::Guided::new(
