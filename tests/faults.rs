@@ -624,8 +624,17 @@ fn a_502_with_an_html_page_is_a_response_not_a_transport_error() {
         &server.url,
         TIMEOUT,
         &[
-            single("failed", "502 Bad Gateway in {latency}"),
-            sampled("failed", "failed 100%: 502 x50, p95 {p95}"),
+            // A failed step shows the start of what the server answered.
+            single(
+                "failed",
+                "502 Bad Gateway in {latency}; body: <html><head><title>502 Bad Gateway</title>\
+                 </head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+            ),
+            sampled(
+                "failed",
+                "failed 100%: 502 x50, p95 {p95}; body: <html><head><title>502 Bad Gateway\
+                 </title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
+            ),
         ],
     );
     let data = out.outcome("single", "failed");
