@@ -12,6 +12,11 @@ pub(super) const SHOWN_CHARS: usize = 200;
 /// `400 Bad Request in 3 ms; body: {"error":"…"}`: `summary` with the start of the answer's
 /// body in `fields`, or `summary` alone when nothing answered or the body was empty.
 ///
+/// The body is the last answer's (`body`). A single request's answer is shown whatever its
+/// status (an expectation on a 200 may have failed); a sample's only when that last answer was
+/// refused (400 or more): a probe failing 40% whose last answer was a healthy page would
+/// otherwise show that page as the reason.
+///
 /// Masked before it is cut: a secret the server echoed that straddles the cut would otherwise
 /// leave its first characters unmasked. Whitespace runs (newlines included) become one space so
 /// the summary stays one line; other control characters are escaped as everywhere else.
@@ -23,6 +28,17 @@ pub(super) fn with_body(
     let Some(body) = fields.get("body").and_then(Json::as_str) else {
         return summary;
     };
+    let single = fields
+        .get("count")
+        .and_then(Json::as_u64)
+        .is_none_or(|n| n <= 1);
+    let refused = fields
+        .get("status")
+        .and_then(Json::as_u64)
+        .is_some_and(|s| s >= 400);
+    if !single && !refused {
+        return summary;
+    }
     let masked = redactor.redact(body);
     let collapsed = masked.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
@@ -71,6 +87,33 @@ mod tests {
         let long = "b".repeat(500);
         let shown = with_body("400".into(), &fields(json!(long)), &redactor);
         assert_eq!(shown, format!("400; body: {}…", "b".repeat(SHOWN_CHARS)));
+    }
+
+    #[test]
+    fn a_sample_shows_its_last_answer_only_when_it_was_refused() {
+        let redactor = Redactor::new();
+        let sample = |status: u64| {
+            let mut m = fields(json!("<h1>page</h1>"));
+            m.insert("count".into(), json!(60));
+            m.insert("status".into(), json!(status));
+            m
+        };
+        assert_eq!(
+            with_body("failed 40%".into(), &sample(200), &redactor),
+            "failed 40%"
+        );
+        assert_eq!(
+            with_body("failed 40%".into(), &sample(502), &redactor),
+            "failed 40%; body: <h1>page</h1>"
+        );
+        // One request: its answer, whatever its status.
+        let mut one = fields(json!("{\"state\":\"degraded\"}"));
+        one.insert("count".into(), json!(1));
+        one.insert("status".into(), json!(200));
+        assert_eq!(
+            with_body("200 OK".into(), &one, &redactor),
+            "200 OK; body: {\"state\":\"degraded\"}"
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@
 //!
 //! A step that fails (an expectation does not hold, or an answer was 400 or more) shows the
 //! first 200 characters of the last answer's body in its summary (`400 Bad Request in 3 ms;
-//! body: {"error":"field 'region' is required"}`), masked, on one line.
+//! body: {"error":"field 'region' is required"}`), masked, on one line; a sample of several
+//! requests shows it only when that last answer was refused (see `engine/answer_body.rs`).
 //!
 //! A single request, and anything over TLS, goes through reqwest. A sample of several requests
 //! to a plain-HTTP URL goes through the sampler of `http_sampler.rs` (a keep-alive connection
