@@ -106,9 +106,15 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An error at `pos`, underlining the whole token written there (when the text is known).
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        let width = if self.text.is_empty() {
+            1
+        } else {
+            crate::yaml::token::width(self.text, pos)
+        };
         self.diagnostics
-            .push(Diagnostic::new(self.file, pos, message));
+            .push(Diagnostic::new(self.file, pos, message).with_width(width));
     }
 
     pub fn error_at_key(&mut self, key: &Key, message: impl Into<String>) {

@@ -245,11 +245,7 @@ pub fn from_text(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             .join("\n"),
     };
     let root = yaml::parse(text).map_err(|e| {
-        render(vec![Diagnostic::new(
-            file,
-            e.pos,
-            format!("YAML syntax error: {}", e.message),
-        )])
+        render(vec![Diagnostic::syntax(file, &e)])
     })?;
     let mut c = Checker::new(file);
     let scenario = scenario(&mut c, &root);
