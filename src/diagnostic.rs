@@ -33,8 +33,12 @@ impl Diagnostic {
 
     /// A YAML syntax error in `file`.
     pub fn syntax(file: &str, error: &crate::yaml::SyntaxError) -> Self {
-        Diagnostic::new(file, error.pos, format!("YAML syntax error: {}", error.message))
-            .with_width(error.width)
+        Diagnostic::new(
+            file,
+            error.pos,
+            format!("YAML syntax error: {}", error.message),
+        )
+        .with_width(error.width)
     }
 
     pub fn with_width(mut self, width: usize) -> Self {

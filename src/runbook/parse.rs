@@ -624,7 +624,14 @@ fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option
         .map(|(k, _)| k)
         .filter(|k| EXECUTORS.contains(&k.name.as_str()))
         .collect();
+    // `htp:` is already reported as an unknown key "(did you mean `http`?)": that is the one
+    // error to fix, not also a missing executor.
+    let misspelt_executor = entries.iter().any(|(k, _)| {
+        !known.contains(&k.name.as_str())
+            && suggest(&k.name, known.iter().copied()).is_some_and(|s| EXECUTORS.contains(&s))
+    });
     let executor = match executor_keys.as_slice() {
+        [] if misspelt_executor => None,
         [] => {
             checker.error(
                 node.pos,

@@ -172,10 +172,7 @@ fn bad_escape(lines: &[&str], open: Pos) -> Option<(Pos, String)> {
                     None => break,
                     Some(c) if KNOWN.contains(*c) => col += 2,
                     Some(c) => {
-                        return Some((
-                            Pos::new(line as u32 + 1, col as u32 + 1),
-                            format!("\\{c}"),
-                        ));
+                        return Some((Pos::new(line as u32 + 1, col as u32 + 1), format!("\\{c}")));
                     }
                 },
                 _ => col += 1,

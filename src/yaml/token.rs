@@ -101,12 +101,7 @@ fn plain(rest: &[char], flow: bool) -> usize {
 }
 
 fn trimmed_len(chars: &[char]) -> usize {
-    chars.len()
-        - chars
-            .iter()
-            .rev()
-            .take_while(|c| c.is_whitespace())
-            .count()
+    chars.len() - chars.iter().rev().take_while(|c| c.is_whitespace()).count()
 }
 
 /// Whether a position on a line, after `before`, is inside a flow collection opened on that
