@@ -34,3 +34,4 @@ mod statuspage_groups;
 mod terminal_escapes;
 mod timeline;
 mod timeline_properties;
+mod validate_files;

@@ -74,10 +74,7 @@ mod tests {
 
     #[test]
     fn kinds_from_keys() {
-        assert_eq!(
-            detect("name: a\ntitle: b\nsteps: []\n"),
-            FileKind::Runbook
-        );
+        assert_eq!(detect("name: a\ntitle: b\nsteps: []\n"), FileKind::Runbook);
         assert_eq!(detect("name: a\ntitle: b\n"), FileKind::Runbook);
         assert_eq!(detect("steps: [\n"), FileKind::Runbook);
         assert_eq!(

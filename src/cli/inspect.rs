@@ -69,7 +69,10 @@ pub fn list(dir: &Path) -> Exit {
                 let (count, first) = match &e {
                     runbook::LoadError::Invalid { diagnostics, .. } => (
                         diagnostics.len(),
-                        diagnostics.first().map(|d| d.headline()).unwrap_or_default(),
+                        diagnostics
+                            .first()
+                            .map(|d| d.headline())
+                            .unwrap_or_default(),
                     ),
                     runbook::LoadError::Io { path, message } => (1, format!("{path}: {message}")),
                 };

@@ -121,11 +121,8 @@ fn check_all(files: &[PathBuf], scenarios: bool) -> Vec<Checked> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len());
-    let check_part = |part: &[PathBuf]| {
-        part.iter()
-            .map(|f| check(f, scenarios))
-            .collect::<Vec<_>>()
-    };
+    let check_part =
+        |part: &[PathBuf]| part.iter().map(|f| check(f, scenarios)).collect::<Vec<_>>();
     if threads <= 1 {
         return check_part(files);
     }
