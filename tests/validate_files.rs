@@ -46,8 +46,11 @@ fn diagnostics(document: &Json, file: &str) -> Vec<(u64, u64, u64, String)> {
 
 // ---------------------------------------------------------------- YAML syntax errors
 
+/// A file, its text, where its error is (line, column, width) and how its message starts.
+type Case = (&'static str, &'static str, (u64, u64, u64), &'static str);
+
 /// Every kind of YAML mistake, with where a YAML user looks for it: the offending character.
-const YAML_CASES: &[(&str, &str, (u64, u64, u64), &str)] = &[
+const YAML_CASES: &[Case] = &[
     (
         "tab_in_indentation.yaml",
         "name: x\ntitle: y\nsteps:\n  - id: a\n\ttitle: b\n    manual: {instructions: x}\n",

@@ -245,7 +245,7 @@ fn unclosed_before(
             .get(line - 1)
             .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count())
     };
-    (indent(failed) <= indent(err.pos.line as usize)).then(|| Located {
+    (indent(failed) <= indent(err.pos.line as usize)).then_some(Located {
         pos: err.pos,
         width: 1,
         message: err.message,
