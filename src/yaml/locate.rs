@@ -234,8 +234,13 @@ fn unclosed_before(
     if failed < 2 {
         return None;
     }
-    let prefix_len: usize = lines[..failed - 1].iter().map(|l| l.len() + 1).sum();
-    let prefix = text.get(..prefix_len.min(text.len()))?;
+    // The lines before the failed one, with their own line ends (`\n` or `\r\n`).
+    let prefix_len: usize = text
+        .split_inclusive('\n')
+        .take(failed - 1)
+        .map(str::len)
+        .sum();
+    let prefix = text.get(..prefix_len)?;
     let err = reparse(prefix).err()?;
     if err.cause != Cause::Unclosed || err.pos.line as usize >= failed {
         return None;

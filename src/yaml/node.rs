@@ -413,6 +413,31 @@ mod tests {
     }
 
     #[test]
+    fn relocating_any_mistake_never_panics() {
+        // Every one-character mistake (a tab, a bracket, a quote, a colon, a backslash) at
+        // every place of a small runbook, with either line ending: each parses or fails with
+        // a position inside the file.
+        let base =
+            "name: x\ntitle: \"y\"\nsteps:\n  - id: a\n    expect: [a, 'b']\n    http: {url: u}\n";
+        for text in [base.to_string(), base.replace('\n', "\r\n")] {
+            for (i, _) in text.char_indices() {
+                for c in ['\t', '[', ']', '{', '"', '\'', ':', '\\', '#', '-'] {
+                    let mut mutated = text.clone();
+                    mutated.insert(i, c);
+                    if let Err(e) = parse(&mutated) {
+                        let lines = mutated.lines().count() as u32;
+                        assert!(
+                            e.pos.line >= 1 && e.pos.line <= lines + 1,
+                            "{mutated:?}: {e:?}"
+                        );
+                        assert!(e.width >= 1, "{mutated:?}: {e:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn empty_document_is_null() {
         assert_eq!(parse("# nothing\n").unwrap().value, Value::Null);
     }
