@@ -31,6 +31,16 @@ impl Diagnostic {
         }
     }
 
+    /// A YAML syntax error in `file`.
+    pub fn syntax(file: &str, error: &crate::yaml::SyntaxError) -> Self {
+        Diagnostic::new(
+            file,
+            error.pos,
+            format!("YAML syntax error: {}", error.message),
+        )
+        .with_width(error.width)
+    }
+
     pub fn with_width(mut self, width: usize) -> Self {
         self.width = width.max(1);
         self

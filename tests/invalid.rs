@@ -33,7 +33,12 @@ const CASES: &[Case] = &[
                 title: A
                  wait: 1s
         ",
-        expected: &[(6, 10, "YAML syntax error: mapping values are not allowed")],
+        // At the key that is out of line, not at its `:` where the parser gave up.
+        expected: &[(
+            6,
+            6,
+            "YAML syntax error: bad indentation: `wait` is at column 6 but the key above it is at column 5",
+        )],
     },
     Case {
         name: "yaml_unclosed_quote",
@@ -52,7 +57,8 @@ const CASES: &[Case] = &[
             steps:
             \t- id: a
         ",
-        expected: &[(4, 2, "YAML syntax error: tabs disallowed")],
+        // At the tab itself.
+        expected: &[(4, 1, "YAML syntax error: a tab in indentation")],
     },
     Case {
         name: "yaml_duplicate_key",
@@ -358,14 +364,12 @@ const CASES: &[Case] = &[
                 title: A
                 htpp: {url: 'http://lb'}
         ",
-        expected: &[
-            (4, 5, "step `a` has no executor"),
-            (
-                6,
-                5,
-                "unknown key `htpp` in step `a` (did you mean `http`?)",
-            ),
-        ],
+        // One mistake, one error: not also "step `a` has no executor".
+        expected: &[(
+            6,
+            5,
+            "unknown key `htpp` in step `a` (did you mean `http`?)",
+        )],
     },
     Case {
         name: "duplicate_ids",

@@ -35,3 +35,4 @@ mod statuspage_groups;
 mod terminal_escapes;
 mod timeline;
 mod timeline_properties;
+mod validate_files;

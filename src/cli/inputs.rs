@@ -38,8 +38,7 @@ fn read_tree(path: &Path, shown: Shown) -> Result<(String, Node), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{display}: {}", crate::io_message(&e)))?;
     let root = yaml::parse(&text).map_err(|e| {
-        let diagnostic =
-            Diagnostic::new(&display, e.pos, format!("YAML syntax error: {}", e.message));
+        let diagnostic = Diagnostic::syntax(&display, &e);
         shown.render(&diagnostic, &text)
     })?;
     Ok((text, root))

@@ -1,170 +1,12 @@
-//! `validate`, `list` and `show`: reading runbooks without running them.
+//! `list` and `show`: reading runbooks without running them.
 
 use std::path::{Path, PathBuf};
 
 use super::error;
-use crate::diagnostic::Diagnostic;
+use super::file_kind::{self, FileKind};
 use crate::duration;
 use crate::exit::Exit;
 use crate::runbook::{self, CommandProgram, Executor, HttpBody, LoopSource, OnFail, Step};
-use crate::yaml::Pos;
-
-/// Checks runbook files. `text` prints each result for people (problems on stderr, rendered
-/// with their source lines); `json` prints one document on stdout for editors and scripts:
-///
-/// ```json
-/// {"valid": false,
-///  "files": [{"file": "bad.yaml", "valid": false,
-///             "diagnostics": [{"file": "bad.yaml", "line": 3, "column": 5, "width": 7,
-///                              "severity": "error", "message": "unknown key ..."}]}]}
-/// ```
-///
-/// Either way the exit code is 0 when every file is valid and 2 otherwise, and under GitHub
-/// Actions (`GITHUB_ACTIONS=true`) every problem is also printed on stdout as an `::error`
-/// workflow command, so it shows on the line of the file in the pull request.
-/// Loads (parses and validates) every file, spread over the cores, in the order given: a
-/// repository's runbooks are checked in CI on every push, so this is worth the threads.
-fn load_all(files: &[PathBuf]) -> Vec<Result<runbook::Runbook, runbook::LoadError>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len());
-    if threads <= 1 {
-        return files.iter().map(|f| runbook::load(f)).collect();
-    }
-    let share = files.len().div_ceil(threads);
-    let load_part = |part: &[PathBuf]| part.iter().map(|f| runbook::load(f)).collect::<Vec<_>>();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks(share)
-            .map(|part| {
-                let worker = std::thread::Builder::new()
-                    // The main thread's size: parsers recurse, and the depth limits were set
-                    // against it.
-                    .stack_size(8 << 20)
-                    .spawn_scoped(scope, move || load_part(part));
-                (part, worker)
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|(part, worker)| match worker {
-                Ok(handle) => handle.join().expect("loading a runbook does not panic"),
-                // No thread to be had: load this share here.
-                Err(_) => load_part(part),
-            })
-            .collect()
-    })
-}
-
-pub fn validate(files: &[PathBuf], format: super::ValidateFormat) -> Exit {
-    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let mut results = Vec::new();
-    let mut annotations = Vec::new();
-    for (file, loaded) in files.iter().zip(load_all(files)) {
-        if format == super::ValidateFormat::Text {
-            print_text(file, &loaded);
-        }
-        let warnings = match &loaded {
-            Ok(rb) => rb.warnings.clone(),
-            Err(_) => Vec::new(),
-        };
-        let diagnostics = match &loaded {
-            Ok(_) => Vec::new(),
-            Err(runbook::LoadError::Invalid { diagnostics, .. }) => diagnostics.clone(),
-            // A file that cannot be read is a problem at its start, so it has a place to show.
-            Err(runbook::LoadError::Io { path, message }) => {
-                vec![Diagnostic::new(path, Pos::new(1, 1), message.clone())]
-            }
-        };
-        if github {
-            annotations.extend(diagnostics.iter().map(|d| github_annotation(d, "error")));
-            annotations.extend(warnings.iter().map(|d| github_annotation(d, "warning")));
-        }
-        results.push((file, diagnostics, warnings));
-    }
-    let valid = results.iter().all(|(_, d, _)| d.is_empty());
-    if format == super::ValidateFormat::Json {
-        let document = serde_json::json!({
-            "valid": valid,
-            "files": results.iter().map(|(file, diagnostics, warnings)| serde_json::json!({
-                "file": file.display().to_string(),
-                "valid": diagnostics.is_empty(),
-                "diagnostics": diagnostics.iter().map(|d| (d, "error")).chain(warnings.iter().map(|d| (d, "warning"))).map(|(d, severity)| serde_json::json!({
-                    "file": d.file,
-                    "line": d.pos.line,
-                    "column": d.pos.col,
-                    "width": d.width,
-                    "severity": severity,
-                    "message": d.message,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&document).expect("a JSON value always serializes")
-        );
-    }
-    for line in annotations {
-        println!("{line}");
-    }
-    if valid { Exit::Ok } else { Exit::Usage }
-}
-
-fn print_text(file: &Path, loaded: &Result<runbook::Runbook, runbook::LoadError>) {
-    if let Ok(rb) = loaded {
-        // `FILE:LINE:COL: warning: ...`, with the line and a caret, as errors are shown.
-        for w in &rb.warnings {
-            let mut shown = w.clone();
-            shown.message = format!("warning: {}", w.message);
-            eprintln!("{}", shown.render(&rb.source.text));
-        }
-    }
-    match loaded {
-        Ok(rb) => println!(
-            "{}: ok ({}, {} step{}{})",
-            file.display(),
-            rb.name,
-            rb.steps.len(),
-            if rb.steps.len() == 1 { "" } else { "s" },
-            if rb.finally.is_empty() {
-                String::new()
-            } else {
-                format!(" + {} finally", rb.finally.len())
-            }
-        ),
-        Err(e) => {
-            eprintln!("{}", e.render());
-            if let runbook::LoadError::Invalid { diagnostics, .. } = e {
-                eprintln!(
-                    "error: {}: {} problem{}",
-                    file.display(),
-                    diagnostics.len(),
-                    if diagnostics.len() == 1 { "" } else { "s" }
-                );
-            }
-        }
-    }
-}
-
-/// A GitHub Actions `::error` (or `::warning`) workflow command for one problem. Property values escape `%`,
-/// CR, LF, `:` and `,`; the message escapes `%`, CR and LF, as the Actions toolkit does.
-fn github_annotation(d: &Diagnostic, level: &str) -> String {
-    fn escape_data(text: &str) -> String {
-        text.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    }
-    fn escape_property(text: &str) -> String {
-        escape_data(text).replace(':', "%3A").replace(',', "%2C")
-    }
-    format!(
-        "::{level} file={},line={},col={}::{}",
-        escape_property(&d.file),
-        d.pos.line,
-        d.pos.col,
-        escape_data(&d.message)
-    )
-}
 
 /// The runbook files in a directory, sorted.
 pub fn runbook_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -176,6 +18,10 @@ pub fn runbook_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Lists the runbooks in `dir` as a table, then the other YAML files: scenarios as
+/// `scenario`, anything else (vars files, answers files) as `skipped`, with why. The exit code
+/// is 0 unless a runbook is invalid (2, as `validate` says it): a folder of runbooks is where
+/// their vars files and scenarios live too.
 pub fn list(dir: &Path) -> Exit {
     let files = match runbook_files(dir) {
         Ok(f) => f,
@@ -185,8 +31,33 @@ pub fn list(dir: &Path) -> Exit {
         }
     };
     let mut rows = Vec::new();
+    let mut others = Vec::new();
     let mut exit = Exit::Ok;
     for file in &files {
+        let shown = file.display().to_string();
+        // A file that cannot be read (or is not text) is reported as a runbook would be.
+        let kind = std::fs::read_to_string(file)
+            .map(|text| (file_kind::detect(&text), text))
+            .ok();
+        match kind {
+            Some((FileKind::Other { reason }, _)) => {
+                others.push(("skipped", shown, reason));
+                continue;
+            }
+            Some((FileKind::Scenario { .. }, text)) => {
+                let what = match crate::sim::scenario::check(&shown, &text) {
+                    Ok(s) => format!("{}: {}", s.name, s.title),
+                    Err(d) => format!(
+                        "invalid: {} problem{}; run `runbook validate --scenario {shown}`",
+                        d.len(),
+                        if d.len() == 1 { "" } else { "s" }
+                    ),
+                };
+                others.push(("scenario", shown, what));
+                continue;
+            }
+            _ => {}
+        }
         match runbook::load(file) {
             Ok(rb) => rows.push((
                 rb.name,
@@ -195,22 +66,35 @@ pub fn list(dir: &Path) -> Exit {
                 file.display().to_string(),
             )),
             Err(e) => {
-                let count = match &e {
-                    runbook::LoadError::Invalid { diagnostics, .. } => diagnostics.len(),
-                    runbook::LoadError::Io { .. } => 1,
+                let (count, first) = match &e {
+                    runbook::LoadError::Invalid { diagnostics, .. } => (
+                        diagnostics.len(),
+                        diagnostics
+                            .first()
+                            .map(|d| d.headline())
+                            .unwrap_or_default(),
+                    ),
+                    runbook::LoadError::Io { path, message } => (1, format!("{path}: {message}")),
                 };
                 eprintln!(
-                    "error: {} is not a valid runbook ({count} problem{}; run `runbook validate {}`)",
+                    "error: {} is not a valid runbook ({count} problem{}; run `runbook validate {}`)\n  {}",
                     file.display(),
                     if count == 1 { "" } else { "s" },
-                    file.display()
+                    file.display(),
+                    crate::escape::controls(&first)
                 );
                 exit = Exit::Usage;
             }
         }
     }
+    let print_others = || {
+        for (label, file, why) in &others {
+            println!("{label:<8}  {file}  ({})", crate::escape::controls(why));
+        }
+    };
     if rows.is_empty() {
         eprintln!("no runbooks in {}", dir.display());
+        print_others();
         return exit;
     }
     let w_name = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
@@ -228,6 +112,10 @@ pub fn list(dir: &Path) -> Exit {
     for (name, steps, title, file) in rows {
         println!("{name:<w_name$}  {steps:>w_steps$}  {title:<w_title$}  {file}");
     }
+    if !others.is_empty() {
+        println!();
+    }
+    print_others();
     exit
 }
 

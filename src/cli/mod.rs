@@ -1,6 +1,7 @@
 //! The command line: raw arguments become a validated configuration before anything runs.
 
 mod drill;
+mod file_kind;
 mod generate;
 mod hangup;
 mod inputs;
@@ -9,6 +10,7 @@ mod pipe;
 mod run;
 mod sim;
 mod timeline;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -30,11 +32,14 @@ pub struct Cli {
 pub enum Command {
     /// Run a runbook: guided in a terminal, non-interactive in CI or with --non-interactive.
     Run(RunArgs),
-    /// Check runbooks without running anything.
+    /// Check runbooks (and scenarios) without running anything.
     Validate {
-        /// Runbook files.
+        /// Runbook files; a file with a scenario's keys and no `steps` is checked as a scenario.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// The files are scenarios (for `runbook sim` and `runbook drill`).
+        #[arg(long)]
+        scenario: bool,
         /// Output: `text` for people, `json` for editors and CI annotations.
         #[arg(long, value_enum, default_value = "text")]
         format: ValidateFormat,
@@ -170,7 +175,11 @@ pub fn main() -> i32 {
     }
     let exit = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { files, format } => inspect::validate(&files, format),
+        Command::Validate {
+            files,
+            scenario,
+            format,
+        } => validate::validate(&files, scenario, format),
         Command::Timeline(args) => timeline::timeline(args),
         Command::Schema { scenario } => generate::schema(scenario),
         Command::Completions { shell } => generate::completions(shell),

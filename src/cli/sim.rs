@@ -16,7 +16,13 @@ pub struct SimArgs {
     #[arg(value_name = "SCENARIO")]
     pub scenario: Option<String>,
     /// Address to listen on [default: 127.0.0.1 on an ephemeral port].
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    // The help says the default in words; clap would add a second `[default: 127.0.0.1:0]`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        hide_default_value = true
+    )]
     pub listen: SocketAddr,
     /// Also write the vars (YAML) that point a runbook at the simulator to this file.
     #[arg(long, value_name = "FILE")]

@@ -106,9 +106,15 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// An error at `pos`, underlining the whole token written there (when the text is known).
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        let width = if self.text.is_empty() {
+            1
+        } else {
+            crate::yaml::token::width(self.text, pos)
+        };
         self.diagnostics
-            .push(Diagnostic::new(self.file, pos, message));
+            .push(Diagnostic::new(self.file, pos, message).with_width(width));
     }
 
     pub fn error_at_key(&mut self, key: &Key, message: impl Into<String>) {
@@ -618,7 +624,14 @@ fn step(checker: &mut Checker, node: &Node, list: &str, number: usize) -> Option
         .map(|(k, _)| k)
         .filter(|k| EXECUTORS.contains(&k.name.as_str()))
         .collect();
+    // `htp:` is already reported as an unknown key "(did you mean `http`?)": that is the one
+    // error to fix, not also a missing executor.
+    let misspelt_executor = entries.iter().any(|(k, _)| {
+        !known.contains(&k.name.as_str())
+            && suggest(&k.name, known.iter().copied()).is_some_and(|s| EXECUTORS.contains(&s))
+    });
     let executor = match executor_keys.as_slice() {
+        [] if misspelt_executor => None,
         [] => {
             checker.error(
                 node.pos,

@@ -84,11 +84,7 @@ pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
         Ok(root) => root,
         Err(e) => {
             return Err(LoadError::Invalid {
-                diagnostics: vec![Diagnostic::new(
-                    file,
-                    e.pos,
-                    format!("YAML syntax error: {}", e.message),
-                )],
+                diagnostics: vec![Diagnostic::syntax(file, &e)],
                 source: text,
             });
         }

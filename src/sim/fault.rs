@@ -1,10 +1,9 @@
 //! A scenario's faults: what is broken, how each is written, and how each is checked (every
 //! problem located, with the closest known name).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::scenario::{LoadBalancer, NodeGroup, StatusPage, entry, fraction, required};
+use super::scenario::{ScenarioRefs, entry, fraction, required};
 use crate::runbook::parse::Checker;
 use crate::yaml::{Key, Node, Value};
 
@@ -71,13 +70,7 @@ pub(crate) const FAULTS: &[&str] = &[
 pub(crate) const UNTIL: &[&str] = &["refresh"];
 
 /// Parses one item of `faults:`.
-pub(super) fn fault(
-    c: &mut Checker,
-    node: &Node,
-    lbs: &BTreeMap<String, LoadBalancer>,
-    groups: &BTreeMap<String, NodeGroup>,
-    pages: &BTreeMap<String, StatusPage>,
-) -> Option<Fault> {
+pub(super) fn fault(c: &mut Checker, node: &Node, refs: &ScenarioRefs) -> Option<Fault> {
     let entries = c.mapping(node, "a fault", FAULTS)?;
     let [(key, body)] = entries else {
         c.error(
@@ -91,21 +84,11 @@ pub(super) fn fault(
     };
     let lb_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
         let n = required(c, fields, body.pos, &format!("`{}`", key.name), "lb")?;
-        let lb = c.string(n, "`lb`")?;
-        if !lbs.contains_key(&lb) {
-            c.error(n.pos, format!("no load balancer named `{lb}`"));
-            return None;
-        }
-        Some(lb)
+        refs.lbs.resolve(c, n, "`lb`")
     };
     let group_ref = |c: &mut Checker, fields: &[(Key, Node)]| {
         let n = required(c, fields, body.pos, &format!("`{}`", key.name), "group")?;
-        let g = c.string(n, "`group`")?;
-        if !groups.contains_key(&g) {
-            c.error(n.pos, format!("no node group named `{g}`"));
-            return None;
-        }
-        Some(g)
+        refs.groups.resolve(c, n, "`group`")
     };
     match key.name.as_str() {
         "stale_config" => {
@@ -142,7 +125,7 @@ pub(super) fn fault(
         "bad_nodes" => {
             let f = c.mapping(body, "`bad_nodes`", &["group", "nodes"])?;
             let group = group_ref(c, f)?;
-            let max = groups.get(&group).map_or(1, |g| g.nodes);
+            let max = refs.groups.valid.get(&group).map_or(1, |g| g.nodes);
             let nodes = required(c, f, body.pos, "`bad_nodes`", "nodes")
                 .and_then(|n| c.count(n, "`nodes`", 1, i64::from(max)));
             Some(Fault::BadNodes {
@@ -156,14 +139,8 @@ pub(super) fn fault(
                 "`provider_outage`",
                 &["page", "error_rate", "clears_after"],
             )?;
-            let page = required(c, f, body.pos, "`provider_outage`", "page").and_then(|n| {
-                let p = c.string(n, "`page`")?;
-                if !pages.contains_key(&p) {
-                    c.error(n.pos, format!("no status page named `{p}`"));
-                    return None;
-                }
-                Some(p)
-            });
+            let page = required(c, f, body.pos, "`provider_outage`", "page")
+                .and_then(|n| refs.pages.resolve(c, n, "`page`"));
             let rate = entry(f, "error_rate").map_or(Some(0.4), |n| fraction(c, n, "`error_rate`"));
             let clears = required(c, f, body.pos, "`provider_outage`", "clears_after")
                 .and_then(|n| c.duration(n, "`clears_after`"));

@@ -2,6 +2,7 @@
 //! real outages and the remediations that fix them. It only talks HTTP, so a runbook runs
 //! against it exactly as against a real environment.
 pub mod fault;
+mod names;
 pub mod promql;
 pub mod request_log;
 pub mod scenario;

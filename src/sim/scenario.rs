@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::fault::fault;
 pub use super::fault::{Fault, Until};
+use super::names::{Refs, Section};
 use crate::diagnostic::Diagnostic;
 use crate::runbook::parse::Checker;
 use crate::timeline::RunOutcome;
@@ -137,6 +138,9 @@ pub fn format_pct(rate: f64) -> String {
     }
 }
 
+/// The sections a scenario's references point into.
+pub(super) type ScenarioRefs<'s> = Refs<'s, LoadBalancer, NodeGroup, StatusPage>;
+
 /// The scenarios built into the binary, by name, default first.
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
@@ -237,29 +241,28 @@ fn run_outcomes() -> [RunOutcome; 5] {
 
 /// Parses and validates scenario text.
 pub fn from_text(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let render = |diagnostics: Vec<Diagnostic>| ScenarioError {
+    check(file, text).map_err(|diagnostics| ScenarioError {
         message: diagnostics
             .iter()
             .map(|d| d.render(text))
             .collect::<Vec<_>>()
             .join("\n"),
-    };
-    let root = yaml::parse(text).map_err(|e| {
-        render(vec![Diagnostic::new(
-            file,
-            e.pos,
-            format!("YAML syntax error: {}", e.message),
-        )])
-    })?;
+    })
+}
+
+/// Parses and validates scenario text: the scenario, or every problem in file order.
+pub fn check(file: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|e| vec![Diagnostic::syntax(file, &e)])?;
     let mut c = Checker::new(file);
+    c.text = text;
     let scenario = scenario(&mut c, &root);
     if !c.diagnostics.is_empty() {
         let mut d = c.diagnostics;
         d.sort_by_key(|d| d.pos);
         d.dedup();
-        return Err(render(d));
+        return Err(d);
     }
-    scenario.ok_or_else(|| render(vec![Diagnostic::new(file, root.pos, "invalid scenario")]))
+    scenario.ok_or_else(|| vec![Diagnostic::new(file, root.pos, "invalid scenario")])
 }
 
 pub(super) fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<&'n Node> {
@@ -299,19 +302,32 @@ pub(super) fn required<'n>(
     found
 }
 
-fn named_maps<'n>(c: &mut Checker, node: Option<&'n Node>, what: &str) -> Vec<(&'n Key, &'n Node)> {
-    let Some(node) = node else { return Vec::new() };
+/// The named entries of a section; `None` when the section is not a mapping (reported).
+fn named_maps<'n>(
+    c: &mut Checker,
+    node: Option<&'n Node>,
+    what: &str,
+) -> Option<Vec<(&'n Key, &'n Node)>> {
+    let Some(node) = node else {
+        return Some(Vec::new());
+    };
     match &node.value {
-        Value::Map(entries) => entries.iter().map(|(k, v)| (k, v)).collect(),
-        Value::Null => Vec::new(),
+        Value::Map(entries) => Some(entries.iter().map(|(k, v)| (k, v)).collect()),
+        Value::Null => Some(Vec::new()),
         _ => {
             c.error(
                 node.pos,
                 format!("`{what}` must be a mapping of names, found {}", node.kind()),
             );
-            Vec::new()
+            None
         }
     }
+}
+
+fn names(entries: &Option<Vec<(&Key, &Node)>>) -> Option<Vec<String>> {
+    entries
+        .as_ref()
+        .map(|e| e.iter().map(|(k, _)| k.name.clone()).collect())
 }
 
 fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
@@ -323,7 +339,8 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
     let description = entry(entries, "description").and_then(|n| c.string(n, "`description`"));
 
     let mut node_groups = BTreeMap::new();
-    for (k, v) in named_maps(c, entry(entries, "node_groups"), "node_groups") {
+    let group_nodes = named_maps(c, entry(entries, "node_groups"), "node_groups");
+    for (k, v) in group_nodes.iter().flatten() {
         let Some(fields) = c.mapping(v, &format!("node group `{}`", k.name), &["nodes", "cpu"])
         else {
             continue;
@@ -346,8 +363,15 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
     }
 
     let mut load_balancers = BTreeMap::new();
-    let lb_nodes = named_maps(c, entry(entries, "load_balancers"), "load_balancers");
-    if lb_nodes.is_empty() {
+    let lb_section = named_maps(c, entry(entries, "load_balancers"), "load_balancers");
+    let groups = Section {
+        valid: &node_groups,
+        written: names(&group_nodes),
+        kind: "node group",
+    };
+    // A section that is not a mapping is reported as that, not also as empty.
+    let lb_nodes = lb_section.clone().unwrap_or_default();
+    if lb_section.as_ref().is_some_and(Vec::is_empty) {
         c.error(
             root.pos,
             "the scenario needs at least one load balancer under `load_balancers`",
@@ -362,14 +386,8 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
         ) else {
             continue;
         };
-        let group = required(c, fields, v.pos, "a load balancer", "group").and_then(|n| {
-            let g = c.string(n, "`group`")?;
-            if !node_groups.contains_key(&g) {
-                c.error(n.pos, format!("no node group named `{g}`"));
-                return None;
-            }
-            Some(g)
-        });
+        let group = required(c, fields, v.pos, "a load balancer", "group")
+            .and_then(|n| groups.resolve(c, n, "`group`"));
         let upstream = entry(fields, "upstream").and_then(|n| {
             let u = c.string(n, "`upstream`")?;
             if !lb_names.contains(&u) || u == k.name {
@@ -402,13 +420,15 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
     }
 
     let mut status_pages = BTreeMap::new();
-    for (k, v) in named_maps(c, entry(entries, "status_pages"), "status_pages") {
+    let page_nodes = named_maps(c, entry(entries, "status_pages"), "status_pages");
+    for (k, v) in page_nodes.iter().flatten() {
         if let Some(page) = status_page(c, &k.name, v) {
             status_pages.insert(k.name.clone(), page);
         }
     }
     let mut reference_sites = BTreeMap::new();
-    for (k, v) in named_maps(c, entry(entries, "reference_sites"), "reference_sites") {
+    let site_nodes = named_maps(c, entry(entries, "reference_sites"), "reference_sites");
+    for (k, v) in site_nodes.into_iter().flatten() {
         let Some(fields) = c.mapping(v, &format!("reference site `{}`", k.name), &["error_rate"])
         else {
             continue;
@@ -420,12 +440,25 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
         }
     }
 
+    let refs = Refs {
+        lbs: Section {
+            valid: &load_balancers,
+            written: names(&lb_section),
+            kind: "load balancer",
+        },
+        groups,
+        pages: Section {
+            valid: &status_pages,
+            written: names(&page_nodes),
+            kind: "status page",
+        },
+    };
     let mut faults = Vec::new();
     if let Some(n) = entry(entries, "faults") {
         match &n.value {
             Value::Seq(items) => {
                 for item in items {
-                    if let Some(f) = fault(c, item, &load_balancers, &node_groups, &status_pages) {
+                    if let Some(f) = fault(c, item, &refs) {
                         faults.push(f);
                     }
                 }
@@ -468,7 +501,7 @@ fn scenario(c: &mut Checker, root: &Node) -> Option<Scenario> {
         Some(n) => match &n.value {
             Value::Seq(items) if !items.is_empty() => {
                 for item in items {
-                    if let Some(cr) = criterion(c, item, &load_balancers, &node_groups) {
+                    if let Some(cr) = criterion(c, item, &refs) {
                         success.push(cr);
                     }
                 }
@@ -528,7 +561,18 @@ fn status_page(c: &mut Checker, key: &str, node: &Node) -> Option<StatusPage> {
     }
     let mut incidents = Vec::new();
     if let Some(n) = entry(fields, "incidents") {
-        for item in n.as_seq().unwrap_or_default() {
+        let items = match &n.value {
+            Value::Seq(items) => items.as_slice(),
+            Value::Null => &[],
+            _ => {
+                c.error(
+                    n.pos,
+                    format!("`incidents` must be a list, found {}", n.kind()),
+                );
+                &[]
+            }
+        };
+        for item in items {
             let Some(f) = c.mapping(item, "an incident", &["name", "status", "impact"]) else {
                 continue;
             };
@@ -553,12 +597,7 @@ fn status_page(c: &mut Checker, key: &str, node: &Node) -> Option<StatusPage> {
     })
 }
 
-fn criterion(
-    c: &mut Checker,
-    node: &Node,
-    lbs: &BTreeMap<String, LoadBalancer>,
-    groups: &BTreeMap<String, NodeGroup>,
-) -> Option<Criterion> {
+fn criterion(c: &mut Checker, node: &Node, refs: &ScenarioRefs) -> Option<Criterion> {
     let (key_name, key_pos, body) = match &node.value {
         Value::Str(s) => (s.clone(), node.pos, None),
         Value::Map(entries) if entries.len() == 1 => (
@@ -581,7 +620,10 @@ fn criterion(
         c.error(key_pos, format!("unknown criterion `{key_name}`{hint}"));
         return None;
     }
-    let name_ref = |c: &mut Checker, known: Vec<&String>, what: &str| -> Option<String> {
+    let name_ref = |c: &mut Checker,
+                    section: &dyn Fn(&mut Checker, &Node) -> Option<String>,
+                    what: &str|
+     -> Option<String> {
         let Some(b) = body else {
             c.error(
                 node.pos,
@@ -589,13 +631,11 @@ fn criterion(
             );
             return None;
         };
-        let n = c.string(b, &format!("`{key_name}`"))?;
-        if !known.contains(&&n) {
-            c.error(b.pos, format!("no {what} named `{n}`"));
-            return None;
-        }
-        Some(n)
+        section(c, b)
     };
+    let what = format!("`{key_name}`");
+    let lb = |c: &mut Checker, n: &Node| refs.lbs.resolve(c, n, &what);
+    let group = |c: &mut Checker, n: &Node| refs.groups.resolve(c, n, &what);
     match key_name.as_str() {
         "lb_5xx_below" => {
             let Some(b) = body else {
@@ -606,14 +646,10 @@ fn criterion(
                 return None;
             };
             let f = c.mapping(b, "`lb_5xx_below`", &["lb", "rate"])?;
-            let lb = match entry(f, "lb").and_then(|n| c.string(n, "`lb`")) {
+            let lb = match entry(f, "lb") {
                 None => None,
-                Some(s) if s == "all" => None,
-                Some(s) if lbs.contains_key(&s) => Some(s),
-                Some(s) => {
-                    c.error(b.pos, format!("no load balancer named `{s}`"));
-                    return None;
-                }
+                Some(n) if n.as_str() == Some("all") => None,
+                Some(n) => Some(refs.lbs.resolve(c, n, "`lb`")?),
             };
             let rate = required(c, f, b.pos, "`lb_5xx_below`", "rate")
                 .and_then(|n| fraction(c, n, "`rate`"))?;
@@ -623,11 +659,9 @@ fn criterion(
         "no_reprovision" => Some(Criterion::NoReprovision),
         "no_refresh" => Some(Criterion::NoRefresh),
         "no_scale" => Some(Criterion::NoScale),
-        "refreshed" => name_ref(c, lbs.keys().collect(), "load balancer").map(Criterion::Refreshed),
-        "reprovisioned" => {
-            name_ref(c, groups.keys().collect(), "node group").map(Criterion::Reprovisioned)
-        }
-        "scaled" => name_ref(c, groups.keys().collect(), "node group").map(Criterion::Scaled),
+        "refreshed" => name_ref(c, &lb, "load balancer").map(Criterion::Refreshed),
+        "reprovisioned" => name_ref(c, &group, "node group").map(Criterion::Reprovisioned),
+        "scaled" => name_ref(c, &group, "node group").map(Criterion::Scaled),
         "run_outcome" => run_outcome(c, node, body),
         _ => None,
     }

@@ -9,6 +9,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::locate::Cause;
+
 /// Where a node starts in its file (1-based line and column).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
@@ -123,11 +125,21 @@ impl Node {
     }
 }
 
-/// A YAML syntax error, located.
+/// A YAML syntax error, located at the offending character.
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
     pub pos: Pos,
+    /// How many characters the offending token spans (at least one).
+    pub width: usize,
     pub message: String,
+}
+
+/// A syntax error as the parser reports it, before [`super::locate`] moves it to its cause.
+#[derive(Debug)]
+pub(super) struct RawError {
+    pub pos: Pos,
+    pub message: String,
+    pub cause: Cause,
 }
 
 /// Parses a whole document. An empty document is a `Null` node at 1:1.
@@ -142,6 +154,17 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             value: Value::Null,
         });
     }
+    parse_raw(text).map_err(|raw| {
+        let located = super::locate::relocate(text, raw, |other| parse_raw(other).map(drop));
+        SyntaxError {
+            pos: located.pos,
+            width: located.width,
+            message: located.message,
+        }
+    })
+}
+
+fn parse_raw(text: &str) -> Result<Node, RawError> {
     let options = serde_saphyr::options! {
         // Keep every mapping key and number as written; the runbook checker decides what is valid.
         no_schema: false,
@@ -151,18 +174,46 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         // of stack in a debug build. 32 levels fit a 2 MiB thread and any real runbook.
         budget: serde_saphyr::budget! { max_depth: 32 },
     };
-    match serde_saphyr::from_str_with_options::<Node>(text, options) {
-        Ok(node) => Ok(node),
-        Err(err) => {
-            let pos = err
-                .location()
-                .map(|l| Pos::from_location(&l))
-                .unwrap_or(Pos::new(1, 1));
-            Err(SyntaxError {
-                pos,
-                message: message_of(&err),
-            })
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| RawError {
+        pos: err
+            .location()
+            .map(|l| Pos::from_location(&l))
+            .unwrap_or(Pos::new(1, 1)),
+        message: message_of(&err),
+        cause: cause_of(&err),
+    })
+}
+
+/// The parser's error kind, as far as [`super::locate`] needs it.
+fn cause_of(err: &serde_saphyr::Error) -> Cause {
+    use serde_saphyr::granit_parser::ErrorKind as K;
+    use serde_saphyr::{Error as E, ExternalMessageSource};
+    let mut inner = err;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    let kind = match inner {
+        E::DuplicateMappingKey { .. } => return Cause::DuplicateKey,
+        E::ExternalMessage { source, .. } => match source.as_ref() {
+            ExternalMessageSource::Parser(scan) => scan.kind(),
+            _ => return Cause::Other,
+        },
+        _ => return Cause::Other,
+    };
+    match kind {
+        K::TabNotAllowed
+        | K::TabInBlockIndentation
+        | K::TabAtBlockScalarStart
+        | K::TabInIndentation
+        | K::TabInPlainScalar => Cause::Tab,
+        K::UnknownQuotedScalarEscape => Cause::BadEscape,
+        K::MismatchedFlowCollectionEnd { .. } => Cause::Mismatched,
+        K::UnclosedFlowCollection { .. } | K::UnclosedQuotedScalar => Cause::Unclosed,
+        K::MappingValueNotAllowed => Cause::MappingValue,
+        K::ExpectedBlockMappingKey | K::ExpectedBlockSequenceEntry | K::InvalidIndentation => {
+            Cause::BadIndent
         }
+        _ => Cause::Other,
     }
 }
 
@@ -359,6 +410,31 @@ mod tests {
         assert!(err.message.contains("nested too deeply"), "{err:?}");
         let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert!(err.message.contains("second YAML document"), "{err:?}");
+    }
+
+    #[test]
+    fn relocating_any_mistake_never_panics() {
+        // Every one-character mistake (a tab, a bracket, a quote, a colon, a backslash) at
+        // every place of a small runbook, with either line ending: each parses or fails with
+        // a position inside the file.
+        let base =
+            "name: x\ntitle: \"y\"\nsteps:\n  - id: a\n    expect: [a, 'b']\n    http: {url: u}\n";
+        for text in [base.to_string(), base.replace('\n', "\r\n")] {
+            for (i, _) in text.char_indices() {
+                for c in ['\t', '[', ']', '{', '"', '\'', ':', '\\', '#', '-'] {
+                    let mut mutated = text.clone();
+                    mutated.insert(i, c);
+                    if let Err(e) = parse(&mutated) {
+                        let lines = mutated.lines().count() as u32;
+                        assert!(
+                            e.pos.line >= 1 && e.pos.line <= lines + 1,
+                            "{mutated:?}: {e:?}"
+                        );
+                        assert!(e.width >= 1, "{mutated:?}: {e:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
