@@ -26,6 +26,7 @@ mod real;
 mod redaction;
 mod redirects;
 mod report;
+mod report_charts;
 mod report_runs;
 mod resume;
 mod sim;
