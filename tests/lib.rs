@@ -27,6 +27,7 @@ mod redaction;
 mod redirects;
 mod report;
 mod report_charts;
+mod report_markdown;
 mod report_runs;
 mod resume;
 mod sim;
