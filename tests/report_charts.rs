@@ -8,7 +8,8 @@
 //! the run spans twelve minutes with sparse samples (08:02, then 08:09:30 and 08:14 EST),
 //! DETECTED, both refreshes and MITIGATED within 0.4 s at 08:09:00, RESOLVED at the very end,
 //! and a third sampled endpoint (`sample_status`/`verify_status`, copies of the API probes
-//! with the URL `/lb/api/status`), `seq` renumbered. The other timeline is a real drill.
+//! with the URL `/lb/api/status`), `seq` renumbered. `dst-fall-back.jsonl` crosses the end of
+//! daylight saving time in New York. The last timeline is a real drill's.
 
 use std::path::Path;
 use std::time::Duration;
@@ -98,25 +99,43 @@ fn samples(timeline: &[Json], url: &str) -> Vec<(Timestamp, f64)> {
         .collect()
 }
 
-/// The time a tick label (`08:09`, `08:02:39.4`) names, on the day within the run.
-fn tick_time(label: &str, start: Timestamp, end: Timestamp, tz: &TimeZone) -> Timestamp {
-    let time: Time = label
-        .parse()
-        .unwrap_or_else(|e| panic!("tick label {label:?} is not a clock time: {e}"));
-    let day = start.to_zoned(tz.clone()).date();
-    [day, day.tomorrow().unwrap()]
-        .into_iter()
-        .map(|d| {
-            d.to_datetime(time)
-                .to_zoned(tz.clone())
-                .unwrap()
-                .timestamp()
-        })
-        .find(|t| {
-            *t >= start - jiff::SignedDuration::from_secs(1)
-                && *t <= end + jiff::SignedDuration::from_secs(1)
-        })
-        .unwrap_or_else(|| panic!("tick {label} is outside the run {start}..{end}"))
+/// The times tick labels (`08:09`, `08:02:39.4`, `01:00 EST`) name, in order, within the
+/// run: a label names its zone where the zone changes (the hour the clocks fall back repeats).
+fn tick_times(labels: &[&str], start: Timestamp, end: Timestamp, tz: &TimeZone) -> Vec<Timestamp> {
+    let slack = jiff::SignedDuration::from_secs(1);
+    let mut zone: Option<String> = None;
+    let mut previous = start - slack;
+    let mut out = Vec::new();
+    for label in labels {
+        let (clock, named) = match label.split_once(' ') {
+            Some((clock, name)) => (clock, Some(name.to_string())),
+            None => (*label, None),
+        };
+        if named.is_some() {
+            zone = named;
+        }
+        let time: Time = clock
+            .parse()
+            .unwrap_or_else(|e| panic!("tick label {label:?} is not a clock time: {e}"));
+        let day = start.to_zoned(tz.clone()).date();
+        let found = [day, day.tomorrow().unwrap()]
+            .into_iter()
+            .flat_map(|d| {
+                let ambiguous = tz.to_ambiguous_zoned(d.to_datetime(time));
+                [ambiguous.clone().earlier(), ambiguous.later()]
+            })
+            .flatten()
+            .filter(|z| {
+                zone.as_ref()
+                    .is_none_or(|name| z.strftime("%Z").to_string() == *name)
+            })
+            .map(|z| z.timestamp())
+            .find(|t| *t > previous && *t <= end + slack)
+            .unwrap_or_else(|| panic!("tick {label} is not a time in the run {start}..{end}"));
+        out.push(found);
+        previous = found;
+    }
+    out
 }
 
 /// Checks every chart of a report; returns the charts' titles.
@@ -178,14 +197,18 @@ fn check_charts(html: &str, timeline: &[Json], tz: &str) -> Vec<String> {
         }
 
         // The time axis: clock times in the report's zone, at least two of them.
-        let ticks: Vec<(f64, Timestamp)> = doc
+        let tick_nodes: Vec<_> = doc
             .descendants()
             .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("tick"))
+            .collect();
+        let labels: Vec<&str> = tick_nodes.iter().map(|n| n.text().unwrap()).collect();
+        let ticks: Vec<(f64, Timestamp)> = tick_nodes
+            .iter()
             .map(|n| {
                 assert_eq!(n.attribute("text-anchor"), Some("middle"));
-                let x: f64 = n.attribute("x").unwrap().parse().unwrap();
-                (x, tick_time(n.text().unwrap(), start, end, &zone))
+                n.attribute("x").unwrap().parse::<f64>().unwrap()
             })
+            .zip(tick_times(&labels, start, end, &zone))
             .collect();
         assert!(ticks.len() >= 2, "{title}: ticks {ticks:?}");
         let (x0, t0) = ticks[0];
@@ -267,6 +290,18 @@ fn crowded_labels_never_overlap_and_markers_sit_at_their_times() {
         html.contains("sampled by sample_launchpad, verify_launchpad; times in EST"),
         "{html}"
     );
+}
+
+#[test]
+fn a_run_across_the_end_of_daylight_saving_has_one_axis_that_names_its_zones() {
+    let file = fixture("dst-fall-back.jsonl");
+    let timeline = parse_timeline(&std::fs::read_to_string(&file).unwrap());
+    let html = html(&file, "America/New_York");
+    check_charts(&html, &timeline, "America/New_York");
+    let first = svgs(&html)[0];
+    // 00:00 EDT, ..., 01:50, then the clocks fall back: 01:00 EST.
+    assert!(first.contains(">00:00 EDT<"), "{first}");
+    assert!(first.contains(">01:00 EST<"), "{first}");
 }
 
 #[test]

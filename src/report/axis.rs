@@ -52,8 +52,14 @@ pub fn ticks(start: Timestamp, end: Timestamp, tz: &TimeZone, width: f64, size: 
     let span = b - a;
     // Intervals are counted in the zone's clock time, so ticks fall on 13:05, not 13:04:37.
     let offset = i64::from(tz.to_offset(start).seconds()) * 1000;
+    // Across a change of offset (EDT to EST) the clock repeats an hour: the ticks name their
+    // zone where it changes, so `01:10` is not read as the earlier `01:10`.
+    let crosses = tz.to_offset(start) != tz.to_offset(end);
     for spacing in SPACINGS {
-        let sample = label(start, tz, spacing);
+        let mut sample = label(start, tz, spacing);
+        if crosses {
+            sample.push_str(" +00:00");
+        }
         let fits = (span / spacing + 1) as f64 * (text_width(&sample, size) + GAP) <= width;
         if !fits {
             continue;
@@ -74,7 +80,7 @@ pub fn ticks(start: Timestamp, end: Timestamp, tz: &TimeZone, width: f64, size: 
             })
             .collect();
         if out.len() >= 2 {
-            return out;
+            return if crosses { with_zones(out, tz) } else { out };
         }
         break;
     }
@@ -90,6 +96,22 @@ pub fn ticks(start: Timestamp, end: Timestamp, tz: &TimeZone, width: f64, size: 
         });
     }
     out
+}
+
+/// The ticks with their zone's name added to the first one and wherever it changes.
+fn with_zones(ticks: Vec<Tick>, tz: &TimeZone) -> Vec<Tick> {
+    let mut last = String::new();
+    ticks
+        .into_iter()
+        .map(|mut tick| {
+            let zone = tick.ts.to_zoned(tz.clone()).strftime("%Z").to_string();
+            if zone != last {
+                tick.label = format!("{} {zone}", tick.label);
+                last = zone;
+            }
+            tick
+        })
+        .collect()
 }
 
 /// A clock time as precise as the interval between ticks needs.
@@ -165,6 +187,23 @@ mod tests {
         );
         assert!(t.iter().all(|t| t.label.ends_with('0')), "{t:?}");
         assert_eq!(t[0].label, "18:40");
+    }
+
+    #[test]
+    fn the_hour_the_clocks_fall_back_names_its_zone() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        // 00:00 EDT to 01:20 EST on 2020-11-01: 01:00 to 01:59 happens twice.
+        let t = ticks(
+            ts("2020-11-01T04:00:00Z"),
+            ts("2020-11-01T06:20:00Z"),
+            &ny,
+            880.0,
+            10.0,
+        );
+        let l = labels(&t);
+        assert_eq!(l[0], "00:00 EDT");
+        assert!(l.contains(&"01:00 EST"), "{l:?}");
+        assert_eq!(l.iter().filter(|l| l.contains(' ')).count(), 2, "{l:?}");
     }
 
     #[test]
