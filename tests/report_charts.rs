@@ -83,9 +83,9 @@ fn texts(group: &usvg::Group, out: &mut Vec<(String, usvg::Rect)>) {
     }
 }
 
-/// The chart's samples as the timeline recorded them: (time, rate) of every entry and attempt
-/// of an http step on `url` that has a rate.
-fn samples(timeline: &[Json], url: &str) -> Vec<(Timestamp, f64)> {
+/// The chart's samples as the timeline recorded them: (time, value of `field`) of every entry
+/// and attempt of an http step on `url` that has one.
+fn samples(timeline: &[Json], url: &str, field: &str) -> Vec<(Timestamp, f64)> {
     timeline
         .iter()
         .filter(|e| e["event"] == "step_finished" || e["event"] == "step_attempt")
@@ -93,7 +93,7 @@ fn samples(timeline: &[Json], url: &str) -> Vec<(Timestamp, f64)> {
         .filter_map(|e| {
             Some((
                 e["ts"].as_str()?.parse().unwrap(),
-                e["data"]["rate_error"].as_f64()?,
+                e["data"][field].as_f64()?,
             ))
         })
         .collect()
@@ -220,14 +220,19 @@ fn check_charts(html: &str, timeline: &[Json], tz: &str) -> Vec<String> {
             assert!((at(*t) - x).abs() <= 1.0, "{title}: tick at {x} for {t}");
         }
 
-        // Every sample of an error-rate chart sits at its time, and nothing else is a marker.
+        // Every sample sits at its time, and nothing else is a marker.
         let markers: Vec<f64> = doc
             .descendants()
             .filter(|n| n.has_tag_name("circle"))
             .map(|n| n.attribute("cx").unwrap().parse().unwrap())
             .collect();
-        if let Some(url) = title.strip_prefix("error rate: ") {
-            let expected = samples(timeline, url);
+        let (url, field) = match title.split_once(": ") {
+            Some(("error rate", url)) => (url, "rate_error"),
+            Some(("p95 latency", url)) => (url, "p95_ms"),
+            _ => panic!("an unexpected chart {title}"),
+        };
+        {
+            let expected = samples(timeline, url, field);
             assert_eq!(markers.len(), expected.len(), "{title}: {markers:?}");
             for (cx, (t, _)) in markers.iter().zip(&expected) {
                 assert!(
@@ -279,6 +284,9 @@ fn crowded_labels_never_overlap_and_markers_sit_at_their_times() {
             "http://127.0.0.1:8080/lb/launchpad/login",
         ]
     );
+    // The page does not cap its width, so the charts grow with the window.
+    let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
+    assert!(!style.contains("max-width"), "{style}");
     // Clock times in New York, minutes for a twelve-minute run: never `0 s`.
     let first = svgs(&html)[0];
     assert!(
