@@ -310,6 +310,7 @@ fn a_run_across_the_end_of_daylight_saving_has_one_axis_that_names_its_zones() {
     // 00:00 EDT, ..., 01:50, then the clocks fall back: 01:00 EST.
     assert!(first.contains(">00:00 EDT<"), "{first}");
     assert!(first.contains(">01:00 EST<"), "{first}");
+    assert!(html.contains("times in EDT, then EST"), "{html}");
 }
 
 #[test]

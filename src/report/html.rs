@@ -53,7 +53,13 @@ pub fn charts(report: &Report, tz: &TimeZone) -> Vec<(String, String)> {
         return Vec::new();
     };
     let span = Span { start, end, tz };
-    let zone = local(start, tz).strftime("%Z").to_string();
+    let zone = match (
+        local(start, tz).strftime("%Z").to_string(),
+        local(end, tz).strftime("%Z").to_string(),
+    ) {
+        (a, b) if a == b => a,
+        (a, b) => format!("{a}, then {b}"),
+    };
     let mut markers: Vec<Marker> = report
         .steps
         .iter()

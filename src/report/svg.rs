@@ -252,10 +252,9 @@ pub fn chart(
         for (ts, v) in points {
             let _ = write!(
                 svg,
-                r##"<circle class="sample" cx="{:.1}" cy="{:.1}" r="3" fill="#c62828"><title>{}: {}</title></circle>"##,
+                r##"<circle class="sample" cx="{:.1}" cy="{:.1}" r="3" fill="#c62828"><title>{}</title></circle>"##,
                 x(*ts),
                 y(*v),
-                xml(&clock(*ts)),
                 xml(&shown(*v, unit, 1))
             );
         }
