@@ -52,19 +52,60 @@ fn svgs(html: &str) -> Vec<&str> {
     out
 }
 
-/// usvg options with the machine's fonts, `sans-serif` mapped to DejaVu Sans: without a font,
-/// usvg drops text and an overlap check would pass on nothing.
+/// DejaVu Sans, the font the overlap checks lay text out with (Debian's `fonts-dejavu-core`):
+/// installed as root when missing, as `support::require` does for programs; otherwise the
+/// test fails with the command. Without a font usvg drops text and would find no overlap.
+fn dejavu_sans() -> &'static str {
+    use std::os::unix::fs::MetadataExt;
+    use std::process::{Command, Stdio};
+    use std::sync::Mutex;
+    const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if Path::new(FONT).exists() {
+        return FONT;
+    }
+    let install = "apt-get update && apt-get install -y fonts-dejavu-core";
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    assert!(
+        root,
+        "the chart tests lay text out with DejaVu Sans ({FONT}), which is not installed; \
+         install it with `{install}` as root, or run .ci/run as root"
+    );
+    for args in [
+        &["update", "-qq"][..],
+        &[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "fonts-dejavu-core",
+        ],
+    ] {
+        let status = Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=120"])
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("`{install}` did not start: {e}"));
+        assert!(status.success(), "`{install}` failed: {status}");
+    }
+    assert!(
+        Path::new(FONT).exists(),
+        "`{install}` did not install {FONT}"
+    );
+    FONT
+}
+
+/// usvg options with DejaVu Sans as `sans-serif` (fontdb's default, Arial, is rare on Linux).
 fn options() -> usvg::Options<'static> {
+    let font = dejavu_sans();
     let mut options = usvg::Options::default();
     let fonts = options.fontdb_mut();
-    fonts.load_system_fonts();
-    let dejavu = fonts
-        .faces()
-        .any(|f| f.families.iter().any(|(name, _)| name == "DejaVu Sans"));
-    assert!(
-        dejavu,
-        "the chart tests lay text out with DejaVu Sans: apt-get install fonts-dejavu-core"
-    );
+    fonts
+        .load_font_file(font)
+        .unwrap_or_else(|e| panic!("{font}: {e}"));
     fonts.set_sans_serif_family("DejaVu Sans");
     options
 }
