@@ -27,6 +27,8 @@ mod records;
 mod redaction;
 mod redirects;
 mod report;
+mod report_charts;
+mod report_markdown;
 mod report_runs;
 mod resume;
 mod sim;

@@ -672,8 +672,8 @@ fn html_charts_are_svg_that_renders() {
             );
         }
 
-        // The 5xx rate falls after the refresh: a larger y is a lower value.
-        if label.starts_with("5xx rate") {
+        // The error rate falls after the refresh: a larger y is a lower value.
+        if label.starts_with("error rate") {
             let points: Vec<f64> = doc
                 .descendants()
                 .find(|n| n.has_tag_name("polyline"))

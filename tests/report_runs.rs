@@ -527,19 +527,25 @@ fn each_run_has_its_own_charts_and_a_resumed_run_stays_one() {
     let sel = |css: &str| scraper::Selector::parse(css).unwrap();
     let sections: Vec<_> = doc.select(&sel("section")).collect();
     assert_eq!(sections.len(), 2, "{html}");
-    // The first run took 1.9 s, the second (blocked at 08:30, resumed at 09:20) about 50
-    // minutes: each chart's time axis spans its own run, not both.
-    let ends: Vec<Vec<String>> = sections
+    // The first run took 1.9 s from 08:02:39, the second (blocked at 08:30, resumed at 09:20)
+    // about 50 minutes: each chart's time axis spans its own run, not both, in clock times.
+    let axes: Vec<Vec<(String, String)>> = sections
         .iter()
         .map(|s| {
             s.select(&sel("svg"))
-                .map(|svg| svg.select(&sel("text")).last().unwrap().text().collect())
+                .map(|svg| {
+                    let ticks: Vec<String> = svg
+                        .select(&sel("text.tick"))
+                        .map(|t| t.text().collect())
+                        .collect();
+                    (ticks[0].clone(), ticks.last().unwrap().clone())
+                })
                 .collect()
         })
         .collect();
-    assert_eq!(ends[0], ["1.9 s"; 4], "{html}");
-    assert_eq!(ends[1].len(), 4, "{html}");
-    assert!(ends[1].iter().all(|e| e.starts_with("50m")), "{ends:?}");
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(axes[0], vec![pair("08:02:39.2", "08:02:41.0"); 4], "{html}");
+    assert_eq!(axes[1], vec![pair("08:35", "09:20"); 4], "{html}");
     let second: String = sections[1].text().collect();
     assert!(second.contains("run resumed by alice@oncall"), "{second}");
     assert!(second.contains("20201116T133005Z-7a3f21"), "{second}");

@@ -12,9 +12,9 @@ use jiff::tz::TimeZone;
 use super::lines::{Kind, lines};
 use super::model::{Report, human_ms, local};
 use super::runs::Runs;
-use super::svg::{Marker, chart, xml};
+use super::svg::{Marker, Span, chart, xml};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 2em;color:#222}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}table{border-collapse:collapse}\
 td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}\
 .t{font-family:ui-monospace,monospace;white-space:pre-wrap}.passed{color:#2e7d32}.failed,.error,.interrupted{color:#c62828}\
@@ -24,27 +24,41 @@ td,th{padding:.25em .75em;border-bottom:1px solid #ddd;text-align:left}\
 /// One sample of an endpoint: when, its error rate and its p95 (either may be missing).
 type Point = (Timestamp, Option<f64>, Option<f64>);
 
-/// The charts: for each endpoint sampled more than once, its error rate and p95 over the run.
-/// A sample that sent nothing has no rate: it is left out, never drawn as 0%.
-pub fn charts(report: &Report) -> Vec<(String, String)> {
-    let samples = report.http_samples();
-    let mut by_url: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    for (ts, url, data) in &samples {
-        let rate = data.get("rate_error").and_then(|v| v.as_f64());
-        let p95 = data.get("p95_ms").and_then(|v| v.as_f64());
-        by_url
-            .entry(url.clone())
-            .or_default()
-            .push((*ts, rate, p95));
+/// An endpoint's samples and the steps that took them.
+#[derive(Default)]
+struct Endpoint {
+    points: Vec<Point>,
+    steps: Vec<String>,
+    /// Requests in its largest entry: a probe of `samples: 60` is sampled even when it ran once.
+    most: u64,
+}
+
+/// The charts: for each sampled endpoint (a step with `samples` above 1, or several entries),
+/// its error rate and p95 over the run. A sample that sent nothing has no rate: it is left
+/// out, never drawn as 0%.
+pub fn charts(report: &Report, tz: &TimeZone) -> Vec<(String, String)> {
+    let mut by_url: BTreeMap<String, Endpoint> = BTreeMap::new();
+    for sample in report.http_samples() {
+        let endpoint = by_url.entry(sample.url).or_default();
+        let number = |key: &str| sample.data.get(key).and_then(|v| v.as_f64());
+        endpoint
+            .points
+            .push((sample.ts, number("rate_error"), number("p95_ms")));
+        endpoint.most = endpoint.most.max(number("count").unwrap_or(1.0) as u64);
+        if !endpoint.steps.contains(&sample.step) {
+            endpoint.steps.push(sample.step);
+        }
     }
-    let (Some(start), Some(end)) = (
-        report.started,
-        report
-            .events
-            .last()
-            .and_then(|r| r.ts.parse::<Timestamp>().ok()),
-    ) else {
+    let (Some(start), Some(end)) = (report.started, report.ended) else {
         return Vec::new();
+    };
+    let span = Span { start, end, tz };
+    let zone = match (
+        local(start, tz).strftime("%Z").to_string(),
+        local(end, tz).strftime("%Z").to_string(),
+    ) {
+        (a, b) if a == b => a,
+        (a, b) => format!("{a}, then {b}"),
     };
     let mut markers: Vec<Marker> = report
         .steps
@@ -63,39 +77,40 @@ pub fn charts(report: &Report) -> Vec<(String, String)> {
     }));
     by_url
         .into_iter()
-        .filter(|(_, points)| points.len() > 1)
-        .flat_map(|(url, points)| {
-            let rate: Vec<(Timestamp, f64)> = points
+        .filter(|(_, e)| e.points.len() > 1 || e.most > 1)
+        .flat_map(|(url, e)| {
+            let rate: Vec<(Timestamp, f64)> = e
+                .points
                 .iter()
                 .filter_map(|(t, r, _)| Some((*t, (*r)?)))
                 .collect();
-            let p95: Vec<(Timestamp, f64)> = points
+            let p95: Vec<(Timestamp, f64)> = e
+                .points
                 .iter()
                 .filter_map(|(t, _, p)| Some((*t, (*p)?)))
                 .collect();
+            let by = format!("sampled by {}; times in {zone}", e.steps.join(", "));
             vec![
                 (
-                    format!("error rate of {url}"),
+                    format!("error rate of {url} ({by})"),
                     chart(
                         &format!("error rate: {url}"),
                         &rate,
                         "%",
                         Some(1.0),
                         &markers,
-                        start,
-                        end,
+                        &span,
                     ),
                 ),
                 (
-                    format!("p95 latency of {url}"),
+                    format!("p95 latency of {url} ({by})"),
                     chart(
                         &format!("p95 latency: {url}"),
                         &p95,
                         "ms",
                         None,
                         &markers,
-                        start,
-                        end,
+                        &span,
                     ),
                 ),
             ]
@@ -196,7 +211,7 @@ fn run(out: &mut String, report: &Report, tz: &TimeZone, h: u8) {
         let _ = writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", xml(&v));
     }
     let _ = writeln!(out, "</table>");
-    let charts = charts(report);
+    let charts = charts(report, tz);
     if !charts.is_empty() {
         let _ = writeln!(out, "<h{h}>Error rate and latency</h{h}>");
         for (caption, svg) in charts {

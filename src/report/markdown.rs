@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use jiff::tz::TimeZone;
 
+use super::commonmark::{cell, code, code_cell, inline as escape};
 use super::lines::{Kind, lines};
 use super::model::{Report, human_ms, local};
 use super::runs::Runs;
@@ -26,21 +27,21 @@ pub fn render(runs: &Runs, tz: &TimeZone) -> String {
     for (i, report) in runs.runs.iter().enumerate() {
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             i + 1,
-            cell(report.name()),
+            code_cell(report.name()),
             cell(&report.title_or_name()),
             report
                 .run_ids
                 .iter()
-                .map(|r| format!("`{}`", cell(r)))
+                .map(|r| code_cell(r))
                 .collect::<Vec<_>>()
                 .join(", "),
             report.started.map_or_else(
                 || "-".to_string(),
                 |t| local(t, tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
             ),
-            report.outcome_text()
+            cell(&report.outcome_text())
         );
     }
     for (i, report) in runs.runs.iter().enumerate() {
@@ -48,9 +49,9 @@ pub fn render(runs: &Runs, tz: &TimeZone) -> String {
         // Named by its runbook and its title: two runbooks may share a title.
         let _ = writeln!(
             out,
-            "## {}. `{}`: {}",
+            "## {}. {}: {}",
             i + 1,
-            report.name(),
+            code(report.name()),
             escape(&report.title_or_name())
         );
         run(&mut out, report, tz, "###");
@@ -58,17 +59,12 @@ pub fn render(runs: &Runs, tz: &TimeZone) -> String {
     out
 }
 
-/// A table cell: a `|` would end it.
-fn cell(text: &str) -> String {
-    escape(text).replace('|', "\\|")
-}
-
 /// One run after its title; `h` is the level of its date and summary headings.
 fn run(out: &mut String, report: &Report, tz: &TimeZone, h: &str) {
     let _ = writeln!(out);
-    let mut facts = vec![format!("Runbook `{}`", report.name())];
+    let mut facts = vec![format!("Runbook {}", code(report.name()))];
     if !report.file.is_empty() {
-        facts.push(format!("file `{}`", report.file));
+        facts.push(format!("file {}", code(&report.file)));
     }
     if !report.run_ids.is_empty() {
         facts.push(format!(
@@ -76,7 +72,7 @@ fn run(out: &mut String, report: &Report, tz: &TimeZone, h: &str) {
             report
                 .run_ids
                 .iter()
-                .map(|r| format!("`{r}`"))
+                .map(|r| code(r))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -97,14 +93,20 @@ fn run(out: &mut String, report: &Report, tz: &TimeZone, h: &str) {
             date = line.date.clone();
             zone = line.zone.clone();
             let _ = writeln!(out);
-            let _ = writeln!(out, "{h} {} (all times {})", line.date, line.zone);
+            let _ = writeln!(
+                out,
+                "{h} {} (all times {})",
+                escape(&line.date),
+                escape(&line.zone)
+            );
             let _ = writeln!(out);
         }
         let text = match &line.kind {
             Kind::Milestone(name) => {
                 let rest = line.text.strip_prefix(name.as_str()).unwrap_or("");
-                format!("**{name}**{}", escape(rest))
+                format!("**{}**{}", escape(name), escape(rest))
             }
+            Kind::Run => run_line(&line.text),
             _ => escape(&line.text),
         };
         // One line per event, what failed included; two trailing spaces are a Markdown line
@@ -147,23 +149,14 @@ fn run(out: &mut String, report: &Report, tz: &TimeZone, h: &str) {
     );
 }
 
-/// Keeps free text from turning into HTML when rendered: `<` before a letter, `/` or `!`
-/// would open a tag. Everything else stays as written, so `rate_5xx < 0.02` reads verbatim.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '<'
-            && chars
-                .peek()
-                .is_some_and(|n| n.is_ascii_alphabetic() || *n == '/' || *n == '!')
-        {
-            out.push_str("&lt;");
-        } else {
-            out.push(c);
-        }
+/// A run's line, whose runbook name `lines` writes as a code span: kept one, the rest escaped.
+fn run_line(text: &str) -> String {
+    if let Some(rest) = text.strip_prefix("run of `")
+        && let Some((name, rest)) = rest.split_once("` ")
+    {
+        return format!("run of {} {}", code(name), escape(rest));
     }
-    out
+    escape(text)
 }
 
 impl Report {

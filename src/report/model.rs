@@ -304,21 +304,36 @@ impl Report {
         }
     }
 
-    /// Result fields of every http step entry and attempt, with its time: the chart data.
-    pub fn http_samples(&self) -> Vec<(Timestamp, String, Map<String, Json>)> {
+    /// Result fields of every http step entry and attempt, with its time and step: the chart
+    /// data.
+    pub fn http_samples(&self) -> Vec<HttpSample> {
         self.events
             .iter()
             .filter_map(|r| {
-                let data = match &r.event {
-                    Event::StepFinished { data, .. } | Event::StepAttempt { data, .. } => data,
+                let (step, data) = match &r.event {
+                    Event::StepFinished { step, data, .. }
+                    | Event::StepAttempt { step, data, .. } => (step, data),
                     _ => return None,
                 };
                 let url = data.get("url")?.as_str()?;
                 data.get("rate_error")?;
-                Some((ts_of(r)?, url.to_string(), data.clone()))
+                Some(HttpSample {
+                    ts: ts_of(r)?,
+                    step: step.clone(),
+                    url: url.to_string(),
+                    data: data.clone(),
+                })
             })
             .collect()
     }
+}
+
+/// What one entry or attempt of an http step measured.
+pub struct HttpSample {
+    pub ts: Timestamp,
+    pub step: String,
+    pub url: String,
+    pub data: Map<String, Json>,
 }
 
 /// Resolves `--tz`: an IANA zone name, or the system's zone.
