@@ -4,6 +4,7 @@
 pub mod confine;
 pub mod decider;
 pub mod judge;
+mod jump;
 pub mod resolve;
 pub mod resume;
 pub mod scope;
@@ -20,6 +21,7 @@ pub use decider::{
     ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
     ManualPrompt, NonInteractive, StepGate, StepIntro,
 };
+pub use jump::not_run_message;
 
 use crate::exec::Progress;
 use crate::redact::Redactor;

@@ -294,11 +294,11 @@ fn a_guided_resume_asks_again_for_an_action_cut_off_mid_run() {
     }
     running.signal(libc::SIGKILL);
     let out = running.wait();
-    // On a terminal it asks again; `a` aborts (exit 3) and nothing is run a second time.
+    // On a terminal it asks again; `a` and `y` abort (exit 3) and nothing is run a second time.
     let out = out
         .then()
         .pty()
-        .stdin("a")
+        .stdin("ay\n")
         .args(["run", "--resume", TIMELINE])
         .run()
         .status(3)
