@@ -16,6 +16,8 @@ use serde_json::{Value as Json, json};
 
 use crate::support::*;
 
+mod jump;
+
 /// How long the screen may take to show what a test waits for.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a run may take to end once nothing more is asked.

@@ -28,6 +28,7 @@ mod redirects;
 mod report;
 mod report_runs;
 mod resume;
+mod retract;
 mod sim;
 mod sim_limits;
 mod statuspage_groups;
