@@ -5,8 +5,22 @@
 
 use std::collections::HashMap;
 
+use super::Engine;
 use super::scope::StepResults;
 use crate::runbook::Step;
+
+impl Engine {
+    /// What a decider is told about jumping from a step of `list`: for a person, which
+    /// targets read steps that have not run. The unattended policy never jumps, and a long
+    /// runbook would pay for this at every step, so it is told nothing.
+    pub(super) fn not_run_for_jumps(&self, list: &[Step]) -> HashMap<String, Vec<String>> {
+        if self.decider.answers_at_once() {
+            HashMap::new()
+        } else {
+            not_run_by_step(list, &self.history.steps)
+        }
+    }
+}
 
 /// The steps of a list a person may jump to: (id, title).
 pub(super) fn targets(list: &[Step]) -> Vec<(String, String)> {
@@ -16,10 +30,7 @@ pub(super) fn targets(list: &[Step]) -> Vec<(String, String)> {
 }
 
 /// For each step of `list` that reads steps which have not run, those steps' ids.
-pub(super) fn not_run_by_step(
-    list: &[Step],
-    results: &StepResults,
-) -> HashMap<String, Vec<String>> {
+fn not_run_by_step(list: &[Step], results: &StepResults) -> HashMap<String, Vec<String>> {
     list.iter()
         .filter_map(|step| {
             let missing = not_run(step, results);

@@ -185,7 +185,7 @@ impl Engine {
                 failures: Vec::new(),
                 interrupted: finish.outcome == Outcome::Interrupted,
                 steps: super::jump::targets(list),
-                not_run: super::jump::not_run_by_step(list, &self.history.steps),
+                not_run: self.not_run_for_jumps(list),
             };
             // The interrupt that led here is dealt with by asking; a further one ends the run.
             self.interrupts_seen = *self.interrupts.borrow();
@@ -298,7 +298,7 @@ impl Engine {
             action: step.action,
             preview: shown.clone(),
             steps: super::jump::targets(list),
-            not_run: super::jump::not_run_by_step(list, &self.history.steps),
+            not_run: self.not_run_for_jumps(list),
         };
         match self.decide(&step.id, move |d| d.before_step(&intro)).await {
             Some(StepGate::Run) => {}
