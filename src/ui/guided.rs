@@ -308,7 +308,9 @@ impl Guided {
         {
             // `-WORD` withdraws a milestone recorded by mistake.
             if let Some(word) = text.trim().strip_prefix('-') {
-                self.retract_milestone(word);
+                if !word.trim().is_empty() {
+                    self.retract_milestone(word);
+                }
                 return;
             }
             let word = text.trim().to_ascii_lowercase();
