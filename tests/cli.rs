@@ -438,7 +438,7 @@ fn exit_3_when_the_operator_aborts() {
             "#,
         )
         .pty()
-        .stdin("a\n")
+        .stdin("ay\n")
         .args(["run"])
         .run()
         .run_outcome("aborted", 3);

@@ -16,6 +16,8 @@ use serde_json::{Value as Json, json};
 
 use crate::support::*;
 
+mod jump;
+
 /// How long the screen may take to show what a test waits for.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a run may take to end once nothing more is asked.
@@ -498,6 +500,8 @@ fn action_abort_exits_3_sends_nothing_and_runs_finally() {
     let mut pty = Pty::run(&dir_of(&test), &[]);
     pty.expect(ACTION_PROMPT);
     pty.key("a");
+    pty.expect("abort the run? [y/N] ");
+    pty.line("y");
     pty.expect("Notify the channel");
     pty.expect(TABLE_HEADER);
     pty.expect("error: run aborted");
@@ -746,11 +750,15 @@ fn step_mode_asks_before_every_step_and_jumps_by_number_and_by_id() {
 
     pty.expect("[1/5] First");
     pty.expect(STEP_PROMPT);
-    // A target that is no step: the list and the question again.
+    // A target that is no step: said, and the question again.
     pty.key("j");
     pty.expect("4. four  Fourth");
     pty.expect("jump to step (number or id): ");
     pty.line("nine");
+    pty.expect("no step `nine`; steps are 1-5");
+    pty.expect("jump to step (number or id): ");
+    // Nothing: stay.
+    pty.line("");
     pty.expect(STEP_PROMPT);
     // By number.
     pty.key("j");

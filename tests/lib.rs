@@ -31,6 +31,7 @@ mod report_charts;
 mod report_markdown;
 mod report_runs;
 mod resume;
+mod retract;
 mod sim;
 mod sim_limits;
 mod statuspage_groups;

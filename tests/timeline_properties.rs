@@ -163,13 +163,14 @@ fn event() -> impl Strategy<Value = Event> {
                     phase,
                 }
             ),
-        (s(), proptest::option::of(s()), s()).prop_map(|(milestone, step, actor)| {
-            Event::Milestone {
+        (s(), proptest::option::of(s()), s(), any::<bool>()).prop_map(
+            |(milestone, step, actor, retracted)| Event::Milestone {
                 milestone,
                 step,
                 actor,
+                retracted,
             }
-        }),
+        ),
         (s(), s(), proptest::option::of(s())).prop_map(|(text, actor, step)| Event::Note {
             text,
             actor,

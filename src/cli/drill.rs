@@ -306,7 +306,11 @@ fn timeline_facts(path: &Path) -> Facts {
     let mut first_failure: Option<jiff::Timestamp> = None;
     let mut recovered: Option<jiff::Timestamp> = None;
     let mut resolved: Option<jiff::Timestamp> = None;
-    for record in &parsed.records {
+    let retracted = crate::timeline::retract::withdrawn(parsed.records.iter().map(|r| &r.event));
+    for (i, record) in parsed.records.iter().enumerate() {
+        if retracted.contains(&i) {
+            continue;
+        }
         let ts: Option<jiff::Timestamp> = record.ts.parse().ok();
         match &record.event {
             Event::StepFinished {

@@ -6,6 +6,7 @@ mod generate;
 mod hangup;
 mod inputs;
 mod inspect;
+mod milestone;
 mod pipe;
 mod run;
 mod sim;
@@ -82,12 +83,20 @@ pub enum Command {
         #[arg(value_name = "TEXT", required = true, num_args = 1..)]
         text: Vec<String>,
     },
-    /// Record an incident milestone (detected, mitigated, resolved, or any word) in a timeline.
+    /// Record an incident milestone (detected, mitigated, resolved, or any word) in a timeline,
+    /// or retract one recorded by mistake.
     Milestone {
         #[arg(value_name = "TIMELINE")]
         timeline: PathBuf,
-        #[arg(value_name = "MILESTONE")]
-        milestone: String,
+        #[arg(
+            value_name = "MILESTONE",
+            required_unless_present = "retract",
+            conflicts_with = "retract"
+        )]
+        milestone: Option<String>,
+        /// Withdraw the latest milestone WORD recorded (a mistyped one): reports leave it out.
+        #[arg(long, value_name = "WORD")]
+        retract: Option<String>,
     },
 }
 
@@ -199,14 +208,8 @@ pub fn main() -> i32 {
         Command::Milestone {
             timeline,
             milestone,
-        } => annotate(
-            &timeline,
-            crate::timeline::Event::Milestone {
-                milestone,
-                step: None,
-                actor: actor(),
-            },
-        ),
+            retract,
+        } => milestone::milestone(&timeline, milestone, retract),
     };
     exit.code()
 }
@@ -219,9 +222,19 @@ fn annotate(timeline: &std::path::Path, event: crate::timeline::Event) -> Exit {
     }
     match crate::timeline::append_event(timeline, event, &crate::redact::Redactor::new()) {
         Ok(record) => {
+            let what = match &record.event {
+                crate::timeline::Event::Milestone {
+                    milestone,
+                    retracted: true,
+                    ..
+                } => format!(
+                    "the retraction of milestone {}",
+                    milestone.to_ascii_uppercase()
+                ),
+                event => event.name().to_string(),
+            };
             eprintln!(
-                "runbook: recorded {} #{} in {}",
-                record.event.name(),
+                "runbook: recorded {what} #{} in {}",
                 record.seq,
                 timeline.display()
             );

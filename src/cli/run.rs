@@ -432,8 +432,12 @@ async fn execute(p: Prepared) -> Exit {
             &timeline_path.display().to_string(),
         );
         engine.observe(Box::new(
-            ui::guided::GuidedView::new(Arc::clone(screen), runbook.steps.len())
-                .with_history(&p.prior),
+            ui::guided::GuidedView::new(
+                Arc::clone(screen),
+                runbook.steps.len(),
+                timeline_path.display().to_string(),
+            )
+            .with_history(&p.prior),
         ));
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {

@@ -109,6 +109,9 @@ pub struct StepIntro {
     pub preview: String,
     /// Steps of the same list a jump may go to: (id, title).
     pub steps: Vec<(String, String)>,
+    /// For each of `steps` that reads steps with no result yet, their ids (see
+    /// [`super::not_run_message`]): a jump there runs it without that evidence.
+    pub not_run: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// The answer to [`Decider::before_step`].
@@ -136,6 +139,8 @@ pub struct FailurePrompt {
     /// The step was cut short by Ctrl-C rather than failing.
     pub interrupted: bool,
     pub steps: Vec<(String, String)>,
+    /// As [`StepIntro::not_run`].
+    pub not_run: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// The answer to [`Decider::after_failure`].
@@ -157,6 +162,8 @@ pub enum AfterFailure {
 pub enum Annotation {
     Note(String),
     Milestone(String),
+    /// Withdraws the latest milestone of this word (as recorded), e.g. a mistyped one.
+    Retract(String),
 }
 
 /// Who acknowledged a manual step that no person saw: recorded as the step's `decided_by` and

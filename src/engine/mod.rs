@@ -5,6 +5,7 @@ mod answer_body;
 pub mod confine;
 pub mod decider;
 pub mod judge;
+mod jump;
 pub mod resolve;
 pub mod resume;
 pub mod scope;
@@ -21,6 +22,7 @@ pub use decider::{
     ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
     ManualPrompt, NonInteractive, StepGate, StepIntro,
 };
+pub use jump::not_run_message;
 
 use crate::exec::Progress;
 use crate::redact::Redactor;

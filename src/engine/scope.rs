@@ -18,6 +18,9 @@ use serde_json::{Map, Value as Json};
 pub struct StepResults {
     order: Vec<String>,
     values: HashMap<String, Value>,
+    /// The steps whose latest result came from running them (not skipped, blocked or a dry
+    /// run): the ones whose evidence a later step can read.
+    ran: std::collections::HashSet<String>,
 }
 
 impl StepResults {
@@ -45,6 +48,20 @@ impl StepResults {
         if self.values.insert(id.to_string(), value).is_none() {
             self.order.push(id.to_string());
         }
+        let outcome = result
+            .get("outcome")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        if matches!(outcome, "passed" | "failed" | "error" | "interrupted") {
+            self.ran.insert(id.to_string());
+        } else {
+            self.ran.remove(id);
+        }
+    }
+
+    /// Whether step `id` ran in this run (a step skipped, blocked or dry-run did not).
+    pub fn ran(&self, id: &str) -> bool {
+        self.ran.contains(id)
     }
 }
 

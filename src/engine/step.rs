@@ -166,6 +166,7 @@ impl Engine {
                 milestone: milestone.clone(),
                 step: Some(step.id.clone()),
                 actor,
+                retracted: false,
             })?;
         }
         if let Some((outcome, why)) = finish.end {
@@ -183,7 +184,8 @@ impl Engine {
                 summary: self.redactor.redact(&reason),
                 failures: Vec::new(),
                 interrupted: finish.outcome == Outcome::Interrupted,
-                steps: jump_targets(list),
+                steps: super::jump::targets(list),
+                not_run: self.not_run_for_jumps(list),
             };
             // The interrupt that led here is dealt with by asking; a further one ends the run.
             self.interrupts_seen = *self.interrupts.borrow();
@@ -239,14 +241,18 @@ impl Engine {
                         format!("skipped: `{}` is false", expr::strip_braces(&when.source)),
                     );
                 }
-                Err(e) => return Finish::simple(Outcome::Error, format!("when: {e}")),
+                Err(e) => {
+                    return Finish::simple(Outcome::Error, self.missing_evidence("when", step, e));
+                }
             }
         }
         let items = match &step.loop_over {
             None => None,
             Some(source) => match loop_items(source, &ctx) {
                 Ok(items) => Some(items),
-                Err(e) => return Finish::simple(Outcome::Error, format!("loop: {e}")),
+                Err(e) => {
+                    return Finish::simple(Outcome::Error, self.missing_evidence("loop", step, e));
+                }
             },
         };
 
@@ -268,7 +274,15 @@ impl Engine {
         };
         let resolved = match resolve(step, &self.setup.runbook.defaults, &first_ctx) {
             Ok(r) => r,
-            Err(e) => return Finish::simple(Outcome::Error, e),
+            Err(e) => {
+                let missing = super::jump::not_run(step, &self.history.steps);
+                let e = if missing.is_empty() {
+                    e
+                } else {
+                    format!("{}: {e}", super::not_run_message(&step.id, &missing))
+                };
+                return Finish::simple(Outcome::Error, e);
+            }
         };
         let mut shown = self.redactor.redact(&preview(&resolved));
         if let Some(items) = &items {
@@ -284,7 +298,8 @@ impl Engine {
             action: step.action,
             manual: matches!(step.executor, Executor::Manual(_)),
             preview: shown.clone(),
-            steps: jump_targets(list),
+            steps: super::jump::targets(list),
+            not_run: self.not_run_for_jumps(list),
         };
         match self.decide(&step.id, move |d| d.before_step(&intro)).await {
             Some(StepGate::Run) => {}
@@ -447,6 +462,20 @@ impl Engine {
         }
     }
 
+    /// Why `what` (`when`, `loop`) could not be evaluated: `error`, led by the steps the step
+    /// reads that have not run (after a jump past them), when there are any.
+    fn missing_evidence(&self, what: &str, step: &Step, error: impl std::fmt::Display) -> String {
+        let missing = super::jump::not_run(step, &self.history.steps);
+        if missing.is_empty() {
+            format!("{what}: {error}")
+        } else {
+            format!(
+                "{what}: {} ({error})",
+                super::not_run_message(&step.id, &missing)
+            )
+        }
+    }
+
     /// Runs `work` unless a signal arrives first.
     async fn until_interrupted<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
         if self.interrupted() {
@@ -489,6 +518,13 @@ impl Engine {
                     milestone,
                     step: Some(step_id.to_string()),
                     actor: actor.clone(),
+                    retracted: false,
+                },
+                Annotation::Retract(milestone) => Event::Milestone {
+                    milestone,
+                    step: Some(step_id.to_string()),
+                    actor: actor.clone(),
+                    retracted: true,
                 },
             };
             if let Err(e) = self.emit(event) {
@@ -787,11 +823,4 @@ pub(crate) async fn execute(
             "a manual step is answered by the operator, not executed".into(),
         )),
     }
-}
-
-/// The steps of a list a person may jump to.
-fn jump_targets(list: &[Step]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|s| (s.id.clone(), s.title.clone()))
-        .collect()
 }

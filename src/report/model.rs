@@ -117,6 +117,17 @@ impl Report {
     pub fn from_records(mut events: Vec<Record>) -> Report {
         // Time order; a run's own sequence breaks ties (events within a millisecond).
         events.sort_by(|a, b| (ts_of(a), &a.run_id, a.seq).cmp(&(ts_of(b), &b.run_id, b.seq)));
+        // A retracted milestone and its retraction are in no report: not in the timeline's
+        // lines, the charts, `milestones` or the times to detect, mitigate and resolve.
+        let gone = crate::timeline::retract::withdrawn(events.iter().map(|r| &r.event));
+        if !gone.is_empty() {
+            events = events
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !gone.contains(i))
+                .map(|(_, r)| r)
+                .collect();
+        }
         let mut report = Report {
             runbook: String::new(),
             title: String::new(),
@@ -216,6 +227,7 @@ impl Report {
                     milestone,
                     step,
                     actor,
+                    ..
                 } => report.milestones.push(Mark {
                     run_id: record.run_id.clone(),
                     ts,

@@ -2,6 +2,7 @@
 pub mod model;
 mod names;
 pub(crate) mod parse;
+mod reads;
 pub mod validate;
 
 pub use model::*;

@@ -95,6 +95,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
         actor: String,
+        /// A retraction: it withdraws the latest earlier milestone of the same word (see
+        /// `retract`). Written only when true, so older timelines read as they were.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retracted: bool,
     },
     Note {
         text: String,

@@ -2,6 +2,7 @@
 pub mod event;
 pub mod lock;
 pub mod reader;
+pub mod retract;
 pub mod writer;
 
 pub use event::{Event, Outcome, Record, RunOutcome};

@@ -68,6 +68,20 @@ impl ClosingTable {
                     duration_ms: *duration_ms,
                 });
             }
+            // A retraction withdraws the latest standing milestone of that word.
+            Event::Milestone {
+                milestone,
+                retracted: true,
+                ..
+            } => {
+                if let Some(at) = self
+                    .milestones
+                    .iter()
+                    .rposition(|(m, _)| m.eq_ignore_ascii_case(milestone))
+                {
+                    self.milestones.remove(at);
+                }
+            }
             Event::Milestone { milestone, .. } => {
                 self.milestones.push((milestone.clone(), clock(&record.ts)));
             }

@@ -94,12 +94,20 @@ impl Observer for Console {
                 let _ = out.flush();
             }
             Event::Milestone {
-                milestone, step, ..
+                milestone,
+                step,
+                retracted,
+                ..
             } => {
                 let at = step
                     .as_ref()
                     .map(|s| format!(" at `{s}`"))
                     .unwrap_or_default();
+                let at = if *retracted {
+                    format!(" retracted{at}")
+                } else {
+                    at
+                };
                 // Not `eprintln!`: after SIGHUP the terminal may be gone (see cli::say).
                 let _ = writeln!(
                     std::io::stderr(),

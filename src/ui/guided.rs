@@ -21,12 +21,17 @@ use crate::exec::{Progress, ProgressUpdate};
 use crate::redact::Redactor;
 use crate::timeline::{Event, Outcome, Record};
 
+mod annotate;
+mod jump;
+
 /// The terminal and the one progress line, shared by the decider and the observer.
 pub struct Screen {
     term: Term,
     colour: bool,
     bar: Mutex<Option<ProgressBar>>,
     redactor: Arc<Redactor>,
+    /// The run's timeline, once known: a retraction at a prompt checks what it holds.
+    timeline: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl Screen {
@@ -40,7 +45,15 @@ impl Screen {
             term,
             bar: Mutex::new(None),
             redactor,
+            timeline: Mutex::new(None),
         })
+    }
+
+    fn timeline(&self) -> Option<std::path::PathBuf> {
+        self.timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn style(&self, s: Style) -> Style {
@@ -249,6 +262,10 @@ impl Guided {
                     } else if c == 'm' {
                         self.ask_milestone();
                     } else if keys.contains(&c) {
+                        // `a` is next to `s`: an abort is asked again.
+                        if c == 'a' && !self.confirm_abort() {
+                            continue;
+                        }
                         return Pressed::Key(c);
                     }
                 }
@@ -289,6 +306,13 @@ impl Guided {
             .read_line("milestone (detected, mitigated, resolved, or a word)")
             .filter(|t| !t.trim().is_empty())
         {
+            // `-WORD` withdraws a milestone recorded by mistake.
+            if let Some(word) = text.trim().strip_prefix('-') {
+                if !word.trim().is_empty() {
+                    self.retract_milestone(word);
+                }
+                return;
+            }
             let word = text.trim().to_ascii_lowercase();
             self.annotations
                 .lock()
@@ -299,24 +323,6 @@ impl Guided {
                 word.to_ascii_uppercase()
             ));
         }
-    }
-
-    /// Asks for a step to jump to, by number or id.
-    fn ask_jump(&self, steps: &[(String, String)]) -> Option<String> {
-        for (i, (id, title)) in steps.iter().enumerate() {
-            self.screen.line(&format!("  {:>2}. {id}  {title}", i + 1));
-        }
-        let answer = self.read_line("jump to step (number or id)")?;
-        let answer = answer.trim();
-        if let Ok(n) = answer.parse::<usize>()
-            && (1..=steps.len()).contains(&n)
-        {
-            return Some(steps[n - 1].0.clone());
-        }
-        steps
-            .iter()
-            .find(|(id, _)| id == answer)
-            .map(|(id, _)| id.clone())
     }
 }
 
@@ -374,7 +380,7 @@ impl Decider for Guided {
                     };
                 }
                 Pressed::Key('j') => {
-                    if let Some(target) = self.ask_jump(&intro.steps) {
+                    if let Some(target) = self.ask_jump(&intro.steps, &intro.not_run) {
                         return StepGate::Jump(target);
                     }
                 }
@@ -464,7 +470,7 @@ impl Decider for Guided {
                 Pressed::Key('r') => return AfterFailure::Retry,
                 Pressed::Key('s') => return AfterFailure::Skip,
                 Pressed::Key('j') => {
-                    if let Some(target) = self.ask_jump(&failure.steps) {
+                    if let Some(target) = self.ask_jump(&failure.steps, &failure.not_run) {
                         return AfterFailure::Jump(target);
                     }
                 }
@@ -491,8 +497,11 @@ pub struct GuidedView {
 
 impl GuidedView {
     /// `steps_total`: how many steps the runbook's `steps` list has (the closing table numbers
-    /// `finally` after them).
-    pub fn new(screen: Arc<Screen>, steps_total: usize) -> Self {
+    /// `finally` after them); `timeline`: where milestones typed at a prompt are checked
+    /// before a retraction.
+    pub fn new(screen: Arc<Screen>, steps_total: usize, timeline: String) -> Self {
+        *screen.timeline.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(std::path::PathBuf::from(&timeline));
         GuidedView {
             screen,
             table: super::closing::ClosingTable::new(steps_total),
@@ -561,6 +570,18 @@ impl Observer for GuidedView {
                         crate::escape::controls(f)
                     ));
                 }
+            }
+            Event::Milestone {
+                milestone,
+                retracted: true,
+                ..
+            } => {
+                self.screen.line(&format!(
+                    "  {} retracted",
+                    self.screen
+                        .style(Style::new().cyan())
+                        .apply_to(format!("◇ {}", milestone.to_ascii_uppercase()))
+                ));
             }
             Event::Milestone {
                 milestone, step, ..

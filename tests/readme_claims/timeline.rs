@@ -107,6 +107,14 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
         .run()
         .status(0)
         .then()
+        .args(["milestone", TIMELINE, "escalaed"])
+        .run()
+        .status(0)
+        .then()
+        .args(["milestone", TIMELINE, "--retract", "escalaed"])
+        .run()
+        .status(0)
+        .then()
         .args(["run", "--resume", TIMELINE, "--yes"])
         .run()
         // The note and milestone come after the blocked run's `run_finished`, as they may.
@@ -192,9 +200,10 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
         "action `act` needs confirmation: continue with `runbook run runbook.yaml --resume \
          timeline.jsonl --yes` to allow actions"
     );
-    // milestone: `step` when a step recorded it, not from `runbook milestone`.
+    // milestone: `step` when a step recorded it, not from `runbook milestone`; `retracted` on
+    // a retraction.
     let milestones = out.events("milestone");
-    assert_eq!(milestones.len(), 2, "{milestones:?}");
+    assert_eq!(milestones.len(), 4, "{milestones:?}");
     assert_eq!(keys(&milestones[0]), with(&["milestone", "step", "actor"]));
     assert_eq!(
         (&milestones[0]["milestone"], &milestones[0]["step"]),
@@ -202,6 +211,16 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
     );
     assert_eq!(keys(&milestones[1]), with(&["milestone", "actor"]));
     assert_eq!(milestones[1]["milestone"], "mitigated");
+    // `retracted` only on a retraction.
+    assert_eq!(keys(&milestones[2]), with(&["milestone", "actor"]));
+    assert_eq!(
+        keys(&milestones[3]),
+        with(&["milestone", "actor", "retracted"])
+    );
+    assert_eq!(
+        (&milestones[3]["milestone"], &milestones[3]["retracted"]),
+        (&json!("escalaed"), &json!(true))
+    );
     assert_eq!(out.events("note")[0]["text"], "called the provider");
     // The values the table names.
     let attempt = &out.events("step_attempt")[0];
@@ -295,11 +314,11 @@ fn a_guided_resume_asks_again_for_an_action_cut_off_mid_run() {
     }
     running.signal(libc::SIGKILL);
     let out = running.wait();
-    // On a terminal it asks again; `a` aborts (exit 3) and nothing is run a second time.
+    // On a terminal it asks again; `a` and `y` abort (exit 3) and nothing is run a second time.
     let out = out
         .then()
         .pty()
-        .stdin("a")
+        .stdin("ay\n")
         .args(["run", "--resume", TIMELINE])
         .run()
         .status(3)
