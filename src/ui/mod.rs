@@ -3,3 +3,5 @@
 //! and the decider.
 pub mod console;
 pub mod guided;
+pub mod layout;
+pub mod progress;
