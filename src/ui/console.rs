@@ -35,13 +35,18 @@ impl Console {
         self
     }
 
-    /// Writes `text` to stdout wrapped to its width, continuation lines under the text after
-    /// the label (`hang` columns), with the live line out of the way.
+    /// Writes `text` to stdout wrapped to the terminal's width (whole when stdout is a pipe or
+    /// a file), continuation lines under the text after the label (`hang` columns), with the
+    /// live line out of the way.
     fn print(&self, text: &str, hang: usize) {
-        let width = super::layout::width(&console::Term::stdout());
+        let width = super::layout::terminal_width(&console::Term::stdout());
         let write = || {
             let mut out = std::io::stdout().lock();
-            for line in super::layout::wrap_hanging(text, width, hang) {
+            let lines = match width {
+                Some(width) => super::layout::wrap_hanging(text, width, hang),
+                None => vec![text.to_string()],
+            };
+            for line in lines {
                 let _ = writeln!(out, "{line}");
             }
             let _ = out.flush();

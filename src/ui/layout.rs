@@ -22,6 +22,13 @@ pub fn width(term: &Term) -> usize {
     width_from(columns, term.is_term().then(|| term.size().1))
 }
 
+/// The width to wrap at for output to `term` when it is a terminal or `COLUMNS` is set; `None`
+/// for a pipe or a file (a CI log), whose lines stay whole for grep and for machines to read.
+pub fn terminal_width(term: &Term) -> Option<usize> {
+    let columns_set = std::env::var("COLUMNS").is_ok_and(|c| !c.trim().is_empty());
+    (columns_set || term.is_term()).then(|| width(term))
+}
+
 fn width_from(columns: Option<usize>, terminal: Option<u16>) -> usize {
     columns
         .filter(|c| *c > 0)
@@ -79,6 +86,21 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
+/// A message of the command line (`runbook: …`, `error: …`) wrapped to `width`, continuation
+/// lines under the text after its `word: ` prefix.
+pub fn wrap_message(text: &str, width: usize) -> String {
+    text.split('\n')
+        .map(|line| {
+            let hang = line
+                .find(": ")
+                .filter(|at| *at < 12 && !line[..*at].contains(' '))
+                .map_or(0, |at| at + 2);
+            wrap_hanging(line, width, hang).join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +112,15 @@ mod tests {
         assert_eq!(width_from(None, None), 80);
         assert_eq!(width_from(Some(0), None), 80);
         assert_eq!(width_from(Some(5), None), MIN_WIDTH);
+    }
+
+    #[test]
+    fn messages_hang_under_their_prefix() {
+        let text = "error: run interrupted: interrupted by a signal (exit 130) — timeline timelines/2026-12-01.jsonl";
+        assert_eq!(
+            wrap_message(text, 60),
+            "error: run interrupted: interrupted by a signal (exit 130) —\n       timeline timelines/2026-12-01.jsonl"
+        );
     }
 
     #[test]

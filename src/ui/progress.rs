@@ -4,7 +4,7 @@
 //! it, and it is erased (never left half-drawn) when the step ends or is interrupted.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use console::Term;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,15 +44,13 @@ impl LiveLine {
         self.bar.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Prints `text` (already wrapped) above the live line.
+    /// Prints `text` (already wrapped) above the live line. Not `ProgressBar::println`: it
+    /// pads the line to the width indicatif is given and relies on the terminal wrapping
+    /// there, which the live line's narrower width (see [`Narrower`]) does not do.
     pub fn println(&self, text: &str) {
-        let slot = self.slot();
-        match slot.as_ref() {
-            Some((bar, _)) => bar.println(text),
-            None => {
-                let _ = self.term.write_line(text);
-            }
-        }
+        self.suspend(|| {
+            let _ = self.term.write_line(text);
+        });
     }
 
     /// Runs `f` (which writes elsewhere, e.g. stdout) with the live line off the screen.
@@ -75,11 +73,17 @@ impl LiveLine {
         super::layout::width(&self.term)
     }
 
+    /// Erases the line shown, then shows `bar` (made hidden, so that nothing of it is drawn
+    /// before the old line is gone).
     fn replace(&self, bar: ProgressBar, kind: Kind) {
         let mut slot = self.slot();
         if let Some((old, _)) = slot.take() {
             old.finish_and_clear();
         }
+        bar.set_draw_target(self.target());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        // Drawn now, not at the next tick: a short attempt would otherwise never be seen.
+        bar.tick();
         *slot = Some((bar, kind));
     }
 
@@ -92,18 +96,40 @@ impl LiveLine {
 
     fn target(&self) -> ProgressDrawTarget {
         if self.term.is_term() {
-            ProgressDrawTarget::term(self.term.clone(), 10)
+            ProgressDrawTarget::term_like_with_hz(
+                Box::new(Narrower {
+                    term: self.term.clone(),
+                    width: self.width(),
+                }),
+                10,
+            )
         } else {
             ProgressDrawTarget::hidden()
         }
     }
 
     fn bar(&self, template: &str) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(None, self.target());
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
+        bar
+    }
+
+    /// A bar counting `total` down: `{left}` in `template` is the time left, computed from
+    /// the bar's own clock at each draw, so it can only go down (no thread racing the bar).
+    fn countdown(&self, template: &str, total: Duration) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .with_key(
+                "left",
+                move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&seconds_left(total.saturating_sub(state.elapsed())));
+                },
+            );
+        bar.set_style(style);
         bar
     }
 
@@ -124,8 +150,7 @@ impl LiveLine {
                     format!("{step}: {kind}")
                 };
                 let bar = self.bar("{spinner} {msg} {elapsed}");
-                bar.set_message(fit(&message, width.saturating_sub(8)));
-                bar.enable_steady_tick(Duration::from_millis(120));
+                bar.set_message(fit(&message, width.saturating_sub(12)));
                 self.replace(bar, Kind::Spinner);
             }
             ProgressUpdate::Samples {
@@ -137,13 +162,8 @@ impl LiveLine {
                 rate_5xx,
                 p95_ms,
             } => {
-                let bar = self.current(Kind::Samples).unwrap_or_else(|| {
-                    let bar = self.bar("  {spinner} {msg}");
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    self.replace(bar.clone(), Kind::Samples);
-                    bar
-                });
-                let room = width.saturating_sub(5);
+                let current = self.current(Kind::Samples);
+                let room = width.saturating_sub(4 + ECHO_ROOM);
                 let mut text = samples_text(done, total, in_flight, failed, phase);
                 // The rates are extra: shown where the line has room for them.
                 let p95 = p95_ms.map_or("-".into(), crate::duration::human_ms);
@@ -151,7 +171,15 @@ impl LiveLine {
                 if console::measure_text_width(&text) + rates.len() <= room {
                     text.push_str(&rates);
                 }
-                bar.set_message(fit(&text, room));
+                let text = fit(&text, room);
+                match current {
+                    Some(bar) => bar.set_message(text),
+                    None => {
+                        let bar = self.bar("  {spinner} {msg}");
+                        bar.set_message(text);
+                        self.replace(bar, Kind::Samples);
+                    }
+                }
             }
             ProgressUpdate::Retrying {
                 step,
@@ -159,17 +187,15 @@ impl LiveLine {
                 attempts,
                 delay,
             } => {
-                let bar = self.bar("  {msg}");
-                self.replace(bar.clone(), Kind::Countdown);
-                let prefix = format!("{step}: attempt {attempt}/{attempts} did not pass;");
-                countdown(bar, delay, width, move |left| {
-                    format!("{prefix} next attempt in {left}")
-                });
+                let text = format!("{step}: attempt {attempt}/{attempts} did not pass;");
+                let text = fit(&text, width.saturating_sub(26 + ECHO_ROOM));
+                let bar = self.countdown("  {msg} next attempt in {left}", delay);
+                bar.set_message(text);
+                self.replace(bar, Kind::Countdown);
             }
             ProgressUpdate::Waiting { duration } => {
-                let bar = self.bar("  {msg}");
-                self.replace(bar.clone(), Kind::Countdown);
-                countdown(bar, duration, width, |left| format!("waiting, {left} left"));
+                let bar = self.countdown("  waiting, {left} left", duration);
+                self.replace(bar, Kind::Countdown);
             }
         }
     }
@@ -233,26 +259,51 @@ fn seconds_left(left: Duration) -> String {
     }
 }
 
-/// Counts `total` down on `bar` from its own clock, until the bar is replaced or cleared.
-fn countdown(
-    bar: ProgressBar,
-    total: Duration,
+/// The terminal as the live line sees it: a few columns narrower than it is. indicatif pads
+/// the line to the width it is given; at the full width the cursor would wait in the last
+/// column, and the `^C` the terminal echoes on Ctrl-C would wrap onto a row of its own, so
+/// that erasing "the live line" erased that row and left the line above on the screen.
+#[derive(Debug)]
+struct Narrower {
+    term: Term,
     width: usize,
-    text: impl Fn(&str) -> String + Send + 'static,
-) {
-    bar.set_message(fit(&text(&seconds_left(total)), width.saturating_sub(3)));
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while !bar.is_finished() {
-            let left = total.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                break;
-            }
-            bar.set_message(fit(&text(&seconds_left(left)), width.saturating_sub(3)));
-            bar.tick();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+}
+
+/// Room kept at the right of the live line for the terminal's `^C`.
+const ECHO_ROOM: usize = 3;
+
+impl indicatif::TermLike for Narrower {
+    fn width(&self) -> u16 {
+        let real = usize::from(self.term.size().1);
+        u16::try_from(self.width.min(real).saturating_sub(ECHO_ROOM).max(10)).unwrap_or(u16::MAX)
+    }
+    fn height(&self) -> u16 {
+        self.term.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.term.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.term.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.term.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.term.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.term.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.term.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.term.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.term.flush()
+    }
 }
 
 /// `text` cut to `width` columns: the live line must stay one line, or erasing it would leave

@@ -20,6 +20,7 @@ pub mod forms;
 mod python;
 mod server;
 mod system;
+mod terminal;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
 pub use server::{HOSTILE, Served, Server};
 pub use system::require;
+pub use terminal::Terminal;
 
 /// The file every test's runbook is written to.
 pub const RUNBOOK: &str = "runbook.yaml";

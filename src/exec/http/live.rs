@@ -116,6 +116,9 @@ pub(in crate::exec) struct Watched {
     pub(in crate::exec) tally: Arc<Mutex<Tally>>,
     pub(in crate::exec) live: Arc<Live>,
     total: u32,
+    /// Requests in flight at the last report. The record of an interrupted probe takes this
+    /// rather than the live count: its workers are being cancelled as the record is made.
+    reported_in_flight: Arc<AtomicU32>,
 }
 
 impl Watched {
@@ -124,6 +127,7 @@ impl Watched {
             tally: Arc::new(Mutex::new(tally)),
             live: Arc::default(),
             total,
+            reported_in_flight: Arc::default(),
         }
     }
 
@@ -137,7 +141,8 @@ impl Watched {
     fn partial_fields(&self) -> Map<String, Json> {
         let mut fields = self.lock().partial_fields();
         fields.insert("samples".into(), self.total.into());
-        fields.insert("in_flight".into(), self.live.snapshot().0.into());
+        let in_flight = self.reported_in_flight.load(Ordering::Relaxed);
+        fields.insert("in_flight".into(), in_flight.into());
         fields
     }
 
@@ -147,6 +152,7 @@ impl Watched {
 
     fn report(&self, progress: &Progress) {
         let (in_flight, phase) = self.live.snapshot();
+        self.reported_in_flight.store(in_flight, Ordering::Relaxed);
         let update = self.lock().progress(self.total, in_flight, phase);
         progress(update);
     }
