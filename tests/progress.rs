@@ -161,6 +161,44 @@ fn an_interrupted_probe_keeps_the_statistics_of_what_finished() {
     assert!(server.count("/slow/150") as u64 >= responses);
 }
 
+/// SIGTERM mid-probe, without a terminal: the record keeps the counts of what finished.
+#[test]
+fn a_probe_ended_by_sigterm_keeps_its_counts() {
+    let server = Server::start();
+    let running = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: slow
+            title: A slow endpoint
+            steps:
+              - id: probe_slow
+                title: Probe the slow endpoint
+                http: {url: "$SERVER/slow/100", samples: 500, concurrency: 2, timeout: 120s}
+            "#,
+        )
+        .args(["run", "--non-interactive"])
+        .spawn();
+    running.wait_for_event(|e| e["event"] == "step_started" && e["step"] == "probe_slow");
+    // Some requests answered (the server logs each as it arrives).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while server.count("/slow/100") < 8 {
+        assert!(std::time::Instant::now() < deadline, "no requests arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    running.signal(15);
+    let out = running.wait();
+    let step = out.finished("probe_slow");
+    assert_eq!(step["outcome"], "interrupted", "{step}");
+    let data = &step["data"];
+    assert_eq!(data["partial"], true, "{data}");
+    let responses = data["responses"].as_u64().unwrap();
+    assert!(responses >= 4, "{data}");
+    assert_eq!(data["status_counts"]["200"], responses, "{data}");
+    assert!(data["p50_ms"].as_f64().unwrap() >= 100.0, "{data}");
+    assert!(data["max_ms"].as_f64().unwrap() >= data["p99_ms"].as_f64().unwrap());
+}
+
 // ---------------------------------------------------------------- retries
 
 /// Each failed attempt's result comes before the countdown to the next; the countdown only

@@ -326,6 +326,39 @@ async fn hung_server_times_out_on_time() {
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
 }
 
+/// A server that sends its headers and stalls in the body shows its requests `reading body`,
+/// on both paths.
+#[tokio::test]
+async fn a_stalled_body_is_reported_as_reading_the_body() {
+    let base = raw_server(|mut socket| async move {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    for url in [base.clone(), base.replace("127.0.0.1", "user:pw@127.0.0.1")] {
+        let updates = Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress: Progress = Arc::new(move |u| sink.lock().unwrap().push(u));
+        let mut req = request(&url);
+        req.samples = 6;
+        req.concurrency = 3;
+        req.timeout = Duration::from_millis(600);
+        run(&req, &progress).await.unwrap();
+        let reading = updates.lock().unwrap().iter().any(|u| {
+            matches!(
+                u,
+                ProgressUpdate::Samples {
+                    in_flight: 3,
+                    phase: Some(crate::exec::RequestPhase::Body),
+                    ..
+                }
+            )
+        });
+        assert!(reading, "{url}: {:?}", updates.lock().unwrap());
+    }
+}
+
 #[tokio::test]
 async fn the_timeout_covers_reading_the_body() {
     let base = raw_server(|mut socket| async move {
