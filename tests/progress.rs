@@ -276,11 +276,9 @@ fn each_attempt_counts_its_own_requests() {
     let mut term = guided(&test, 80, &["--non-interactive"]);
     term.finish();
     let text = term.text();
-    let second = text
-        .split("slow_probe: http, attempt 2/2")
-        .nth(1)
+    let (first, second) = text
+        .split_once("slow_probe: http, attempt 2/2")
         .unwrap_or_else(|| panic!("no second attempt\n{}", term.context()));
-    let first = text.split("slow_probe: http, attempt 2/2").next().unwrap();
     for attempt in [first, second] {
         let at = |shown: &str| {
             attempt

@@ -81,9 +81,10 @@ impl LiveLine {
             old.finish_and_clear();
         }
         bar.set_draw_target(self.target());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        // Drawn now, not at the next tick: a short attempt would otherwise never be seen.
+        // Drawn now, not when the ticker's thread first runs: a short attempt would otherwise
+        // never be seen on a busy machine. (Once the ticker runs, `tick` does nothing.)
         bar.tick();
+        bar.enable_steady_tick(Duration::from_millis(120));
         *slot = Some((bar, kind));
     }
 
@@ -249,9 +250,10 @@ pub fn attempt_line(
 }
 
 /// Time left, in whole seconds rounded up: `3s`, `1m 5s`. Rounded up, so it reads `1s` until
-/// the wait is over, and it never shows a number below the one before.
+/// the wait is over (and still `1s` in the moment before the line is replaced, never `0s`),
+/// and it never shows a number below the one before.
 fn seconds_left(left: Duration) -> String {
-    let secs = left.as_millis().div_ceil(1000) as u64;
+    let secs = (left.as_millis().div_ceil(1000) as u64).max(1);
     if secs >= 60 {
         format!("{}m {}s", secs / 60, secs % 60)
     } else {
@@ -343,7 +345,7 @@ mod tests {
             .map(|tenths| seconds_left(Duration::from_millis(tenths * 100)))
             .collect();
         assert_eq!(shown.first().unwrap(), "3s");
-        assert_eq!(shown[shown.len() - 2], "1s");
+        assert_eq!(shown.last().unwrap(), "1s");
         let numbers: Vec<u64> = shown
             .iter()
             .map(|s| s.trim_end_matches('s').parse().unwrap())
