@@ -275,6 +275,12 @@ pub(crate) fn error(message: impl std::fmt::Display) {
 /// `run_finished`.
 pub(crate) fn say(line: impl std::fmt::Display) {
     use std::io::Write;
+    let line = line.to_string();
+    // On a terminal, wrapped to its width under the text after `runbook: ` or `error: `.
+    let line = match crate::ui::layout::terminal_width(&console::Term::stderr()) {
+        Some(width) => crate::ui::layout::wrap_message(&line, width),
+        None => line,
+    };
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 

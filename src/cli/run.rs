@@ -441,7 +441,15 @@ async fn execute(p: Prepared) -> Exit {
         ));
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {
-        engine.observe(Box::new(ui::console::Console::new(Arc::clone(&p.redactor))));
+        let mut view = ui::console::Console::new(Arc::clone(&p.redactor));
+        // The live line goes where a person watches: stderr, when it is a terminal.
+        let stderr = console::Term::stderr();
+        if stderr.is_term() {
+            let live = ui::progress::LiveLine::new(stderr);
+            engine = engine.with_progress(live.sink());
+            view = view.with_live(live);
+        }
+        engine.observe(Box::new(view));
         say(format_args!(
             "runbook: {} — timeline {}",
             runbook.title,

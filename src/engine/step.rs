@@ -776,26 +776,9 @@ pub(crate) async fn execute(
 ) -> Result<ExecOutput, ExecError> {
     match resolved {
         Resolved::Http(req) => {
-            // Sampling progress doubles as the partial result of an interrupted probe.
+            // An interrupted probe keeps what it finished (see `http::run_keeping`).
             partial.set("url", json!(req.url));
-            let sink = partial.clone();
-            let inner = progress.clone();
-            let progress: Progress = Arc::new(move |update| {
-                if let ProgressUpdate::Samples {
-                    done,
-                    total,
-                    rate_5xx,
-                    p95_ms,
-                } = &update
-                {
-                    sink.set("count", json!(done));
-                    sink.set("samples", json!(total));
-                    sink.set("rate_5xx", json!(rate_5xx));
-                    sink.set("p95_ms", json!(p95_ms));
-                }
-                inner(update)
-            });
-            exec::http::run(&req, &progress).await
+            exec::http::run_keeping(&req, &progress, partial).await
         }
         Resolved::Prometheus(req) => exec::prometheus::run(&req).await,
         Resolved::Statuspage {

@@ -57,7 +57,9 @@ use reqwest::{Client, Method, StatusCode, Url};
 use tokio::sync::OnceCell;
 
 use super::http_sampler;
-use super::{BODY_CAP, ExecError, ExecOutput, HttpRequest, Progress, RequestBody};
+use super::{
+    BODY_CAP, ExecError, ExecOutput, HttpRequest, Partial, Progress, RequestBody, RequestPhase,
+};
 use crate::duration;
 
 pub(super) const USER_AGENT: &str = concat!("runbook/", env!("CARGO_PKG_VERSION"));
@@ -83,6 +85,16 @@ pub fn install_crypto_provider() {
 /// (`timed out after 2 s before being sent`), so `count` is always `samples`. A probe that must
 /// take longer than one request's worth of time needs a timeout sized for the whole probe.
 pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, ExecError> {
+    run_keeping(req, progress, &Partial::default()).await
+}
+
+/// [`run`], keeping what the probe has finished in `partial` while it runs, so that a probe
+/// cut short (Ctrl-C) is recorded with its counts and percentiles.
+pub async fn run_keeping(
+    req: &HttpRequest,
+    progress: &Progress,
+    partial: &Partial,
+) -> Result<ExecOutput, ExecError> {
     // Set before anything else, so that building the client (which reads the trust store)
     // is inside the step's time as well.
     let deadline = Instant::now() + req.timeout;
@@ -92,8 +104,10 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
     let headers = header_map(&req.headers)?;
     let total = req.samples.max(1);
     let concurrency = req.concurrency.clamp(1, total) as usize;
+    let watched = Watched::new(Tally::new(req.timeout), total);
+    watched.keep_in(partial);
     if http_sampler::applies(req, &url, &method) {
-        let tally = http_sampler::sample(
+        let sampled = http_sampler::sample(
             req,
             &url,
             &method,
@@ -101,12 +115,14 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
             deadline,
             total,
             concurrency,
-            progress,
-        )
-        .await
-        .map_err(ExecError)?;
+            &watched,
+        );
+        watched
+            .reporting(progress, sampled)
+            .await
+            .map_err(ExecError)?;
         return Ok(with_request_body(
-            tally.output(&req.url, method.as_str()),
+            watched.into_tally().output(&req.url, method.as_str()),
             req,
         ));
     }
@@ -118,36 +134,55 @@ pub async fn run(req: &HttpRequest, progress: &Progress) -> Result<ExecOutput, E
         body: req.body.as_ref(),
     });
 
-    let mut tally = Tally::new(req.timeout);
-    let mut outcomes = stream::iter(0..total)
-        .map(|_| {
-            let request = build_request(&client, &method, &url, &headers, req.body.as_ref());
-            async move {
-                // A request is only started while the deadline is ahead: after it, the rest of
-                // the probe resolves at once instead of each getting a poll at the network.
-                if Instant::now() >= deadline {
-                    return Sample::Unsent;
+    let live = &watched.live;
+    let probe = async {
+        let mut outcomes = stream::iter(0..total)
+            .map(|_| {
+                let request = build_request(&client, &method, &url, &headers, req.body.as_ref());
+                async move {
+                    // A request is only started while the deadline is ahead: after it, the
+                    // rest of the probe resolves at once instead of each getting a poll at the
+                    // network.
+                    if Instant::now() >= deadline {
+                        return Sample::Unsent;
+                    }
+                    let started = Instant::now();
+                    // reqwest does not tell connecting from waiting for the answer.
+                    let flight = InFlight::start(live, RequestPhase::Headers);
+                    let exchanged = exchange_until(
+                        request,
+                        resend,
+                        deadline,
+                        req.timeout,
+                        BODY_CAP,
+                        Some(&flight),
+                    );
+                    match exchanged.await {
+                        Ok(answer) => Sample::Answer(answer),
+                        Err(message) => Sample::failed(message, started, req.timeout),
+                    }
                 }
-                let started = Instant::now();
-                match exchange_until(request, resend, deadline, req.timeout, BODY_CAP).await {
-                    Ok(answer) => Sample::Answer(answer),
-                    Err(message) => Sample::failed(message, started, req.timeout),
-                }
+            })
+            .buffer_unordered(concurrency);
+        while let Some(outcome) = outcomes.next().await {
+            // An action redirected to another origin fails the step; the rest of it is not
+            // sent.
+            if let Sample::Failed(message) = &outcome
+                && redirects::is_refusal(message)
+            {
+                return Err(ExecError(message.clone()));
             }
-        })
-        .buffer_unordered(concurrency);
-    while let Some(outcome) = outcomes.next().await {
-        // An action redirected to another origin fails the step; the rest of it is not sent.
-        if let Sample::Failed(message) = &outcome
-            && redirects::is_refusal(message)
-        {
-            return Err(ExecError(message.clone()));
+            watched
+                .tally
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(outcome);
         }
-        tally.add(outcome);
-        tally.report(total, progress);
-    }
+        Ok(())
+    };
+    watched.reporting(progress, probe).await?;
     Ok(with_request_body(
-        tally.output(&req.url, method.as_str()),
+        watched.into_tally().output(&req.url, method.as_str()),
         req,
     ))
 }
@@ -449,9 +484,16 @@ pub(crate) async fn exchange(
     };
     let fetched = request.url().to_string();
     let request = reqwest::RequestBuilder::from_parts(client, request);
-    exchange_until(request, resend, Instant::now() + timeout, timeout, cap)
-        .await
-        .map_err(|message| naming(&message, &fetched))
+    exchange_until(
+        request,
+        resend,
+        Instant::now() + timeout,
+        timeout,
+        cap,
+        None,
+    )
+    .await
+    .map_err(|message| naming(&message, &fetched))
 }
 
 /// `connection refused (http://127.0.0.1:9/health)`: a transport error with the URL it was
@@ -507,6 +549,7 @@ pub(super) async fn exchange_until(
     deadline: Instant,
     timeout: Duration,
     cap: usize,
+    flight: Option<&InFlight<'_>>,
 ) -> Result<Answer, String> {
     let started = Instant::now();
     let mut phase = Phase::Head;
@@ -516,6 +559,9 @@ pub(super) async fn exchange_until(
             response = resend.follow_bare(response).await?;
         }
         phase = Phase::Body;
+        if let Some(flight) = flight {
+            flight.enter(RequestPhase::Body);
+        }
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await? {
@@ -741,8 +787,10 @@ pub(crate) fn round_ms(ms: f64) -> f64 {
     (ms * 10.0).round() / 10.0
 }
 
+mod live;
 pub(crate) mod redirects;
 mod tally;
+pub(super) use live::{InFlight, Watched};
 pub(crate) use redirects::{Redirects, Resend};
 pub(super) use tally::Tally;
 

@@ -31,8 +31,8 @@ use std::future::{Future, poll_fn};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -50,10 +50,10 @@ use tokio::time::Sleep;
 
 use super::http::redirects::{redirect_target, same_origin};
 use super::http::{
-    Answer, Phase, Resend, Sample, Tally, USER_AGENT, body_message, build_request, client,
-    dns_message, exchange_until, lookup, timeout_message, transport_message,
+    Answer, InFlight, Phase, Resend, Sample, USER_AGENT, Watched, body_message, build_request,
+    client, dns_message, exchange_until, lookup, timeout_message, transport_message,
 };
-use super::{BODY_CAP, HttpRequest, Progress, RequestBody};
+use super::{BODY_CAP, HttpRequest, RequestBody, RequestPhase};
 
 /// Whether a step's samples can go through the fast path.
 ///
@@ -106,8 +106,8 @@ struct Probe {
     total: u32,
     /// The next sample to take.
     next: AtomicU32,
-    tally: Mutex<Tally>,
-    progress: Progress,
+    /// The tally and the requests in flight, which the step reports from.
+    watched: Watched,
     /// For redirects to follow (the step's reqwest client, built on the first one).
     redirects: Option<Redirects>,
 }
@@ -204,7 +204,7 @@ impl Template {
     }
 }
 
-/// Takes the step's samples, `concurrency` at a time, and returns what they came to.
+/// Takes the step's samples, `concurrency` at a time, adding what they came to to `watched`.
 ///
 /// The caller has checked [`applies`]. Semantics are [`super::http::run`]'s: `timeout` is a
 /// deadline for the whole probe, and a sample whose turn comes after it is unsent.
@@ -217,8 +217,8 @@ pub(super) async fn sample(
     deadline: Instant,
     total: u32,
     concurrency: usize,
-    progress: &Progress,
-) -> Result<Tally, String> {
+    watched: &Watched,
+) -> Result<(), String> {
     let port = url.port_or_known_default().unwrap_or(80);
     let host = url.host_str().unwrap_or_default();
     // An address in the URL is connected to as it is; IPv6 comes in brackets.
@@ -245,8 +245,7 @@ pub(super) async fn sample(
         timeout: req.timeout,
         total,
         next: AtomicU32::new(0),
-        tally: Mutex::new(Tally::new(req.timeout)),
-        progress: progress.clone(),
+        watched: watched.clone(),
         redirects,
     });
     // A task per worker, so the probe uses every core of the runtime; measured against all
@@ -265,8 +264,7 @@ pub(super) async fn sample(
             std::panic::resume_unwind(e.into_panic());
         }
     }
-    let probe = Arc::into_inner(probe).expect("the workers are done");
-    Ok(probe.tally.into_inner().unwrap_or_else(|e| e.into_inner()))
+    Ok(())
 }
 
 /// One connection and the samples sent on it, one after another.
@@ -302,9 +300,12 @@ impl Worker {
             } else {
                 self.exchange(probe, deadline.as_mut()).await
             };
-            let mut tally = probe.tally.lock().unwrap_or_else(|e| e.into_inner());
-            tally.add(outcome);
-            tally.report(probe.total, &probe.progress);
+            probe
+                .watched
+                .tally
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(outcome);
         }
     }
 
@@ -312,8 +313,9 @@ impl Worker {
     async fn exchange(&mut self, probe: &Probe, mut deadline: Pin<&mut Sleep>) -> Sample {
         let started = Instant::now();
         let mut phase = Phase::Head;
+        let flight = InFlight::start(&probe.watched.live, RequestPhase::Headers);
         let result = {
-            let mut work = pin!(self.send(probe, started, &mut phase));
+            let mut work = pin!(self.send(probe, started, &mut phase, &flight));
             poll_fn(|cx| {
                 if let Poll::Ready(result) = work.as_mut().poll(cx) {
                     return Poll::Ready(Some(result));
@@ -349,12 +351,18 @@ impl Worker {
         probe: &Probe,
         started: Instant,
         phase: &mut Phase,
+        flight: &InFlight<'_>,
     ) -> Result<Answer, String> {
         let mut request = probe.request.request();
         let response = loop {
             let connection = match &mut self.connection {
                 Some(connection) => connection,
-                empty => empty.insert(probe.connect().await?),
+                empty => {
+                    flight.enter(RequestPhase::Connecting);
+                    let connection = probe.connect().await?;
+                    flight.enter(RequestPhase::Headers);
+                    empty.insert(connection)
+                }
             };
             let reused = connection.reused;
             connection.reused = true;
@@ -388,6 +396,7 @@ impl Worker {
             }
         };
         *phase = Phase::Body;
+        flight.enter(RequestPhase::Body);
         let connection = self.connection.as_mut().expect("a response came on it");
         let (parts, body) = response.into_parts();
         let mut headers = parts.headers;
@@ -504,6 +513,7 @@ impl Redirects {
             probe.deadline,
             probe.timeout,
             BODY_CAP,
+            None,
         )
         .await
         {

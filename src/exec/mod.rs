@@ -45,10 +45,16 @@ pub enum ProgressUpdate {
         attempt: u32,
         attempts: u32,
     },
-    /// HTTP sampling: requests done of total, with the running 5xx rate and p95.
+    /// HTTP sampling, sent while the probe runs (also while nothing finishes, so a hung
+    /// endpoint shows its requests in flight): requests done of total, requests in flight and
+    /// where most of them are, requests that failed (5xx or no answer), the running 5xx rate
+    /// and p95.
     Samples {
         done: u32,
         total: u32,
+        in_flight: u32,
+        failed: u32,
+        phase: Option<RequestPhase>,
         rate_5xx: f64,
         p95_ms: Option<f64>,
     },
@@ -61,6 +67,28 @@ pub enum ProgressUpdate {
     },
     /// A `wait` step sleeps for `duration`.
     Waiting { duration: Duration },
+}
+
+/// Where a request in flight is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestPhase {
+    /// Looking up the name and opening the connection.
+    Connecting,
+    /// The request is sent; no status line yet.
+    Headers,
+    /// The headers arrived; the body is being read.
+    Body,
+}
+
+impl RequestPhase {
+    /// As the live line shows it: `connecting`, `waiting for headers`, `reading body`.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestPhase::Connecting => "connecting",
+            RequestPhase::Headers => "waiting for headers",
+            RequestPhase::Body => "reading body",
+        }
+    }
 }
 
 /// Where executors report progress.
@@ -155,11 +183,27 @@ pub const BODY_CAP: usize = 1024 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct Partial(Arc<Mutex<PartialData>>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct PartialData {
     fields: Map<String, Json>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    /// Fields read when asked rather than copied as they change: an http probe's counts and
+    /// percentiles, exact at the moment it was cut short.
+    live: Option<LiveFields>,
+}
+
+type LiveFields = Arc<dyn Fn() -> Map<String, Json> + Send + Sync>;
+
+impl std::fmt::Debug for PartialData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartialData")
+            .field("fields", &self.fields)
+            .field("stdout", &self.stdout.len())
+            .field("stderr", &self.stderr.len())
+            .field("live", &self.live.is_some())
+            .finish()
+    }
 }
 
 impl Partial {
@@ -169,6 +213,11 @@ impl Partial {
 
     pub fn set(&self, key: &str, value: Json) {
         self.with(|d| d.fields.insert(key.to_string(), value));
+    }
+
+    /// Reads `fields` whenever the partial result is asked for, after the fields set.
+    pub fn observe(&self, fields: impl Fn() -> Map<String, Json> + Send + Sync + 'static) {
+        self.with(|d| d.live = Some(Arc::new(fields)));
     }
 
     /// Appends command output as it arrives (capped like the finished fields).
@@ -182,8 +231,12 @@ impl Partial {
 
     /// The partial fields, `partial: true` included; empty when nothing was found yet.
     pub fn fields(&self) -> Map<String, Json> {
+        // Read outside the lock: the observed source takes its own.
+        let live = self.with(|d| d.live.clone());
+        let live = live.map(|f| f()).unwrap_or_default();
         self.with(|d| {
             let mut fields = d.fields.clone();
+            fields.extend(live);
             if !d.stdout.is_empty() {
                 fields.insert(
                     "stdout".into(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use console::Style;
 
+use super::progress::LiveLine;
 use crate::engine::Observer;
 use crate::redact::Redactor;
 use crate::timeline::{Event, Outcome, Record};
@@ -14,6 +15,8 @@ use crate::timeline::{Event, Outcome, Record};
 pub struct Console {
     redactor: Arc<Redactor>,
     colour: bool,
+    /// The live line on stderr, when it is a terminal (see [`Console::with_live`]).
+    live: Option<Arc<LiveLine>>,
 }
 
 impl Console {
@@ -21,6 +24,36 @@ impl Console {
         Console {
             redactor,
             colour: console::colors_enabled() && std::env::var_os("NO_COLOR").is_none(),
+            live: None,
+        }
+    }
+
+    /// Shares the live line the run's progress is drawn on, so each printed line goes above
+    /// it rather than through it.
+    pub fn with_live(mut self, live: Arc<LiveLine>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// Writes `text` to stdout wrapped to the terminal's width (whole when stdout is a pipe or
+    /// a file), continuation lines under the text after the label (`hang` columns), with the
+    /// live line out of the way.
+    fn print(&self, text: &str, hang: usize) {
+        let width = super::layout::terminal_width(&console::Term::stdout());
+        let write = || {
+            let mut out = std::io::stdout().lock();
+            let lines = match width {
+                Some(width) => super::layout::wrap_hanging(text, width, hang),
+                None => vec![text.to_string()],
+            };
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = out.flush();
+        };
+        match &self.live {
+            Some(live) => live.suspend(write),
+            None => write(),
         }
     }
 
@@ -32,6 +65,9 @@ impl Console {
         }
     }
 }
+
+/// The width of the outcome label column (`PASSED     `).
+const LABEL_WIDTH: usize = 11;
 
 /// The colour of an outcome, the same in every view.
 pub fn outcome_style(outcome: Outcome) -> Style {
@@ -83,15 +119,42 @@ impl Observer for Console {
                 // Escaped after masking (a secret is masked as it was written), and apart from
                 // the label: its colour is ours, any other escape sequence is the system's.
                 let line = self.redactor.redact(&line);
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(
-                    out,
-                    "{} {}",
-                    self.style(*outcome)
-                        .apply_to(format!("{:<11}", label(*outcome))),
-                    crate::escape::controls(&line)
+                if let Some(live) = &self.live {
+                    live.clear();
+                }
+                self.print(
+                    &format!(
+                        "{} {}",
+                        self.style(*outcome)
+                            .apply_to(format!("{:<11}", label(*outcome))),
+                        crate::escape::controls(&line)
+                    ),
+                    LABEL_WIDTH + 1,
                 );
-                let _ = out.flush();
+            }
+            Event::StepAttempt {
+                step,
+                attempt,
+                attempts,
+                outcome,
+                summary,
+                failures,
+                ..
+            } => {
+                // Printed before the wait for the next attempt, so a log shows why it waits.
+                let line = format!(
+                    "{step}  {}",
+                    super::progress::attempt_line(*attempt, *attempts, *outcome, summary, failures)
+                );
+                let line = self.redactor.redact(&line);
+                self.print(
+                    &format!(
+                        "{} {}",
+                        self.style(*outcome).apply_to(format!("{:<11}", "RETRYING")),
+                        crate::escape::controls(&line)
+                    ),
+                    LABEL_WIDTH + 1,
+                );
             }
             Event::Milestone {
                 milestone,
@@ -109,11 +172,17 @@ impl Observer for Console {
                     at
                 };
                 // Not `eprintln!`: after SIGHUP the terminal may be gone (see cli::say).
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "runbook: milestone {}{at}",
-                    milestone.to_ascii_uppercase()
-                );
+                let write = || {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "runbook: milestone {}{at}",
+                        milestone.to_ascii_uppercase()
+                    );
+                };
+                match &self.live {
+                    Some(live) => live.suspend(write),
+                    None => write(),
+                }
             }
             _ => {}
         }

@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use console::{Key, Style, Term};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json};
 
+use super::layout;
+use super::progress::LiveLine;
 use crate::engine::{
     ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
     ManualPrompt, Observer, StepGate, StepIntro,
 };
-use crate::exec::{Progress, ProgressUpdate};
+use crate::exec::Progress;
 use crate::redact::Redactor;
 use crate::timeline::{Event, Outcome, Record};
 
@@ -28,7 +29,7 @@ mod jump;
 pub struct Screen {
     term: Term,
     colour: bool,
-    bar: Mutex<Option<ProgressBar>>,
+    live: Arc<LiveLine>,
     redactor: Arc<Redactor>,
     /// The run's timeline, once known: a retraction at a prompt checks what it holds.
     timeline: Mutex<Option<std::path::PathBuf>>,
@@ -42,8 +43,8 @@ impl Screen {
         let term = if err.is_term() { err } else { Term::stdout() };
         Arc::new(Screen {
             colour: console::colors_enabled_stderr() && std::env::var_os("NO_COLOR").is_none(),
+            live: LiveLine::new(term.clone()),
             term,
-            bar: Mutex::new(None),
             redactor,
             timeline: Mutex::new(None),
         })
@@ -60,151 +61,33 @@ impl Screen {
         if self.colour { s } else { Style::new() }
     }
 
-    /// Prints a line above any progress bar, secrets masked.
+    /// Prints a line above any progress bar, secrets masked, wrapped to the terminal's width
+    /// under its own text (see `layout::text_start`).
     pub fn line(&self, text: &str) {
         let text = self.redactor.redact(text);
-        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        match bar.as_ref() {
-            Some(b) => b.println(text),
-            None => {
-                let _ = self.term.write_line(&text);
-            }
+        let width = layout::width(&self.term);
+        for line in layout::wrap(&text, width) {
+            self.live.println(&line);
+        }
+    }
+
+    /// [`Screen::line`] with continuation lines indented by `hang` columns.
+    fn line_hanging(&self, text: &str, hang: usize) {
+        let text = self.redactor.redact(text);
+        let width = layout::width(&self.term);
+        for line in layout::wrap_hanging(&text, width, hang) {
+            self.live.println(&line);
         }
     }
 
     fn clear_bar(&self) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            b.finish_and_clear();
-        }
-    }
-
-    fn set_bar(&self, bar: ProgressBar) {
-        let mut slot = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = slot.take() {
-            old.finish_and_clear();
-        }
-        *slot = Some(bar);
-    }
-
-    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            f(b);
-        }
-    }
-
-    fn spinner(&self, message: String) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(None, self.draw_target());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_message(message);
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    }
-
-    fn draw_target(&self) -> indicatif::ProgressDrawTarget {
-        if self.term.is_term() {
-            indicatif::ProgressDrawTarget::term(self.term.clone(), 10)
-        } else {
-            indicatif::ProgressDrawTarget::hidden()
-        }
+        self.live.clear();
     }
 
     /// The progress sink the engine and executors report to.
     pub fn progress(self: &Arc<Self>) -> Progress {
-        let screen = Arc::clone(self);
-        Arc::new(move |update| screen.on_progress(update))
+        self.live.sink()
     }
-
-    fn on_progress(&self, update: ProgressUpdate) {
-        match update {
-            ProgressUpdate::Running {
-                step,
-                kind,
-                attempt,
-                attempts,
-            } => {
-                let message = if attempts > 1 {
-                    format!("{step}: {kind}, attempt {attempt}/{attempts}")
-                } else {
-                    format!("{step}: {kind}")
-                };
-                self.set_bar(self.spinner(message));
-            }
-            ProgressUpdate::Samples {
-                done,
-                total,
-                rate_5xx,
-                p95_ms,
-            } => {
-                let needs_bar = self
-                    .bar
-                    .lock()
-                    .map(|b| b.as_ref().is_none_or(|b| b.length().is_none()))
-                    .unwrap_or(true);
-                if needs_bar {
-                    let bar =
-                        ProgressBar::with_draw_target(Some(u64::from(total)), self.draw_target());
-                    bar.set_style(
-                        ProgressStyle::with_template("  [{bar:30}] {pos}/{len} requests  {msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                    );
-                    self.set_bar(bar);
-                }
-                self.with_bar(|b| {
-                    b.set_position(u64::from(done));
-                    let p95 = p95_ms.map_or("-".into(), crate::duration::human_ms);
-                    b.set_message(format!("5xx {:.1}%  p95 {p95}", rate_5xx * 100.0));
-                });
-            }
-            ProgressUpdate::Retrying {
-                step,
-                attempt,
-                attempts,
-                delay,
-            } => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(delay.as_millis() as u64),
-                    self.draw_target(),
-                );
-                bar.set_style(
-                    ProgressStyle::with_template("  {msg} next attempt in {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar.set_message(format!(
-                    "{step}: attempt {attempt}/{attempts} did not pass;"
-                ));
-                self.set_bar(bar.clone());
-                countdown(bar, delay);
-            }
-            ProgressUpdate::Waiting { duration } => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(duration.as_millis() as u64),
-                    self.draw_target(),
-                );
-                bar.set_style(
-                    ProgressStyle::with_template("  waiting {eta} left [{bar:30}]")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                self.set_bar(bar.clone());
-                countdown(bar, duration);
-            }
-        }
-    }
-}
-
-/// Moves a bar measured in milliseconds along with the clock.
-fn countdown(bar: ProgressBar, total: Duration) {
-    std::thread::spawn(move || {
-        let start = std::time::Instant::now();
-        while !bar.is_finished() && start.elapsed() < total {
-            bar.set_position(start.elapsed().as_millis() as u64);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
 }
 
 /// A person at the terminal answering the engine.
@@ -521,6 +404,9 @@ impl GuidedView {
     }
 }
 
+/// Where the text of a result line (`  PASSED   summary`) starts, for its continuation lines.
+const RESULT_HANG: usize = 11;
+
 /// Local wall-clock time of an RFC 3339 timestamp, `HH:MM:SS`.
 fn clock(ts: &str) -> String {
     ts.parse::<jiff::Timestamp>()
@@ -553,16 +439,20 @@ impl Observer for GuidedView {
                 } else {
                     summary.clone()
                 };
-                // What systems said is shown escaped; the styles around it are ours.
-                self.screen.line(&format!(
-                    "  {} {} {}",
-                    self.outcome_style(*outcome).apply_to(format!("{label:<8}")),
-                    crate::escape::controls(&summary),
-                    self.screen.style(Style::new().dim()).apply_to(format!(
-                        "({})",
-                        crate::duration::human(Duration::from_millis(*duration_ms))
-                    ))
-                ));
+                // What systems said is shown escaped; the styles around it are ours. A long
+                // summary continues under itself, past the label.
+                self.screen.line_hanging(
+                    &format!(
+                        "  {} {} {}",
+                        self.outcome_style(*outcome).apply_to(format!("{label:<8}")),
+                        crate::escape::controls(&summary),
+                        self.screen.style(Style::new().dim()).apply_to(format!(
+                            "({})",
+                            crate::duration::human(Duration::from_millis(*duration_ms))
+                        ))
+                    ),
+                    RESULT_HANG,
+                );
                 for f in failures.iter().filter(|f| **f != summary) {
                     self.screen.line(&format!(
                         "    {} {}",
@@ -581,6 +471,23 @@ impl Observer for GuidedView {
                     self.screen
                         .style(Style::new().cyan())
                         .apply_to(format!("◇ {}", milestone.to_ascii_uppercase()))
+                ));
+            }
+            Event::StepAttempt {
+                attempt,
+                attempts,
+                outcome,
+                summary,
+                failures,
+                ..
+            } => {
+                // Before the countdown to the next attempt: what this one found.
+                let line =
+                    super::progress::attempt_line(*attempt, *attempts, *outcome, summary, failures);
+                self.screen.line(&format!(
+                    "  {} {}",
+                    self.outcome_style(*outcome).apply_to("↻"),
+                    crate::escape::controls(&line)
                 ));
             }
             Event::Milestone {

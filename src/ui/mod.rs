@@ -4,3 +4,5 @@
 pub mod closing;
 pub mod console;
 pub mod guided;
+pub mod layout;
+pub mod progress;

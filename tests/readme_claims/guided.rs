@@ -4,9 +4,10 @@ use crate::support::*;
 
 // ------------------------------------------------------------------ Guided mode
 
-/// "live progress while it runs (a spinner with elapsed time; for `samples` a bar with requests
-/// done, the running 5xx rate among the answers and p95; for `retry` the attempt and a countdown
-/// to the next; for `wait` a countdown), the result coloured by outcome".
+/// "live progress while it runs (a spinner with elapsed time; for `samples` the requests done,
+/// in flight and failed, the phase the requests in flight are in, and where the line has room
+/// the running 5xx rate among the answers and p95; for `retry` each failed attempt's result and
+/// a countdown to the next; for `wait` a countdown), the result coloured by outcome".
 #[test]
 fn a_guided_run_shows_progress_and_coloured_results() {
     let server = Server::start();
@@ -35,10 +36,11 @@ fn a_guided_run_shows_progress_and_coloured_results() {
         .status(0);
     let screen = &out.stdout;
     for shown in [
-        "/4 requests  5xx 0.0%  p95 ",
-        "  waiting ",
+        "/4 done, 1 in flight · waiting for headers · 5xx 0.0%  p95 ",
+        "  waiting, 1s left",
         "flaky: command, attempt 1/2",
-        "flaky: attempt 1/2 did not pass; next attempt in ",
+        "attempt 1 of 2 failed: expected exit code 0",
+        "flaky: attempt 1/2 did not pass; next attempt in 1s",
         "flaky: command, attempt 2/2",
         "\x1b[32m\x1b[1mPASSED",
     ] {

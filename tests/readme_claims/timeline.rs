@@ -318,6 +318,8 @@ fn a_guided_resume_asks_again_for_an_action_cut_off_mid_run() {
     let out = out
         .then()
         .pty()
+        // Wide enough for the note on one line (80 columns wrap it under its text).
+        .env("COLUMNS", "120")
         .stdin("ay\n")
         .args(["run", "--resume", TIMELINE])
         .run()

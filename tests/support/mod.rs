@@ -21,6 +21,7 @@ mod python;
 mod server;
 mod sized_pty;
 mod system;
+mod terminal;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use python::venv_program;
 pub use server::{HOSTILE, Served, Server};
 pub use sized_pty::SizedPty;
 pub use system::require;
+pub use terminal::Terminal;
 
 /// The file every test's runbook is written to.
 pub const RUNBOOK: &str = "runbook.yaml";

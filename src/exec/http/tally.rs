@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use super::{Answer, Sample, naming, round_ms, status_text, unsent_message};
 use crate::duration;
-use crate::exec::{BODY_CAP, ExecOutput, Progress, ProgressUpdate};
+use crate::exec::{BODY_CAP, ExecOutput, ProgressUpdate, RequestPhase};
 
 /// What the samples came to so far.
 #[derive(Default)]
@@ -87,19 +87,52 @@ impl Tally {
         )
     }
 
-    /// Sends a progress update every hundredth of a probe and at its end. Not after every
-    /// sample: the running p95 sorts all latencies so far, and after each of 20,000 samples that
-    /// was most of the probe's CPU (BENCHMARKS.md, 1.).
-    pub(in crate::exec) fn report(&self, total: u32, progress: &Progress) {
-        let every = (total / 100).max(1);
-        if total > 1 && (self.count.is_multiple_of(every) || self.count == total) {
-            progress(ProgressUpdate::Samples {
-                done: self.count,
-                total,
-                rate_5xx: self.rate_5xx().unwrap_or(0.0),
-                p95_ms: self.percentile(95.0),
-            });
+    /// Where the probe stands, for the live line (see `live.rs`): `failed` counts what users
+    /// would see fail, as `rate_error` does (5xx answers and requests without one).
+    pub(in crate::exec) fn progress(
+        &self,
+        total: u32,
+        in_flight: u32,
+        phase: Option<RequestPhase>,
+    ) -> ProgressUpdate {
+        ProgressUpdate::Samples {
+            done: self.count,
+            total,
+            in_flight,
+            failed: self.count_5xx() + self.error_count,
+            phase,
+            rate_5xx: self.rate_5xx().unwrap_or(0.0),
+            p95_ms: self.percentile(95.0),
         }
+    }
+
+    /// What the requests that finished came to, for a probe cut short: the counts and the
+    /// percentiles of the finished requests, under the names the finished step uses. Error
+    /// messages are counted bare here (without the URL, which the record has beside them).
+    pub(in crate::exec) fn partial_fields(&self) -> Map<String, Json> {
+        let mut fields = Map::new();
+        fields.insert("count".into(), self.count.into());
+        fields.insert("responses".into(), self.responses().into());
+        let status_counts: Map<String, Json> = self
+            .status_counts
+            .iter()
+            .map(|(code, n)| (code.to_string(), Json::from(*n)))
+            .collect();
+        fields.insert("status_counts".into(), status_counts.into());
+        fields.insert("error_count".into(), self.error_count.into());
+        let errors: Map<String, Json> = self
+            .errors_by_count()
+            .into_iter()
+            .map(|(message, n)| (message.clone(), Json::from(n)))
+            .collect();
+        fields.insert("errors".into(), errors.into());
+        fields.insert("rate_5xx".into(), self.rate_5xx().into());
+        fields.insert("rate_error".into(), self.rate_error().into());
+        fields.insert("p50_ms".into(), self.percentile(50.0).into());
+        fields.insert("p95_ms".into(), self.percentile(95.0).into());
+        fields.insert("p99_ms".into(), self.percentile(99.0).into());
+        fields.insert("max_ms".into(), self.percentile(100.0).into());
+        fields
     }
 
     /// Nearest-rank percentile of the latencies, rounded to 0.1 ms.

@@ -150,15 +150,76 @@ async fn samples_count_statuses_rates_and_percentiles() {
         "{}",
         out.summary
     );
+    // Reports come on a clock (and once at the end), each with counts that never go back.
     let updates = updates.lock().unwrap();
-    assert_eq!(updates.len(), 30);
-    let ProgressUpdate::Samples { done, total, .. } = updates.last().unwrap().clone() else {
-        panic!(
-            "the last update is not a sample count: {:?}",
-            updates.last()
-        );
+    let counts: Vec<(u32, u32, u32)> = updates
+        .iter()
+        .map(|u| match u {
+            ProgressUpdate::Samples {
+                done,
+                total,
+                failed,
+                ..
+            } => (*done, *total, *failed),
+            other => panic!("not a sample count: {other:?}"),
+        })
+        .collect();
+    assert!(
+        counts
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].2 <= w[1].2)
+    );
+    let ProgressUpdate::Samples {
+        done,
+        total,
+        in_flight,
+        failed,
+        ..
+    } = updates.last().unwrap().clone()
+    else {
+        unreachable!()
     };
-    assert_eq!((done, total), (30, 30));
+    assert_eq!((done, total, in_flight, failed), (30, 30, 0, 10));
+}
+
+/// A hung endpoint finishes nothing: the reports still come, with every request in flight and
+/// waiting for headers, on the sampler's path and on reqwest's.
+#[tokio::test]
+async fn a_hung_probe_reports_its_requests_in_flight() {
+    let app = Router::new().route(
+        "/",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "late"
+        }),
+    );
+    let base = serve(app).await;
+    for url in [base.clone(), base.replace("127.0.0.1", "user:pw@127.0.0.1")] {
+        let updates = Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress: Progress = Arc::new(move |u| sink.lock().unwrap().push(u));
+        let mut req = request(&url);
+        req.samples = 20;
+        req.concurrency = 5;
+        req.timeout = Duration::from_millis(600);
+        let out = run(&req, &progress).await.unwrap();
+        assert_eq!(out.fields["error_count"], 5, "{url}");
+        let updates = updates.lock().unwrap();
+        let waiting = updates.iter().any(|u| {
+            matches!(
+                u,
+                ProgressUpdate::Samples {
+                    done: 0,
+                    total: 20,
+                    in_flight: 5,
+                    failed: 0,
+                    phase: Some(crate::exec::RequestPhase::Headers),
+                    ..
+                }
+            )
+        });
+        assert!(waiting, "{url}: {updates:?}");
+    }
 }
 
 #[tokio::test]
@@ -263,6 +324,39 @@ async fn hung_server_times_out_on_time() {
     // 30 s if the timeout did not apply; room for a loaded machine below that.
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+}
+
+/// A server that sends its headers and stalls in the body shows its requests `reading body`,
+/// on both paths.
+#[tokio::test]
+async fn a_stalled_body_is_reported_as_reading_the_body() {
+    let base = raw_server(|mut socket| async move {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    for url in [base.clone(), base.replace("127.0.0.1", "user:pw@127.0.0.1")] {
+        let updates = Arc::new(Mutex::new(Vec::new()));
+        let sink = updates.clone();
+        let progress: Progress = Arc::new(move |u| sink.lock().unwrap().push(u));
+        let mut req = request(&url);
+        req.samples = 6;
+        req.concurrency = 3;
+        req.timeout = Duration::from_millis(600);
+        run(&req, &progress).await.unwrap();
+        let reading = updates.lock().unwrap().iter().any(|u| {
+            matches!(
+                u,
+                ProgressUpdate::Samples {
+                    in_flight: 3,
+                    phase: Some(crate::exec::RequestPhase::Body),
+                    ..
+                }
+            )
+        });
+        assert!(reading, "{url}: {:?}", updates.lock().unwrap());
+    }
 }
 
 #[tokio::test]
