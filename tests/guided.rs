@@ -1010,7 +1010,8 @@ fn double_ctrl_c_ends_the_run_with_130_after_finally() {
     pty.expect("(finally) Cleanup");
     pty.expect(TABLE_HEADER);
     pty.expect("error: run interrupted");
-    pty.expect("(exit 130) — timeline timeline.jsonl");
+    // 80 columns wrap the closing line at a space, under its text.
+    pty.expect("(exit 130) — timeline\n       timeline.jsonl");
     pty.assert_exit(130);
     assert!(pty.started.elapsed() < Duration::from_secs(20));
 

@@ -52,6 +52,22 @@ pub fn answered_status(url: &str) -> Option<u16> {
     }
 }
 
+/// Whether `url` answers 200 within 10 s. Right after `nginx -s reload` an old worker may still
+/// take a connection on the old configuration (why the runbook verifies with retries); a fixed
+/// proxy is one that settles on 200, not one whose first answer after the run is 200.
+pub fn settles_on_200(url: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if http_status(url) == Some(200) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A port on 127.0.0.1 where nothing listens: the address of a backend that is gone.
 /// (Free a moment ago; nothing in the test binds it.)
 pub fn dead_port() -> u16 {
