@@ -310,7 +310,7 @@ fn a_blocked_run_names_the_command_that_continues_it_and_the_resumed_table_cover
         // The command it names continues the run (guided here, in a terminal `cols` wide), and
         // the closing table shows the whole run with the runbook's numbers.
         let dir = blocked.path("");
-        let mut pty = SizedPty::spawn(
+        let mut pty = Terminal::spawn(
             &dir,
             cols,
             &[
@@ -375,12 +375,12 @@ fn after_a_crash_the_resumed_table_covers_the_run_with_its_step_numbers() {
         );
 
         let dir = crashed.path("");
-        let mut pty = SizedPty::spawn(
+        let mut pty = Terminal::spawn(
             &dir,
             cols,
             &["run", "runbook.yaml", "--resume", TIMELINE, "--yes"],
         );
-        pty.expect("resuming at step `probe`");
+        pty.expect_on_screen("resuming at step `probe`");
         assert_eq!(pty.finish(), 0, "{}", pty.screen());
         let screen = pty.screen();
         assert_eq!(
@@ -514,23 +514,23 @@ fn manual_steps_are_labelled_manual() {
     for cols in [80u16, 120] {
         let dir = out.path("");
         let timeline = format!("guided-{cols}.jsonl");
-        let mut pty = SizedPty::spawn(
+        let mut pty = Terminal::spawn(
             &dir,
             cols,
             &["run", "runbook.yaml", "--timeline", &timeline, "--yes"],
         );
-        pty.expect("[1/4] Look around  (look, manual)");
-        pty.expect("Done? [y]es");
+        pty.expect_on_screen("[1/4] Look around  (look, manual)");
+        pty.expect_on_screen("Done? [y]es");
         pty.key("y");
-        pty.expect("[2/4] Ask the owner  (ask, manual)");
-        pty.expect("Owner: ");
+        pty.expect_on_screen("[2/4] Ask the owner  (ask, manual)");
+        pty.expect_on_screen("Owner: ");
         pty.key("bob\r");
-        pty.expect("Done? [y]es");
+        pty.expect_on_screen("Done? [y]es");
         pty.key("y");
-        pty.expect("[3/4] Look again  (look2, manual)");
-        pty.expect("Done? [y]es");
+        pty.expect_on_screen("[3/4] Look again  (look2, manual)");
+        pty.expect_on_screen("Done? [y]es");
         pty.key("y");
-        pty.expect("[4/4] Act  (act, ACTION)");
+        pty.expect_on_screen("[4/4] Act  (act, ACTION)");
         assert_eq!(pty.finish(), 0, "{}", pty.screen());
         let screen = pty.screen();
         assert!(!screen.contains(", check)"), "{screen}");

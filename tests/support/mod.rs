@@ -19,7 +19,6 @@ mod daemon;
 pub mod forms;
 mod python;
 mod server;
-mod sized_pty;
 mod system;
 mod terminal;
 
@@ -35,7 +34,6 @@ use tempfile::TempDir;
 pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
 pub use server::{HOSTILE, Served, Server};
-pub use sized_pty::SizedPty;
 pub use system::require;
 pub use terminal::Terminal;
 

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use expectrl::Expect as _;
+use expectrl::process::Termios as _;
 use expectrl::process::unix::{Signal, WaitStatus};
 use expectrl::session::OsSession;
 
@@ -24,6 +25,8 @@ pub struct Terminal {
     pub raw: Vec<u8>,
     /// Offset in `raw` (as lossy text) up to which `expect` has matched.
     cursor: usize,
+    /// Offset in `screen()` up to which `expect_on_screen` has matched.
+    screen_cursor: usize,
     screen: vt100::Parser,
     pub cols: u16,
     exit: Option<i32>,
@@ -59,6 +62,7 @@ impl Terminal {
             dir: dir.to_path_buf(),
             raw: Vec::new(),
             cursor: 0,
+            screen_cursor: 0,
             screen: vt100::Parser::new(
                 HISTORY_ROWS.try_into().unwrap(),
                 cols.try_into().expect("a terminal has columns"),
@@ -154,6 +158,39 @@ impl Terminal {
         });
     }
 
+    /// What the terminal showed as plain text, escape sequences and carriage returns removed
+    /// (the order things were written in; `rows` is the rendered screen).
+    pub fn screen(&self) -> String {
+        plain(&self.raw)
+    }
+
+    /// Waits until `text` appears on the plain-text screen after what was matched before, and
+    /// moves past it.
+    pub fn expect_on_screen(&mut self, text: &str) {
+        self.wait_until(&format!("{text:?} on the screen"), |t| {
+            let screen = t.screen();
+            match screen
+                .get(t.screen_cursor..)
+                .and_then(|rest| rest.find(text))
+            {
+                Some(at) => {
+                    t.screen_cursor += at + text.len();
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// Presses a key once the program reads the terminal (echo off), so nothing typed early is
+    /// lost or echoed.
+    pub fn key(&mut self, key: &str) {
+        self.wait_until("the program to read the terminal", |t| {
+            !t.session.is_echo().unwrap_or(true)
+        });
+        self.session.send(key).expect("write to the pty");
+    }
+
     /// Ctrl-C as the terminal sends it.
     pub fn ctrl_c(&mut self) {
         self.session.send([0x03u8]).expect("write to the pty");
@@ -189,4 +226,27 @@ impl Drop for Terminal {
             let _ = self.session.get_process().wait();
         }
     }
+}
+
+/// Terminal output as text: CSI and other escape sequences and carriage returns removed.
+fn plain(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
