@@ -511,7 +511,7 @@ fn drill_junit_still_has_one_testcase_per_scenario() {
 // ------------------------------------------------------------------ html and charts
 
 /// The `<svg>...</svg>` elements of a document, as written.
-fn svgs(html: &str) -> Vec<&str> {
+pub(crate) fn svgs(html: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find("<svg") {

@@ -21,6 +21,7 @@ use resvg::usvg;
 use resvg::usvg::roxmltree;
 use serde_json::Value as Json;
 
+use crate::report::svgs;
 use crate::support::*;
 
 fn fixture(name: &str) -> String {
@@ -38,18 +39,6 @@ fn html(file: &str, tz: &str) -> String {
         .run()
         .status(0)
         .stdout
-}
-
-/// The `<svg>...</svg>` elements of a document.
-fn svgs(html: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find("<svg") {
-        let end = rest[start..].find("</svg>").expect("an svg is closed") + start + 6;
-        out.push(&rest[start..end]);
-        rest = &rest[end..];
-    }
-    out
 }
 
 /// DejaVu Sans, the font the overlap checks lay text out with (Debian's `fonts-dejavu-core`):
