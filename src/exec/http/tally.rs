@@ -106,6 +106,14 @@ impl Tally {
         }
     }
 
+    /// `status_counts` as a result field: `{"502": n, ...}`.
+    fn status_counts_json(&self) -> Map<String, Json> {
+        self.status_counts
+            .iter()
+            .map(|(code, n)| (code.to_string(), Json::from(*n)))
+            .collect()
+    }
+
     /// What the requests that finished came to, for a probe cut short: the counts and the
     /// percentiles of the finished requests, under the names the finished step uses. Error
     /// messages are counted bare here (without the URL, which the record has beside them).
@@ -113,12 +121,7 @@ impl Tally {
         let mut fields = Map::new();
         fields.insert("count".into(), self.count.into());
         fields.insert("responses".into(), self.responses().into());
-        let status_counts: Map<String, Json> = self
-            .status_counts
-            .iter()
-            .map(|(code, n)| (code.to_string(), Json::from(*n)))
-            .collect();
-        fields.insert("status_counts".into(), status_counts.into());
+        fields.insert("status_counts".into(), self.status_counts_json().into());
         fields.insert("error_count".into(), self.error_count.into());
         let errors: Map<String, Json> = self
             .errors_by_count()
@@ -164,12 +167,7 @@ impl Tally {
         fields.insert("responses".into(), self.responses().into());
         fields.insert("not_sent".into(), self.unsent.into());
         fields.insert("cut_off".into(), self.cut_off.into());
-        let status_counts: Map<String, Json> = self
-            .status_counts
-            .iter()
-            .map(|(code, n)| (code.to_string(), Json::from(*n)))
-            .collect();
-        fields.insert("status_counts".into(), status_counts.into());
+        fields.insert("status_counts".into(), self.status_counts_json().into());
         fields.insert("error_count".into(), self.error_count.into());
         let errors: Map<String, Json> = self
             .errors_by_count()
