@@ -2,6 +2,7 @@
 //! on 127.0.0.1.
 mod support;
 
+mod approvals;
 mod cli;
 mod command_output;
 mod confinement;

@@ -189,6 +189,8 @@ async fn drill_one(
             force: false,
             step: false,
             junit: None,
+            approvals: None,
+            approval_timeout: std::time::Duration::from_secs(30 * 60),
         },
         extra_vars: sim.vars(),
         extra_secrets: secrets,

@@ -72,4 +72,8 @@ impl Decider for UntilHangup {
     fn answers_at_once(&self) -> bool {
         self.current().answers_at_once()
     }
+
+    fn stop_waiting(&self) {
+        self.person.stop_waiting()
+    }
 }

@@ -1,5 +1,6 @@
 //! The command line: raw arguments become a validated configuration before anything runs.
 
+mod approve;
 mod drill;
 mod file_kind;
 mod generate;
@@ -83,6 +84,10 @@ pub enum Command {
         #[arg(value_name = "TEXT", required = true, num_args = 1..)]
         text: Vec<String>,
     },
+    /// Approve the action a run is waiting on (`runbook run --approvals N`).
+    Approve(approve::ApproveArgs),
+    /// Deny the action a run is waiting on: it is recorded as skipped and the run goes on.
+    Deny(approve::DenyArgs),
     /// Record an incident milestone (detected, mitigated, resolved, or any word) in a timeline,
     /// or retract one recorded by mistake.
     Milestone {
@@ -145,6 +150,18 @@ pub struct RunArgs {
     /// Also write a JUnit report of the run (one testcase per step).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Each action waits for N approvals from people other than you (`runbook approve`)
+    /// instead of being blocked; the run is non-interactive.
+    #[arg(long, value_name = "N", conflicts_with = "yes", value_parser = clap::value_parser!(u32).range(1..))]
+    pub approvals: Option<u32>,
+    /// With --approvals: how long an action waits before it is recorded as blocked.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration, requires = "approvals")]
+    pub approval_timeout: std::time::Duration,
+}
+
+/// `30m`, `2s`, `1h 30m`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -210,6 +227,8 @@ pub fn main() -> i32 {
             milestone,
             retract,
         } => milestone::milestone(&timeline, milestone, retract),
+        Command::Approve(args) => approve::approve(args),
+        Command::Deny(args) => approve::deny(args),
     };
     exit.code()
 }

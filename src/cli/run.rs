@@ -150,6 +150,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     let runbook = Arc::new(load_runbook(&invocation.source)?);
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let guided = !args.non_interactive
+        && args.approvals.is_none()
         && !ci
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
@@ -370,13 +371,23 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             resume_command,
         ))
     } else {
-        Arc::new(NonInteractive {
+        let policy = NonInteractive {
             yes: args.yes,
             answers,
             actor: actor.clone(),
             answers_file: args.answers.as_ref().map(|p| p.display().to_string()),
             resume_command,
-        })
+        };
+        match args.approvals {
+            Some(needed) => Arc::new(engine::Approvals::new(
+                needed,
+                args.approval_timeout,
+                writer.path().to_path_buf(),
+                None,
+                policy,
+            )),
+            None => Arc::new(policy),
+        }
     };
     Ok(Some(Prepared {
         lock,
@@ -441,7 +452,8 @@ async fn execute(p: Prepared) -> Exit {
         ));
         engine = engine.with_progress(screen.progress());
     } else if !p.quiet {
-        let mut view = ui::console::Console::new(Arc::clone(&p.redactor));
+        let mut view =
+            ui::console::Console::new(Arc::clone(&p.redactor)).with_timeline(&timeline_path);
         // The live line goes where a person watches: stderr, when it is a terminal.
         let stderr = console::Term::stderr();
         if stderr.is_term() {

@@ -34,6 +34,21 @@ pub enum ActionDecision {
     },
     /// Ctrl-C at the prompt.
     Interrupt,
+    /// A person refused it (`runbook deny`): recorded as skipped, `denied by NAME: reason`.
+    Deny {
+        by: String,
+        reason: Option<String>,
+    },
+}
+
+/// An action's request for approvals, recorded as `approval_requested` before the engine
+/// asks [`Decider::confirm_action`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApprovalRequest {
+    pub needed: u32,
+    /// RFC 3339 UTC.
+    pub deadline: String,
+    pub requested_by: String,
 }
 
 /// What the engine shows for a manual step.
@@ -91,6 +106,16 @@ pub trait Decider: Send + Sync {
     fn answers_at_once(&self) -> bool {
         false
     }
+
+    /// Before [`Decider::confirm_action`]: the approvals to request, which the engine records.
+    /// `None` when the action needs none, or when a request is already open (a resumed run).
+    fn approval_request(&self, _prompt: &ActionPrompt) -> Option<ApprovalRequest> {
+        None
+    }
+
+    /// A signal interrupted the question being asked: a decider that waits on something other
+    /// than a person's keys (approvals) stops waiting.
+    fn stop_waiting(&self) {}
 }
 
 /// What the engine shows before a step.

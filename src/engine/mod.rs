@@ -2,6 +2,7 @@
 //! the non-interactive policy) must decide, and emits events. It never touches the terminal.
 
 mod answer_body;
+pub mod approvals;
 pub mod confine;
 pub mod decider;
 pub mod judge;
@@ -18,9 +19,10 @@ use std::time::Instant;
 use serde_json::{Map, Value as Json, json};
 use tokio::sync::watch;
 
+pub use approvals::Approvals;
 pub use decider::{
-    ActionDecision, ActionPrompt, AfterFailure, Annotation, Decider, FailurePrompt, ManualDecision,
-    ManualPrompt, NonInteractive, StepGate, StepIntro,
+    ActionDecision, ActionPrompt, AfterFailure, Annotation, ApprovalRequest, Decider,
+    FailurePrompt, ManualDecision, ManualPrompt, NonInteractive, StepGate, StepIntro,
 };
 pub use jump::not_run_message;
 

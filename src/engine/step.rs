@@ -344,6 +344,16 @@ impl Engine {
                 preview: shown.clone(),
                 was_interrupted,
             };
+            if let Some(request) = self.decider.approval_request(&prompt)
+                && let Err(e) = self.emit(Event::ApprovalRequested {
+                    step: step.id.clone(),
+                    needed: request.needed,
+                    deadline: request.deadline,
+                    actor: request.requested_by,
+                })
+            {
+                return Finish::simple(Outcome::Error, e.to_string());
+            }
             let Some(decision) = self
                 .decide(&step.id, move |d| d.confirm_action(&prompt))
                 .await
@@ -367,6 +377,12 @@ impl Engine {
                 }
                 ActionDecision::Block { reason } => {
                     return Finish::simple(Outcome::Blocked, reason);
+                }
+                ActionDecision::Deny { by, reason } => {
+                    let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                    let mut f = Finish::simple(Outcome::Skipped, format!("denied by {by}{why}"));
+                    f.decided_by = Some(by);
+                    return f;
                 }
                 ActionDecision::Interrupt => {
                     return Finish::simple(Outcome::Interrupted, "interrupted at the prompt");
@@ -506,6 +522,10 @@ impl Engine {
             .await
             .map(|joined| joined.expect("the decider does not panic"))
         };
+        if answer.is_none() {
+            // The question's thread may still be waiting (for approvals): let it go.
+            self.decider.stop_waiting();
+        }
         let actor = self.decider.actor();
         for annotation in self.decider.take_annotations() {
             let event = match annotation {

@@ -159,7 +159,16 @@ fn suite(report: &Report, shared: bool) -> TestSuite {
         let mut case = TestCase::new(format!("{:0width$} {}", row.number, row.title), status);
         case.set_classname(format!("runbook.{name}"));
         case.set_time(Duration::from_millis(row.duration_ms));
-        case.set_system_out(format!("[{}] {summary}{}", row.step, retries(row)));
+        let approval = row
+            .approval
+            .as_ref()
+            .map(|a| format!("\n{}", a.describe()))
+            .unwrap_or_default();
+        case.set_system_out(format!(
+            "[{}] {summary}{}{approval}",
+            row.step,
+            retries(row)
+        ));
         suite.add_test_case(case);
     }
     // How long the run took, when it started and where.

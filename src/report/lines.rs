@@ -101,6 +101,9 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
                 line.text = format!("[{step}] {} {summary}", label(*outcome));
                 if *action {
                     match (decided_by, outcome) {
+                        (Some(_), Outcome::Skipped) if summary.starts_with("denied by ") => {
+                            line.text.push_str(" (action)")
+                        }
                         (Some(by), Outcome::Skipped) => {
                             line.text.push_str(&format!(" (action skipped by {by})"))
                         }
@@ -140,6 +143,38 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
                 line.kind = Kind::Note;
                 line.text = format!("note from {actor}: {text}");
             }
+            Event::ApprovalRequested {
+                step,
+                needed,
+                deadline,
+                actor,
+            } => {
+                line.kind = Kind::Note;
+                let until = deadline
+                    .parse::<jiff::Timestamp>()
+                    .map(|d| local(d, tz).strftime("%H:%M:%S %Z").to_string())
+                    .unwrap_or_else(|_| deadline.clone());
+                let s = if *needed == 1 { "" } else { "s" };
+                line.text = format!(
+                    "[{step}] awaiting {needed} approval{s} until {until} (requested by {actor})"
+                );
+            }
+            Event::Approval { step, actor } => {
+                line.kind = Kind::Note;
+                line.text = format!("[{step}] approved by {actor}{}", waited(report, record));
+            }
+            Event::Denial {
+                step,
+                actor,
+                reason,
+            } => {
+                line.kind = Kind::Note;
+                let why = reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                line.text = format!("[{step}] denied by {actor}{why}{}", waited(report, record));
+            }
             Event::RunFinished {
                 outcome,
                 exit_code,
@@ -157,4 +192,29 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
         out.push(line);
     }
     out
+}
+
+/// ` after 2m 5s`: how long the approval or denial `record` came after its step's request.
+fn waited(report: &Report, record: &crate::timeline::Record) -> String {
+    let step = match &record.event {
+        Event::Approval { step, .. } | Event::Denial { step, .. } => step,
+        _ => return String::new(),
+    };
+    let requested = report
+        .events
+        .iter()
+        .filter(|r| r.run_id == record.run_id && r.seq < record.seq)
+        .filter(|r| matches!(&r.event, Event::ApprovalRequested { step: s, .. } if s == step))
+        .filter_map(|r| r.ts.parse::<jiff::Timestamp>().ok())
+        .next_back();
+    match (requested, record.ts.parse::<jiff::Timestamp>()) {
+        (Some(from), Ok(to)) => {
+            let ms = to.duration_since(from).as_millis().max(0) as u64;
+            format!(
+                " after {}",
+                crate::duration::human(std::time::Duration::from_millis(ms))
+            )
+        }
+        _ => String::new(),
+    }
 }

@@ -35,6 +35,69 @@ pub struct StepRow {
     /// How many attempts `retry` allowed, when the timeline recorded it.
     #[serde(skip)]
     pub attempts_allowed: Option<u32>,
+    /// The approvals the action waited for (`runbook run --approvals N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalInfo>,
+}
+
+/// Who requested approval of an action, who approved or denied it and when, and the wait.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApprovalInfo {
+    pub requested_by: String,
+    #[serde(serialize_with = "rfc3339_ms")]
+    pub requested_at: Timestamp,
+    pub needed: u32,
+    pub deadline: String,
+    /// Every approval recorded, in order; `counted` is false for the initiator's own and a
+    /// person's repeated one.
+    pub approvals: Vec<ApprovalMark>,
+    pub denied_by: Option<ApprovalMark>,
+    /// From the request to the decision: the approval that made enough, the denial, or the
+    /// step's end (a timeout).
+    pub wait_ms: u64,
+}
+
+/// One person's approval or denial.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApprovalMark {
+    pub actor: String,
+    #[serde(serialize_with = "rfc3339_ms")]
+    pub ts: Timestamp,
+    pub counted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ApprovalInfo {
+    /// `approval requested by X; approved by A (12:00:03Z), B; waited 3s` for `system-out`.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "approval requested by {} ({} needed)",
+            self.requested_by, self.needed
+        );
+        let counted: Vec<String> = self
+            .approvals
+            .iter()
+            .filter(|a| a.counted)
+            .map(|a| format!("{} at {:.3}", a.actor, a.ts))
+            .collect();
+        if !counted.is_empty() {
+            text.push_str(&format!("; approved by {}", counted.join(", ")));
+        }
+        if let Some(d) = &self.denied_by {
+            let why = d
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            text.push_str(&format!("; denied by {} at {:.3}{why}", d.actor, d.ts));
+        }
+        text.push_str(&format!(
+            "; waited {}",
+            crate::duration::human(std::time::Duration::from_millis(self.wait_ms))
+        ));
+        text
+    }
 }
 
 /// An attempt of a retried step that did not pass.
@@ -148,6 +211,8 @@ impl Report {
         // Attempts that did not pass, by step, until the entry that they belong to finishes.
         let mut attempts: HashMap<&str, Vec<Attempt>> = HashMap::new();
         let mut allowed: HashMap<&str, u32> = HashMap::new();
+        let mut asked: HashMap<String, ApprovalInfo> = HashMap::new();
+        let initiator = crate::timeline::approval::initiator(&events).unwrap_or_default();
         for record in &events {
             if !report.run_ids.contains(&record.run_id) {
                 report.run_ids.push(record.run_id.clone());
@@ -221,6 +286,14 @@ impl Report {
                         phase: phase.clone(),
                         earlier: attempts.remove(step.as_str()).unwrap_or_default(),
                         attempts_allowed: allowed.remove(step.as_str()),
+                        approval: if *outcome == Outcome::Interrupted {
+                            None
+                        } else {
+                            asked.remove(step.as_str()).map(|mut info| {
+                                info.wait_ms = decision_wait(&info, ts);
+                                info
+                            })
+                        },
                     });
                 }
                 Event::Milestone {
@@ -242,6 +315,54 @@ impl Report {
                     actor: actor.clone(),
                     step: step.clone(),
                 }),
+                Event::ApprovalRequested {
+                    step,
+                    needed,
+                    deadline,
+                    actor,
+                } => {
+                    // A resumed wait keeps the request it had (see timeline::approval).
+                    asked.entry(step.clone()).or_insert(ApprovalInfo {
+                        requested_by: actor.clone(),
+                        requested_at: ts,
+                        needed: *needed,
+                        deadline: deadline.clone(),
+                        approvals: Vec::new(),
+                        denied_by: None,
+                        wait_ms: 0,
+                    });
+                }
+                Event::Approval { step, actor } => {
+                    if let Some(info) = asked.get_mut(step) {
+                        let counted = *actor != initiator
+                            && !info
+                                .approvals
+                                .iter()
+                                .any(|a| a.counted && &a.actor == actor);
+                        info.approvals.push(ApprovalMark {
+                            actor: actor.clone(),
+                            ts,
+                            counted,
+                            reason: None,
+                        });
+                    }
+                }
+                Event::Denial {
+                    step,
+                    actor,
+                    reason,
+                } => {
+                    if let Some(info) = asked.get_mut(step)
+                        && info.denied_by.is_none()
+                    {
+                        info.denied_by = Some(ApprovalMark {
+                            actor: actor.clone(),
+                            ts,
+                            counted: true,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
                 Event::RunFinished {
                     outcome, exit_code, ..
                 } => {
@@ -369,4 +490,22 @@ pub fn human_ms(ms: Option<u64>) -> String {
         || "-".to_string(),
         |ms| crate::duration::human(std::time::Duration::from_millis(ms)),
     )
+}
+
+/// From an approval request to its decision: the approval that made enough, the denial, or
+/// `end` (the step finished without either: a timeout).
+fn decision_wait(info: &ApprovalInfo, end: Timestamp) -> u64 {
+    let enough = info
+        .approvals
+        .iter()
+        .filter(|a| a.counted)
+        .nth(info.needed.saturating_sub(1) as usize)
+        .map(|a| a.ts);
+    let decided = info
+        .denied_by
+        .as_ref()
+        .map(|d| d.ts)
+        .or(enough)
+        .unwrap_or(end);
+    decided.duration_since(info.requested_at).as_millis().max(0) as u64
 }

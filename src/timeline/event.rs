@@ -106,6 +106,25 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
     },
+    /// An action waits for approvals (`runbook run --approvals N`) instead of being blocked.
+    ApprovalRequested {
+        step: String,
+        /// How many distinct approvers it needs (the run's initiator does not count).
+        needed: u32,
+        /// RFC 3339 UTC: without enough approvals by then, the action is `blocked`.
+        deadline: String,
+        /// Who asked: the run's initiator.
+        actor: String,
+    },
+    /// `runbook approve`: one person's yes to the action awaiting approval.
+    Approval { step: String, actor: String },
+    /// `runbook deny`: the action is recorded as skipped, and the run goes on.
+    Denial {
+        step: String,
+        actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     RunFinished {
         outcome: RunOutcome,
         exit_code: i32,
@@ -127,6 +146,9 @@ impl Event {
             Event::StepFinished { .. } => "step_finished",
             Event::Milestone { .. } => "milestone",
             Event::Note { .. } => "note",
+            Event::ApprovalRequested { .. } => "approval_requested",
+            Event::Approval { .. } => "approval",
+            Event::Denial { .. } => "denial",
             Event::RunFinished { .. } => "run_finished",
         }
     }
@@ -203,6 +225,9 @@ mod tests {
             r#"{"event":"step_started","step":"s","title":"t","index":1,"phase":"steps","action":false,"entry":1}"#,
             r#"{"event":"milestone","milestone":"detected","step":null,"actor":"a"}"#,
             r#"{"event":"note","text":"x","actor":"a"}"#,
+            r#"{"event":"approval_requested","step":"s","needed":1,"deadline":"d","actor":"a"}"#,
+            r#"{"event":"approval","step":"s","actor":"a"}"#,
+            r#"{"event":"denial","step":"s","actor":"a","reason":"no"}"#,
         ];
         for line in lines {
             let event: Event = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -1,4 +1,5 @@
 //! The timeline: the JSON Lines record of a run.
+pub mod approval;
 pub mod event;
 pub mod lock;
 pub mod reader;
@@ -7,4 +8,4 @@ pub mod writer;
 
 pub use event::{Event, Outcome, Record, RunOutcome};
 pub use lock::{LockError, RunLock};
-pub use writer::{TimelineWriter, Unwritten, append_event, now_rfc3339};
+pub use writer::{TimelineWriter, Unwritten, append_event, append_event_checked, now_rfc3339};

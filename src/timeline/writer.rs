@@ -191,11 +191,31 @@ fn redact_record(value: &serde_json::Value, redactor: &Redactor) -> serde_json::
 
 /// Appends one event to a timeline another process may be writing (for `runbook note`).
 pub fn append_event(path: &Path, event: Event, redactor: &Redactor) -> io::Result<Record> {
+    append_event_checked(path, redactor, |_| Ok(event))?.map_err(io::Error::other)
+}
+
+/// Decides the event from the timeline's records under its lock, then appends it: `runbook
+/// approve` checks that the step still awaits approval and writes in one step, so no decision
+/// of the run can slip between the check and the line. `Ok(Err(why))`: nothing was written.
+pub fn append_event_checked(
+    path: &Path,
+    redactor: &Redactor,
+    decide: impl FnOnce(&[Record]) -> Result<Event, String>,
+) -> io::Result<Result<Record, String>> {
     let mut file = OpenOptions::new().append(true).read(true).open(path)?;
     file.lock()?;
     let result = (|| {
         cut_torn_tail(&mut file)?;
-        let (last, run_id) = last_seq(&mut file)?;
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0))?;
+        file.read_to_end(&mut bytes)?;
+        let parsed = reader::parse_bytes(&bytes);
+        let last = parsed.records.iter().map(|r| r.seq).max().unwrap_or(0);
+        let run_id = parsed.records.first().map(|r| r.run_id.clone());
+        let event = match decide(&parsed.records) {
+            Ok(event) => event,
+            Err(why) => return Ok(Err(why)),
+        };
         let record = Record {
             seq: last + 1,
             ts: now_rfc3339(),
@@ -205,7 +225,7 @@ pub fn append_event(path: &Path, event: Event, redactor: &Redactor) -> io::Resul
         let (line, redacted) = encode(&record, redactor)?;
         file.write_all(line.as_bytes())?;
         file.sync_data()?;
-        Ok(redacted)
+        Ok(Ok(redacted))
     })();
     let _ = file.unlock();
     result

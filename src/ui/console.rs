@@ -17,6 +17,9 @@ pub struct Console {
     colour: bool,
     /// The live line on stderr, when it is a terminal (see [`Console::with_live`]).
     live: Option<Arc<LiveLine>>,
+    /// The timeline, shell-quoted, for the `runbook approve` command shown while an action
+    /// waits for approvals.
+    timeline: Option<String>,
 }
 
 impl Console {
@@ -25,7 +28,16 @@ impl Console {
             redactor,
             colour: console::colors_enabled() && std::env::var_os("NO_COLOR").is_none(),
             live: None,
+            timeline: None,
         }
+    }
+
+    /// Names the timeline in the command that approves a waiting action.
+    pub fn with_timeline(mut self, path: &std::path::Path) -> Self {
+        self.timeline = Some(crate::expr::escape::shell_quote(
+            &path.display().to_string(),
+        ));
+        self
     }
 
     /// Shares the live line the run's progress is drawn on, so each printed line goes above
@@ -177,6 +189,28 @@ impl Observer for Console {
                         std::io::stderr(),
                         "runbook: milestone {}{at}",
                         milestone.to_ascii_uppercase()
+                    );
+                };
+                match &self.live {
+                    Some(live) => live.suspend(write),
+                    None => write(),
+                }
+            }
+            Event::ApprovalRequested {
+                step,
+                needed,
+                deadline,
+                ..
+            } => {
+                let s = if *needed == 1 { "" } else { "s" };
+                let timeline = self.timeline.as_deref().unwrap_or("TIMELINE");
+                let write = || {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "runbook: `{}` awaits {needed} approval{s} until {deadline}: \
+                         runbook approve {timeline} --step {} (or runbook deny ... --reason TEXT)",
+                        crate::escape::controls(step),
+                        crate::escape::controls(step),
                     );
                 };
                 match &self.live {

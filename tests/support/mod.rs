@@ -629,10 +629,12 @@ impl Output {
             "the timeline does not begin with run_started\n{}",
             self.context()
         );
-        // Notes and milestones may be appended after a run ended (`runbook note`): they do not
-        // count as the invocation's events.
-        let appended =
-            |i: usize| ["note", "milestone"].contains(&timeline[i]["event"].as_str().unwrap_or(""));
+        // Notes, milestones, approvals and denials may be appended after a run ended (`runbook
+        // note`, `runbook approve`): they do not count as the invocation's events.
+        let appended = |i: usize| {
+            ["note", "milestone", "approval", "denial"]
+                .contains(&timeline[i]["event"].as_str().unwrap_or(""))
+        };
         let ends = starts.iter().skip(1).copied().chain([timeline.len()]);
         let mut last_finished = None;
         for (n, (start, end)) in starts.iter().copied().zip(ends).enumerate() {
