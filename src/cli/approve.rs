@@ -1,7 +1,6 @@
 //! `runbook approve TIMELINE` and `runbook deny TIMELINE`: a person's decision on the action a
-//! run is waiting on, appended to its timeline under the lock from any terminal. The check
-//! that the step awaits approval and the line are one locked step (no decision of the run can
-//! slip between them).
+//! run is waiting on, appended to its timeline under the lock from any terminal (see
+//! `timeline::approval::record`, which `runbook serve` shares).
 
 use std::path::PathBuf;
 
@@ -9,8 +8,7 @@ use clap::Args;
 
 use super::{actor, error};
 use crate::exit::Exit;
-use crate::timeline::approval;
-use crate::timeline::{Event, Record};
+use crate::timeline::approval::{self, Decision};
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
@@ -35,15 +33,19 @@ pub struct DenyArgs {
 }
 
 pub fn approve(args: ApproveArgs) -> Exit {
-    decide(&args, None)
+    decide(&args, Decision::Approve)
 }
 
 pub fn deny(args: DenyArgs) -> Exit {
-    decide(&args.who, Some(args.reason))
+    decide(
+        &args.who,
+        Decision::Deny {
+            reason: args.reason,
+        },
+    )
 }
 
-/// `denial`: `Some(reason)` (the reason itself optional).
-fn decide(args: &ApproveArgs, denial: Option<Option<String>>) -> Exit {
+fn decide(args: &ApproveArgs, decision: Decision) -> Exit {
     if let Err(e) = crate::timeline::reader::read(&args.timeline) {
         error(e);
         return Exit::Usage;
@@ -53,56 +55,18 @@ fn decide(args: &ApproveArgs, denial: Option<Option<String>>) -> Exit {
         .clone()
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(actor);
-    let path = args.timeline.display().to_string();
-    let mut not_counted = None;
-    let written = crate::timeline::append_event_checked(
-        &args.timeline,
-        &crate::redact::Redactor::new(),
-        |records: &[Record]| {
-            let initiator = approval::initiator(records).unwrap_or_default();
-            let open = approval::pending(records, &initiator);
-            let found = match &args.step {
-                Some(step) => open
-                    .iter()
-                    .find(|p| &p.step == step)
-                    .ok_or_else(|| format!("step `{step}` of {path} is not awaiting approval"))?,
-                None => open
-                    .last()
-                    .ok_or_else(|| format!("no step of {path} is awaiting approval"))?,
-            };
-            if denial.is_none() && who == initiator {
-                not_counted = Some(format!(
-                    "{who} started the run: their approval does not count"
-                ));
-            } else if denial.is_none() && found.approvers.contains(&who) {
-                not_counted = Some(format!("{who} already approved `{}`", found.step));
-            }
-            Ok(match &denial {
-                None => Event::Approval {
-                    step: found.step.clone(),
-                    actor: who.clone(),
-                },
-                Some(reason) => Event::Denial {
-                    step: found.step.clone(),
-                    actor: who.clone(),
-                    reason: reason.clone(),
-                },
-            })
-        },
-    );
-    match written {
-        Ok(Ok(record)) => {
-            let step = match &record.event {
-                Event::Approval { step, .. } | Event::Denial { step, .. } => step.as_str(),
-                _ => "",
-            };
+    let path = args.timeline.display();
+    match approval::record(&args.timeline, &who, args.step.as_deref(), decision) {
+        Ok(Ok(done)) => {
             eprintln!(
-                "runbook: recorded {} of `{step}` by {who} #{} in {path}",
-                record.event.name(),
-                record.seq
+                "runbook: recorded {} of `{}` by {} #{} in {path}",
+                done.record.event.name(),
+                crate::escape::controls(&done.step),
+                crate::escape::controls(&who),
+                done.record.seq
             );
-            if let Some(why) = not_counted {
-                eprintln!("runbook: note: {why}");
+            if let Some(why) = done.not_counted {
+                eprintln!("runbook: note: {}", crate::escape::controls(&why));
             }
             Exit::Ok
         }

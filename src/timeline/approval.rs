@@ -2,6 +2,8 @@
 //! approve` and `runbook deny` (and later `runbook serve`) all decide from the same records, so
 //! an approval given from another terminal is simply a line the run reads back.
 
+use std::path::Path;
+
 use super::event::{Event, Outcome, Record};
 
 /// An action's request for approvals that no decision has closed yet.
@@ -84,6 +86,79 @@ pub fn pending(records: &[Record], initiator: &str) -> Vec<Pending> {
         }
     }
     open
+}
+
+/// A person's decision on an action awaiting approval.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Approve,
+    Deny { reason: Option<String> },
+}
+
+/// What [`record`] wrote.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub record: Record,
+    pub step: String,
+    /// Why an approval was written but does not count (the initiator's own, a repeated one).
+    pub not_counted: Option<String>,
+}
+
+/// Records `actor`'s decision on `step` (default: the step awaiting approval) in the timeline at
+/// `path`, checking under its lock that the step awaits approval: `runbook approve`/`deny` and
+/// `runbook serve`'s endpoints. `Ok(Err(why))`: nothing awaits approval, nothing was written.
+pub fn record(
+    path: &Path,
+    actor: &str,
+    step: Option<&str>,
+    decision: Decision,
+) -> std::io::Result<Result<Recorded, String>> {
+    let shown = path.display().to_string();
+    let mut found_step = String::new();
+    let mut not_counted = None;
+    let written = super::append_event_checked(
+        path,
+        &crate::redact::Redactor::new(),
+        |records: &[Record]| {
+            let initiator = initiator(records).unwrap_or_default();
+            let open = pending(records, &initiator);
+            let found = match step {
+                Some(step) => open
+                    .iter()
+                    .find(|p| p.step == step)
+                    .ok_or_else(|| format!("step `{step}` of {shown} is not awaiting approval"))?,
+                None => open
+                    .last()
+                    .ok_or_else(|| format!("no step of {shown} is awaiting approval"))?,
+            };
+            found_step = found.step.clone();
+            Ok(match decision {
+                Decision::Approve => {
+                    if actor == initiator {
+                        not_counted = Some(format!(
+                            "{actor} started the run: their approval does not count"
+                        ));
+                    } else if found.approvers.iter().any(|a| a == actor) {
+                        not_counted = Some(format!("{actor} already approved `{}`", found.step));
+                    }
+                    Event::Approval {
+                        step: found.step.clone(),
+                        actor: actor.to_string(),
+                    }
+                }
+                Decision::Deny { reason } => Event::Denial {
+                    step: found.step.clone(),
+                    actor: actor.to_string(),
+                    reason,
+                },
+            })
+        },
+    )?;
+    Ok(written.map(|record| Recorded {
+        record,
+        step: found_step,
+        not_counted,
+    }))
 }
 
 #[cfg(test)]
