@@ -122,6 +122,8 @@ fn an_approval_by_another_person_runs_the_action() {
     assert_eq!(step["approval"]["needed"], 1);
     assert_eq!(step["approval"]["approvals"][0]["actor"], "alice");
     assert!(step["approval"]["wait_ms"].is_u64(), "{step}");
+    let html = report(&out.path(TIMELINE), "html");
+    assert!(html.contains("[act] approved by alice after "), "{html}");
     let junit = report(&out.path(TIMELINE), "junit");
     assert!(junit.contains("approved by alice"), "{junit}");
 }
