@@ -189,6 +189,10 @@ async fn drill_one(
             force: false,
             step: false,
             junit: None,
+            // A drill reaches the simulator only: it sends no notifications (its command line
+            // has no --notify).
+            notify: Vec::new(),
+            notify_format: crate::notify::Format::Json,
         },
         extra_vars: sim.vars(),
         extra_secrets: secrets,

@@ -145,6 +145,25 @@ pub struct RunArgs {
     /// Also write a JUnit report of the run (one testcase per step).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// POST the run's start, milestones, approval requests, failed steps and end to this
+    /// webhook (repeatable; in RUNBOOK_NOTIFY, separated by spaces). Deliveries happen in the
+    /// background: a failing webhook is noted in the timeline and never stops the run.
+    #[arg(
+        long = "notify",
+        value_name = "URL",
+        env = "RUNBOOK_NOTIFY",
+        value_delimiter = ' '
+    )]
+    pub notify: Vec<String>,
+    /// The body of each notification: `json` (the timeline event) or `slack` (`{"text": ...}`).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "json",
+        env = "RUNBOOK_NOTIFY_FORMAT"
+    )]
+    pub notify_format: crate::notify::Format,
 }
 
 /// Runs the command line and returns the process exit code.
