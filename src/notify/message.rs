@@ -17,9 +17,11 @@ pub enum Format {
     Slack,
 }
 
-/// The event kinds that are notified (a failed step is a `step_finished` with a failing outcome).
-pub const KINDS: [&str; 5] = [
+/// The event kinds that are notified (a failed step is a `step_finished` with a failing outcome;
+/// `run_resumed` stands for `run_started` in a run continued with `--resume`).
+pub const KINDS: [&str; 6] = [
     "run_started",
+    "run_resumed",
     "milestone",
     "approval_requested",
     "step_finished",
@@ -103,6 +105,14 @@ pub fn slack_text(info: &RunInfo, record: &Json, summary: Option<&Summary>) -> S
             field("title"),
             field("timeline")
         ),
+        "run_resumed" => {
+            let mut line = format!(":arrow_forward: {head} resumed by {}", field("actor"));
+            if record["next_step"].is_string() {
+                line.push_str(&format!(" at step {}", field("next_step")));
+            }
+            line.push_str(&format!(" (timeline {})", chat(&info.timeline)));
+            line
+        }
         "milestone" => {
             let retracted = record["retracted"] == true;
             let mut line = format!(
@@ -227,6 +237,17 @@ mod tests {
         assert_eq!(
             slack_text(&info(), &record, None),
             ":rotating_light: lb-502 (run r1) FAILED probe: &lt;!channel&gt; \\x1b[2J &amp; co"
+        );
+    }
+
+    #[test]
+    fn approval_requests_say_how_to_approve() {
+        let record = json!({"event": "approval_requested", "run_id": "r1", "step": "drain",
+            "needed": 2, "deadline": "2026-12-01T10:00:00Z", "actor": "ci"});
+        assert_eq!(
+            slack_text(&info(), &record, None),
+            ":raised_hand: lb-502 (run r1) approval needed for step drain (2 approval(s) by \
+             2026-12-01T10:00:00Z): runbook approve 'timelines/my run.jsonl' --step drain"
         );
     }
 
