@@ -363,3 +363,67 @@ fn drills_send_no_notifications() {
         .status(2)
         .stderr_has("unexpected argument '--notify'");
 }
+
+#[test]
+fn a_blocked_action_is_sent_and_a_resumed_run_reports_durations_over_the_whole_run() {
+    let server = Server::start();
+    server.sequence("/hook", [200]);
+    let hook = format!("{}/hook", server.url());
+    let first = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: resumable
+            title: Detect, then act
+            steps:
+              - id: detect
+                title: 502s confirmed
+                http: {url: "$SERVER/status/502", timeout: 2s}
+                expect: status == 502
+                milestone: detected
+              - id: refresh
+                title: Refresh the LB
+                http: {url: "$SERVER/status/200", method: POST, timeout: 2s}
+                milestone: mitigated
+            "#,
+        )
+        .args(["run", "--notify", &hook])
+        .run()
+        .run_outcome("blocked", 4);
+    let kinds = |bodies: &[Json]| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| b["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let bodies = received(&server, "/hook");
+    assert_eq!(
+        kinds(&bodies),
+        ["run_started", "milestone", "step_finished", "run_finished"]
+    );
+    assert_eq!(bodies[2]["outcome"], "blocked");
+    assert_eq!(bodies[2]["step"], "refresh");
+    let out = first
+        .then()
+        .args([
+            "run",
+            "--resume",
+            "timeline.jsonl",
+            "--yes",
+            "--notify",
+            &hook,
+        ])
+        .run()
+        .run_outcome("completed", 0);
+    let bodies = received(&server, "/hook");
+    assert_eq!(
+        kinds(&bodies[4..]),
+        ["run_resumed", "milestone", "run_finished"]
+    );
+    let resumed = &out.events("run_resumed")[0];
+    assert_eq!(&bodies[4], resumed);
+    // The durations count from the first start: detection happened before the resume.
+    let summary = &bodies[6]["summary"];
+    assert!(summary["time_to_detect_ms"].is_u64(), "{summary}");
+    assert!(summary["time_to_mitigate_ms"].is_u64(), "{summary}");
+}
