@@ -11,6 +11,7 @@ pub mod escape;
 pub mod exec;
 pub mod exit;
 pub mod expr;
+pub mod notify;
 pub mod redact;
 pub mod report;
 pub mod runbook;

@@ -21,6 +21,7 @@ mod invalid;
 mod junit_schema;
 mod lifecycle;
 mod network_errors;
+mod notify;
 mod progress;
 mod properties;
 mod readme_claims;

@@ -191,6 +191,10 @@ async fn drill_one(
             junit: None,
             approvals: None,
             approval_timeout: std::time::Duration::from_secs(30 * 60),
+            // A drill reaches the simulator only: it sends no notifications (its command line
+            // has no --notify).
+            notify: Vec::new(),
+            notify_format: crate::notify::Format::Json,
         },
         extra_vars: sim.vars(),
         extra_secrets: secrets,

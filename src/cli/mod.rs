@@ -157,6 +157,25 @@ pub struct RunArgs {
     /// With --approvals: how long an action waits before it is recorded as blocked.
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration, requires = "approvals")]
     pub approval_timeout: std::time::Duration,
+    /// POST the run's start, milestones, approval requests, failed steps and end to this
+    /// webhook (repeatable; in RUNBOOK_NOTIFY, separated by spaces). Deliveries happen in the
+    /// background: a failing webhook is noted in the timeline and never stops the run.
+    #[arg(
+        long = "notify",
+        value_name = "URL",
+        env = "RUNBOOK_NOTIFY",
+        value_delimiter = ' '
+    )]
+    pub notify: Vec<String>,
+    /// The body of each notification: `json` (the timeline event) or `slack` (`{"text": ...}`).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "json",
+        env = "RUNBOOK_NOTIFY_FORMAT"
+    )]
+    pub notify_format: crate::notify::Format,
 }
 
 /// `30m`, `2s`, `1h 30m`.

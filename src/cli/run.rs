@@ -34,6 +34,8 @@ struct Prepared {
     screen: Option<Arc<ui::guided::Screen>>,
     /// What a resumed run recorded before this process: the closing table covers the whole run.
     prior: Vec<crate::timeline::Record>,
+    /// The webhooks of `--notify`.
+    notify: Vec<crate::notify::Target>,
 }
 
 /// Where the runbook comes from: a file, or text built into the binary (the drill's default).
@@ -155,6 +157,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
     let actor = actor();
+    let notify = notify_targets(args)?;
 
     // Secrets first: a missing one stops the run before anything is written.
     let redactor = Arc::new(Redactor::new());
@@ -408,7 +411,30 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         resumed,
         screen,
         prior,
+        notify,
     }))
+}
+
+/// The `--notify` URLs, checked before anything is written.
+fn notify_targets(args: &RunArgs) -> Result<Vec<crate::notify::Target>, Exit> {
+    args.notify
+        .iter()
+        .filter(|url| !url.trim().is_empty())
+        .map(|text| match crate::notify::parse_url(text) {
+            Ok(url) => Ok(crate::notify::Target {
+                url,
+                format: args.notify_format,
+            }),
+            Err(e) => {
+                // The URL itself may hold a credential: name it as notes do.
+                error(format!(
+                    "--notify {}: {e}",
+                    crate::exec::http::shown_url(text)
+                ));
+                Err(Exit::Usage)
+            }
+        })
+        .collect()
 }
 
 async fn execute(p: Prepared) -> Exit {
@@ -434,6 +460,30 @@ async fn execute(p: Prepared) -> Exit {
         rx,
     )
     .with_history(p.history);
+    let notifier = if p.notify.is_empty() {
+        None
+    } else {
+        let info = crate::notify::RunInfo {
+            runbook: runbook.name.clone(),
+            timeline: timeline_path.display().to_string(),
+        };
+        match crate::notify::start(
+            &p.notify,
+            info,
+            timeline_path.clone(),
+            Arc::clone(&p.redactor),
+            p.prior.clone(),
+        ) {
+            Ok((notifier, observer)) => {
+                engine.observe(Box::new(observer));
+                Some(notifier)
+            }
+            Err(e) => {
+                error(format!("cannot set up notifications: {e}"));
+                return Exit::Failed;
+            }
+        }
+    };
     if let Some(screen) = &p.screen {
         ui::guided::header(
             screen,
@@ -507,7 +557,13 @@ async fn execute(p: Prepared) -> Exit {
         error(e);
         return Exit::Failed;
     }
-    match engine.run(p.start).await {
+    let ran = engine.run(p.start).await;
+    // The engine and its observer are gone: the queues are closed, what is left is flushed
+    // within the grace period, and only then is the run's lock released.
+    if let Some(notifier) = notifier {
+        notifier.finish(crate::notify::GRACE).await;
+    }
+    match ran {
         Ok(result) => {
             let exit = Exit::from(result.outcome);
             let reason = result
