@@ -427,3 +427,55 @@ fn a_blocked_action_is_sent_and_a_resumed_run_reports_durations_over_the_whole_r
     assert!(summary["time_to_detect_ms"].is_u64(), "{summary}");
     assert!(summary["time_to_mitigate_ms"].is_u64(), "{summary}");
 }
+
+#[test]
+fn an_approval_request_is_sent_with_the_command_that_approves_it() {
+    // Issue 15's approvals and notifications together: nobody approves within the timeout, so
+    // the webhook gets the request (with the `runbook approve` line) and the blocked action.
+    let server = Server::start();
+    server.sequence("/hook", [200]);
+    let out = Test::new()
+        .server(&server)
+        .runbook(
+            r#"
+            name: approve-notify
+            title: Approval notified
+            steps:
+              - id: refresh
+                title: Refresh the load balancer
+                http: {url: "$SERVER/status/202", method: POST, timeout: 2s}
+            "#,
+        )
+        .args(["run", "--approvals", "1", "--approval-timeout", "1s"])
+        .args(["--notify", &format!("{}/hook", server.url())])
+        .run()
+        .status(4);
+    let bodies = received(&server, "/hook");
+    let kinds: Vec<&str> = bodies
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_started",
+            "approval_requested",
+            "step_finished",
+            "run_finished"
+        ],
+        "{bodies:#?}"
+    );
+    let request = &bodies[1];
+    assert_eq!(request["step"], "refresh");
+    assert_eq!(request["needed"], 1);
+    let command = request["approve_command"].as_str().unwrap_or_default();
+    assert!(
+        command.starts_with("runbook approve ") && command.contains("--step refresh"),
+        "{request}"
+    );
+    assert_eq!(bodies[2]["outcome"], "blocked");
+    assert!(
+        server.requests_to("/status/202").is_empty(),
+        "the action never ran"
+    );
+}
