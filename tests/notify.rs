@@ -450,6 +450,7 @@ fn an_approval_request_is_sent_with_the_command_that_approves_it() {
         .args(["--notify", &format!("{}/hook", server.url())])
         .run()
         .status(4);
+    out.outcome("refresh", "blocked");
     let bodies = received(&server, "/hook");
     let kinds: Vec<&str> = bodies
         .iter()
