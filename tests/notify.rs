@@ -159,25 +159,28 @@ fn slack_sends_one_line_of_text_per_event() {
     assert!(text[4].contains(", mitigate -, resolve "), "{}", text[4]);
 }
 
+/// The secret that `LEAKY` prints in a failing step's output.
+const TOKEN: &str = "nT9-notify-s3cr3t";
+
+/// A failing step whose summary quotes the declared secret `RB_NOTIFY_TOKEN`.
+const LEAKY: &str = r#"
+    name: leaky
+    title: A failing step that quotes a secret
+    secrets: [RB_NOTIFY_TOKEN]
+    steps:
+      - id: echo
+        title: The command prints the token and fails
+        action: false
+        command: {shell: "echo 'token {{ secrets.RB_NOTIFY_TOKEN }} rejected' >&2; exit 3"}
+    "#;
+
 #[test]
 fn secrets_are_masked_in_notifications() {
-    const TOKEN: &str = "nT9-notify-s3cr3t";
     let server = Server::start();
     server.sequence("/hook", [200]).sequence("/other", [200]);
     let out = Test::new()
         .server(&server)
-        .runbook(
-            r#"
-            name: leaky
-            title: A failing step that quotes a secret
-            secrets: [RB_NOTIFY_TOKEN]
-            steps:
-              - id: echo
-                title: The command prints the token and fails
-                action: false
-                command: {shell: "echo 'token {{ secrets.RB_NOTIFY_TOKEN }} rejected' >&2; exit 3"}
-            "#,
-        )
+        .runbook(LEAKY)
         .env("RB_NOTIFY_TOKEN", TOKEN)
         .args(["run", "--notify", &format!("{}/hook", server.url())])
         .args(["--notify", &format!("{}/other", server.url())])
@@ -204,23 +207,11 @@ fn secrets_are_masked_in_notifications() {
 
 #[test]
 fn slack_text_masks_secrets_too() {
-    const TOKEN: &str = "nT9-notify-s3cr3t";
     let server = Server::start();
     server.sequence("/slack", [200]);
     Test::new()
         .server(&server)
-        .runbook(
-            r#"
-            name: leaky
-            title: A failing step that quotes a secret
-            secrets: [RB_NOTIFY_TOKEN]
-            steps:
-              - id: echo
-                title: The command prints the token and fails
-                action: false
-                command: {shell: "echo 'token {{ secrets.RB_NOTIFY_TOKEN }} rejected' >&2; exit 3"}
-            "#,
-        )
+        .runbook(LEAKY)
         .env("RB_NOTIFY_TOKEN", TOKEN)
         .args(["run", "--notify-format", "slack"])
         .args(["--notify", &format!("{}/slack", server.url())])
