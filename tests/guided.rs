@@ -281,32 +281,6 @@ fn clean_env(command: &mut Command) {
         .env("USER", USER);
 }
 
-/// Terminal output as text: CSI and other escape sequences and carriage returns removed. An
-/// escape sequence cut off at the end is left out, so the text of a prefix never changes.
-fn plain(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => {
-                // CSI: parameters and intermediates, then one final byte in @..~. Other
-                // escapes are two characters.
-                if chars.next() == Some('[') {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-            }
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The directory a [`Test`] runs in.
 pub(crate) fn dir_of(test: &Test) -> PathBuf {
     test.path("")

@@ -35,7 +35,7 @@ pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
 pub use server::{HOSTILE, Served, Server};
 pub use system::require;
-pub use terminal::Terminal;
+pub use terminal::{Terminal, plain};
 
 /// The file every test's runbook is written to.
 pub const RUNBOOK: &str = "runbook.yaml";

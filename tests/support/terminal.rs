@@ -228,14 +228,17 @@ impl Drop for Terminal {
     }
 }
 
-/// Terminal output as text: CSI and other escape sequences and carriage returns removed.
-fn plain(raw: &[u8]) -> String {
+/// Terminal output as text: CSI and other escape sequences and carriage returns removed. An
+/// escape sequence cut off at the end is left out, so the text of a prefix never changes.
+pub fn plain(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
             '\x1b' => {
+                // CSI: parameters and intermediates, then one final byte in @..~. Other
+                // escapes are two characters.
                 if chars.next() == Some('[') {
                     for c in chars.by_ref() {
                         if ('@'..='~').contains(&c) {
