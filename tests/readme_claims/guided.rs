@@ -84,17 +84,7 @@ fn a_guided_run_does_not_offer_a_timeline_another_run_holds() {
         }
     };
     let first = Test::new()
-        .runbook(
-            r#"
-            name: held
-            title: Held
-            steps:
-              - id: hold
-                title: Hold
-                action: false
-                command: {shell: "while [ ! -f go ]; do sleep 0.05; done", timeout: 20s}
-            "#,
-        )
+        .runbook(HELD)
         .default_timeline()
         .args(["run"])
         .spawn();

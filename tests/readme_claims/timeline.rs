@@ -252,20 +252,7 @@ fn every_event_has_exactly_the_fields_the_readme_lists() {
 /// host, start time) [...]; the run removes it when it ends."
 #[test]
 fn the_lock_file_names_pid_host_and_start_time() {
-    let running = Test::new()
-        .runbook(
-            r#"
-            name: held
-            title: Held
-            steps:
-              - id: hold
-                title: Hold
-                action: false
-                command: {shell: "while [ ! -f go ]; do sleep 0.05; done", timeout: 20s}
-            "#,
-        )
-        .args(["run"])
-        .spawn();
+    let running = Test::new().runbook(HELD).args(["run"]).spawn();
     running.wait_for_event(|e| e["event"] == "step_started" && e["step"] == "hold");
     let lock = std::fs::read_to_string(running.path("timeline.jsonl.lock")).unwrap();
     let lines: Vec<&str> = lock.lines().collect();

@@ -42,6 +42,18 @@ pub const RUNBOOK: &str = "runbook.yaml";
 /// The timeline passed with `--timeline` unless the test says otherwise.
 pub const TIMELINE: &str = "timeline.jsonl";
 
+/// A run that holds its timeline (step `hold`, a check) until a file `go` appears in its
+/// directory: for what happens while a run is in progress.
+pub const HELD: &str = r#"
+    name: held
+    title: Held
+    steps:
+      - id: hold
+        title: Hold
+        action: false
+        command: {shell: "while [ ! -f go ]; do sleep 0.05; done", timeout: 20s}
+    "#;
+
 /// How long one invocation may take before it is killed and the test fails.
 const DEADLINE: Duration = Duration::from_secs(30);
 
