@@ -16,6 +16,7 @@ pub mod redact;
 pub mod report;
 pub mod runbook;
 pub mod schema;
+pub mod serve;
 pub mod sim;
 pub mod timeline;
 pub mod ui;

@@ -81,10 +81,11 @@ fn event() -> impl Strategy<Value = Event> {
                         sha256,
                         mode,
                         dry_run,
-                        vars,
+                        vars: vars.clone(),
                         version,
                         actor,
                         host: Some(timeline.clone()),
+                        alert: Some(serde_json::Value::Object(vars.clone())),
                         timeline,
                     }
                 }

@@ -204,6 +204,9 @@ async fn drill_one(
             sim: sim.addr,
             allow_commands: args.allow_commands,
         }),
+        served: None,
+        interrupts: None,
+        observers: Vec::new(),
     };
     let started = std::time::Instant::now();
     let finished = run_invocation(invocation).await;

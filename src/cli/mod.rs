@@ -5,11 +5,12 @@ mod drill;
 mod file_kind;
 mod generate;
 mod hangup;
-mod inputs;
+pub(crate) mod inputs;
 mod inspect;
 mod milestone;
 mod pipe;
-mod run;
+pub(crate) mod run;
+mod serve;
 mod sim;
 mod timeline;
 mod validate;
@@ -59,6 +60,8 @@ pub enum Command {
     },
     /// Serve a simulated production environment (an outage scenario) on loopback.
     Sim(sim::SimArgs),
+    /// Start runs from Alertmanager's webhook; actions wait for approvals (`runbook approve`).
+    Serve(serve::ServeArgs),
     /// Run a runbook against the built-in simulator and judge the scenario's success criteria.
     Drill(drill::DrillArgs),
     /// Render timelines as a postmortem: text, markdown, json, junit or html.
@@ -233,6 +236,7 @@ pub fn main() -> i32 {
         Command::Show { file } => inspect::show(&file),
         Command::Sim(args) => sim::sim(args),
         Command::Drill(args) => drill::drill(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Note { timeline, text } => annotate(
             &timeline,
             crate::timeline::Event::Note {

@@ -34,8 +34,10 @@ struct Prepared {
     screen: Option<Arc<ui::guided::Screen>>,
     /// What a resumed run recorded before this process: the closing table covers the whole run.
     prior: Vec<crate::timeline::Record>,
-    /// The webhooks of `--notify`.
+    /// The webhooks of `--notify` (and of a served run's route).
     notify: Vec<crate::notify::Target>,
+    /// Where a served run's actions are approved over HTTP.
+    approve_url: Option<String>,
 }
 
 /// Where the runbook comes from: a file, or text built into the binary (the drill's default).
@@ -57,6 +59,28 @@ pub(crate) struct Invocation {
     pub quiet: bool,
     /// Where steps may reach: a drill's simulator only.
     pub confinement: Option<engine::confine::Confinement>,
+    /// A run started by an alert (`runbook serve`).
+    pub served: Option<Served>,
+    /// The interrupts of the process that runs several runs at once (`runbook serve`), shared
+    /// by them; `None`: this run watches the signals itself.
+    pub interrupts: Option<watch::Receiver<u32>>,
+    /// Shown every record besides the console (serve's registry of runs).
+    pub observers: Vec<Box<dyn engine::Observer>>,
+}
+
+/// What `runbook serve` decides about a run that an alert starts.
+#[derive(Clone, Debug)]
+pub(crate) struct Served {
+    /// Known before the run starts: the webhook's answer names it.
+    pub run_id: String,
+    /// The alert, as expressions see `alert` (untrusted) and `run_started` records it.
+    pub alert: Json,
+    /// Who started the run (the alert): `run_started`'s actor, whose approvals do not count.
+    pub initiator: String,
+    /// The route's webhooks.
+    pub notify: Vec<crate::notify::Target>,
+    /// `POST` here (+ `/approve`) approves over serve; named in approval notifications.
+    pub approve_url: Option<String>,
 }
 
 /// What a finished run left behind.
@@ -77,17 +101,22 @@ pub fn run(args: RunArgs) -> Exit {
         extra_secrets: Map::new(),
         quiet: false,
         confinement: None,
+        served: None,
+        interrupts: None,
+        observers: Vec::new(),
     };
     runtime.block_on(run_invocation(invocation)).exit
 }
 
 /// Runs a runbook to its end (inside a runtime).
-pub(crate) async fn run_invocation(invocation: Invocation) -> Finished {
+pub(crate) async fn run_invocation(mut invocation: Invocation) -> Finished {
     crate::exec::http::install_crypto_provider();
+    let observers = std::mem::take(&mut invocation.observers);
+    let interrupts = invocation.interrupts.take();
     match prepare(&invocation) {
         Ok(Some(p)) => {
             let timeline = p.writer.path().to_path_buf();
-            let mut exit = execute(p).await;
+            let mut exit = execute(p, observers, interrupts).await;
             if let Some(junit) = &invocation.args.junit
                 && let Err(e) = super::timeline::write_junit(&timeline, junit)
             {
@@ -156,8 +185,11 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         && !ci
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal();
-    let actor = actor();
-    let notify = notify_targets(args)?;
+    let served = invocation.served.as_ref();
+    // A served run was started by its alert: that is who acts, and whose approvals do not count.
+    let actor = served.map_or_else(actor, |s| s.initiator.clone());
+    let mut notify = notify_targets(args)?;
+    notify.extend(served.iter().flat_map(|s| s.notify.iter().cloned()));
 
     // Secrets first: a missing one stops the run before anything is written.
     let redactor = Arc::new(Redactor::new());
@@ -241,7 +273,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
     };
     let resume_path = args.resume.as_ref().or(offered.as_ref());
     let resumed = resume_path.is_some();
-    let (lock, writer, vars, start, history, prior) = match resume_path {
+    let (lock, writer, vars, start, history, prior, recorded_alert) = match resume_path {
         Some(path) => {
             // Only a timeline is ever appended to: anything else (a config file given by
             // mistake, an empty file) is refused before the lock file is made beside it.
@@ -317,13 +349,21 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 ));
                 Exit::Usage
             })?;
-            (lock, writer, vars, start, recorded.history, parsed.records)
+            (
+                lock,
+                writer,
+                vars,
+                start,
+                recorded.history,
+                parsed.records,
+                recorded.alert,
+            )
         }
         None => {
             let mut vars = runbook.vars.clone();
             vars.extend(overrides);
             required_vars(&runbook, &vars)?;
-            let run_id = new_run_id();
+            let run_id = served.map_or_else(new_run_id, |s| s.run_id.clone());
             let path = match &args.timeline {
                 Some(p) => p.clone(),
                 None => default_timeline(&runbook.name),
@@ -350,6 +390,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 StartPoint::beginning(),
                 History::default(),
                 Vec::new(),
+                None,
             )
         }
     };
@@ -386,7 +427,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
                 needed,
                 args.approval_timeout,
                 writer.path().to_path_buf(),
-                None,
+                served.map(|s| s.initiator.clone()),
                 policy,
             )),
             None => Arc::new(policy),
@@ -400,6 +441,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
             secrets,
             dry_run: args.dry_run,
             confinement: invocation.confinement.clone(),
+            alert: served.map(|s| s.alert.clone()).or(recorded_alert),
         },
         decider,
         writer,
@@ -412,6 +454,7 @@ fn prepare(invocation: &Invocation) -> Result<Option<Prepared>, Exit> {
         screen,
         prior,
         notify,
+        approve_url: served.and_then(|s| s.approve_url.clone()),
     }))
 }
 
@@ -437,14 +480,26 @@ fn notify_targets(args: &RunArgs) -> Result<Vec<crate::notify::Target>, Exit> {
         .collect()
 }
 
-async fn execute(p: Prepared) -> Exit {
+async fn execute(
+    p: Prepared,
+    observers: Vec<Box<dyn engine::Observer>>,
+    interrupts: Option<watch::Receiver<u32>>,
+) -> Exit {
     // Held until the run has written its last event, then released (and its file removed).
-    let _lock = Held::new(p.lock);
-    let (tx, rx) = watch::channel(0u32);
-    tokio::spawn(watch_signals(tx, p.guided));
-    survive_file_size_limit();
+    let lock = p.lock;
+    let rx = match interrupts {
+        Some(rx) => rx,
+        None => {
+            let (tx, rx) = watch::channel(0u32);
+            tokio::spawn(watch_signals(tx, p.guided));
+            survive_file_size_limit();
+            rx
+        }
+    };
     let runbook = Arc::clone(&p.setup.runbook);
     let dry_run = p.setup.dry_run;
+    // Recorded with the run, so a resumed run reads the same `alert` (secrets masked).
+    let alert = p.setup.alert.as_ref().map(|a| p.redactor.redact_json(a));
     let timeline_path = p.writer.path().to_path_buf();
     let actor = p.decider.actor();
     let resumed = p.resumed;
@@ -460,12 +515,16 @@ async fn execute(p: Prepared) -> Exit {
         rx,
     )
     .with_history(p.history);
+    for observer in observers {
+        engine.observe(observer);
+    }
     let notifier = if p.notify.is_empty() {
         None
     } else {
         let info = crate::notify::RunInfo {
             runbook: runbook.name.clone(),
             timeline: timeline_path.display().to_string(),
+            approve_url: p.approve_url.clone(),
         };
         match crate::notify::start(
             &p.notify,
@@ -551,13 +610,19 @@ async fn execute(p: Prepared) -> Exit {
             actor,
             timeline: timeline_path.display().to_string(),
             host: Some(super::hostname()),
+            alert: alert.clone(),
         })
     };
     if let Err(e) = first {
         error(e);
         return Exit::Failed;
     }
-    let ran = engine.run(p.start).await;
+    // Command steps' supervisors hold this run's lock (exec/supervise.rs), also while other
+    // runs of the same process (`runbook serve`) hold theirs.
+    let ran = {
+        use std::os::fd::AsRawFd;
+        crate::exec::supervise::with_run_lock(lock.file().as_raw_fd(), engine.run(p.start)).await
+    };
     // The engine and its observer are gone: the queues are closed, what is left is flushed
     // within the grace period, and only then is the run's lock released.
     if let Some(notifier) = notifier {
@@ -655,26 +720,6 @@ fn too_short(what: &str, value: &str) -> Option<String> {
     })
 }
 
-/// The run's lock while it runs: command steps' supervisors hold it too, so it outlives a
-/// killed runbook until their processes are gone (exec/supervise.rs).
-struct Held {
-    _lock: RunLock,
-}
-
-impl Held {
-    fn new(lock: RunLock) -> Self {
-        use std::os::fd::AsRawFd;
-        crate::exec::supervise::hold_run_lock(Some(lock.file().as_raw_fd()));
-        Held { _lock: lock }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        crate::exec::supervise::hold_run_lock(None);
-    }
-}
-
 /// Takes the run-lifetime lock of a timeline; another run holding it is a usage error that
 /// names it (see timeline/lock.rs).
 fn run_lock(timeline: &std::path::Path) -> Result<RunLock, Exit> {
@@ -702,7 +747,7 @@ fn short(sha: &str) -> &str {
 }
 
 /// `20261122T193000Z-3f9a1c`: sortable, and unique enough for runs on one machine.
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

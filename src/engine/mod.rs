@@ -42,6 +42,8 @@ pub struct RunSetup {
     pub dry_run: bool,
     /// Where steps may reach (`runbook drill`: only the simulator); `None`: anywhere.
     pub confinement: Option<confine::Confinement>,
+    /// The alert that started the run (`runbook serve`), as expressions see `alert`.
+    pub alert: Option<Json>,
 }
 
 /// Which list a step belongs to.
@@ -80,7 +82,7 @@ impl StartPoint {
 }
 
 /// Receives every event after it is safely in the timeline.
-pub trait Observer: Send {
+pub trait Observer: Send + Sync {
     fn on_record(&mut self, record: &Record);
 }
 
@@ -140,6 +142,8 @@ pub struct Engine {
     /// `vars` and `secrets` as expressions see them, converted once.
     vars: minijinja::Value,
     secrets: minijinja::Value,
+    /// `alert`, converted once; read from a system, so untrusted wherever it lands.
+    alert: Option<minijinja::Value>,
     counts: HashMap<&'static str, u64>,
     progress: Progress,
     started: Instant,
@@ -165,6 +169,7 @@ impl Engine {
             // Written by the author and the operator: trusted wherever they land.
             vars: crate::expr::trusted_map(&setup.vars),
             secrets: crate::expr::trusted_map(&setup.secrets),
+            alert: setup.alert.as_ref().map(crate::expr::value_of),
             setup,
             decider,
             writer,
@@ -231,7 +236,7 @@ impl Engine {
 
     /// The context expressions see: vars, secrets and the results of earlier steps.
     fn scope(&self) -> Scope {
-        Scope::new(&self.vars, &self.secrets, &self.history.steps)
+        Scope::new(&self.vars, &self.secrets, &self.history.steps).with_alert(self.alert.as_ref())
     }
 
     fn interrupted(&self) -> bool {

@@ -21,6 +21,8 @@ pub struct Recorded {
     /// The run was started with `--dry-run`.
     pub dry_run: bool,
     pub vars: Map<String, Json>,
+    /// The alert that started a served run, restored for expressions reading `alert`.
+    pub alert: Option<Json>,
     pub history: History,
     /// Where to continue, or `None` when the run already completed.
     pub start: Option<StartPoint>,
@@ -32,7 +34,7 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
     let Some(first) = records.first() else {
         return Err("the timeline has no events".into());
     };
-    let (sha256, name, dry_run, mut vars) = records
+    let (sha256, name, dry_run, mut vars, alert) = records
         .iter()
         .find_map(|r| match &r.event {
             Event::RunStarted {
@@ -40,8 +42,15 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
                 runbook,
                 vars,
                 dry_run,
+                alert,
                 ..
-            } => Some((sha256.clone(), runbook.clone(), *dry_run, vars.clone())),
+            } => Some((
+                sha256.clone(),
+                runbook.clone(),
+                *dry_run,
+                vars.clone(),
+                alert.clone(),
+            )),
             _ => None,
         })
         .ok_or("the timeline has no run_started event")?;
@@ -113,6 +122,7 @@ pub fn recorded(records: &[Record], runbook: &Runbook) -> Result<Recorded, Strin
         runbook: name,
         dry_run,
         vars,
+        alert,
         history,
         start,
         finished,

@@ -94,6 +94,8 @@ const VARS: &str = "vars";
 const SECRETS: &str = "secrets";
 const STEPS: &str = "steps";
 const ITEM: &str = "item";
+/// The alert that started a served run (`runbook serve`): read from a system, so untrusted.
+const ALERT: &str = "alert";
 
 /// A step's view of the run: cheap to clone and to extend with a loop item.
 #[derive(Clone, Debug)]
@@ -102,6 +104,7 @@ pub struct Scope {
     secrets: Value,
     steps: Value,
     item: Option<Value>,
+    alert: Option<Value>,
 }
 
 impl Scope {
@@ -112,7 +115,15 @@ impl Scope {
             secrets: secrets.clone(),
             steps: Value::from_object(StepsView(Arc::clone(steps))),
             item: None,
+            alert: None,
         }
+    }
+
+    /// The same view with `alert` set (a run started by an alert); without it, `alert` is
+    /// undefined and an expression reading it fails closed.
+    pub fn with_alert(mut self, alert: Option<&Value>) -> Scope {
+        self.alert = alert.cloned();
+        self
     }
 
     /// The same view with `item` set, for one item of a `loop`: `trusted` when the list came
@@ -151,6 +162,7 @@ impl Scope {
             SECRETS => Some(self.secrets.clone()),
             STEPS => Some(self.steps.clone()),
             ITEM => self.item.clone(),
+            ALERT => self.alert.clone(),
             _ => None,
         }
     }
@@ -159,6 +171,7 @@ impl Scope {
         [VARS, SECRETS, STEPS]
             .into_iter()
             .chain(self.item.as_ref().map(|_| ITEM))
+            .chain(self.alert.as_ref().map(|_| ALERT))
     }
 }
 

@@ -31,7 +31,6 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -50,14 +49,17 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 /// The fd of the run's lock inside the supervisor.
 const LOCK_FD: RawFd = 3;
 
-/// The timeline lock of the run in this process, passed on to supervisors (see the module
-/// comment). A process runs one run at a time (a drill over several scenarios runs them one
-/// after another), so one slot is enough.
-static RUN_LOCK_FD: Mutex<Option<RawFd>> = Mutex::new(None);
+tokio::task_local! {
+    /// The timeline lock of the run whose steps this task runs, passed on to supervisors (see
+    /// the module comment). Task-local, not global: `runbook serve` runs several runs in one
+    /// process, each with its own lock.
+    static RUN_LOCK_FD: RawFd;
+}
 
-/// Registers the open lock file of the current run; `None` when it is released.
-pub fn hold_run_lock(fd: Option<RawFd>) {
-    *RUN_LOCK_FD.lock().unwrap_or_else(|e| e.into_inner()) = fd;
+/// Runs `run` (a run's steps) with the open lock file of that run registered for the commands
+/// it starts.
+pub async fn with_run_lock<F: std::future::Future>(fd: RawFd, run: F) -> F::Output {
+    RUN_LOCK_FD.scope(fd, run).await
 }
 
 /// How the command ended, as the supervisor saw it.
@@ -104,8 +106,7 @@ pub async fn spawn(
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
-    let lock = *RUN_LOCK_FD.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(fd) = lock {
+    if let Ok(fd) = RUN_LOCK_FD.try_with(|fd| *fd) {
         pass_fd_as_lock(&mut command, fd);
     }
     let mut supervisor = command.spawn()?;

@@ -37,6 +37,8 @@ pub struct RunInfo {
     pub runbook: String,
     /// The timeline's path as given (for the `runbook approve` command).
     pub timeline: String,
+    /// A served run's `POST .../approve` URL (`runbook serve`), named beside the command.
+    pub approve_url: Option<String>,
 }
 
 /// Whether `record` is one of the events sent.
@@ -61,6 +63,9 @@ pub fn body(format: Format, info: &RunInfo, record: &Json, summary: Option<&Summ
                     "approve_command".into(),
                     json!(approve_command(info, record)),
                 );
+                if let Some(url) = &info.approve_url {
+                    object.insert("approve_url".into(), json!(url));
+                }
             }
             Json::Object(object)
         }
@@ -126,13 +131,19 @@ pub fn slack_text(info: &RunInfo, record: &Json, summary: Option<&Summary>) -> S
             line.push_str(&format!(" by {}", field("actor")));
             line
         }
-        "approval_requested" => format!(
-            ":raised_hand: {head} approval needed for step {} ({} approval(s) by {}): {}",
-            field("step"),
-            field("needed"),
-            field("deadline"),
-            chat(&approve_command(info, record))
-        ),
+        "approval_requested" => {
+            let mut line = format!(
+                ":raised_hand: {head} approval needed for step {} ({} approval(s) by {}): {}",
+                field("step"),
+                field("needed"),
+                field("deadline"),
+                chat(&approve_command(info, record))
+            );
+            if let Some(url) = &info.approve_url {
+                line.push_str(&format!(r#" or POST {{"actor": "NAME"}} to {}"#, chat(url)));
+            }
+            line
+        }
         "step_finished" => {
             let mut line = format!(
                 ":rotating_light: {head} {} {}: {}",
@@ -214,6 +225,7 @@ mod tests {
         RunInfo {
             runbook: "lb-502".into(),
             timeline: "timelines/my run.jsonl".into(),
+            approve_url: None,
         }
     }
 

@@ -34,6 +34,14 @@ pub const GRACE: Duration = Duration::from_secs(5);
 /// webhook that hangs while a loop fails step after step gets here, and memory stays bounded.
 const QUEUE: usize = 64;
 
+/// Deliveries that failed after every attempt, in this process (`runbook serve`'s metrics).
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// How many deliveries failed after every attempt since the process started.
+pub fn failures() -> u64 {
+    FAILURES.load(Ordering::Relaxed)
+}
+
 /// Where to send, and how.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -140,6 +148,7 @@ pub fn start(
             tokio::spawn(async move {
                 while let Some((kind, body)) = rx.recv().await {
                     if let Err(e) = deliver::post(&client, &url, &body).await {
+                        FAILURES.fetch_add(1, Ordering::Relaxed);
                         sink.note(format!("notification to {shown} failed: {kind}: {e}"))
                             .await;
                     }

@@ -315,6 +315,8 @@ fn warn_safe(checker: &mut Checker, step: &Step, template: &Template) {
         if let Some(root) = untrusted {
             let what = if root == "item" {
                 "`item`, which comes from a step's result,"
+            } else if root.starts_with("alert") {
+                "`alert`"
             } else {
                 "`steps`"
             };
@@ -334,9 +336,22 @@ fn warn_safe(checker: &mut Checker, step: &Step, template: &Template) {
     }
 }
 
+/// Data read from a system: a step's result, or the alert that started the run.
 fn is_step_data(name: &str) -> bool {
-    name == "steps" || name.starts_with("steps.")
+    let root = name.split('.').next().unwrap_or_default();
+    root == "steps" || root == "alert"
 }
+
+/// What an Alertmanager webhook says of one alert, as `alert` holds it (`runbook serve`).
+pub const ALERT_FIELDS: &[&str] = &[
+    "labels",
+    "annotations",
+    "status",
+    "startsAt",
+    "endsAt",
+    "fingerprint",
+    "generatorURL",
+];
 
 fn unknown_step(what: &str, target: &str, ids: &[&str]) -> String {
     match suggest(target, ids.iter().copied()) {
@@ -394,6 +409,24 @@ fn check_name(
                 ),
             })
         }
+        "alert" => {
+            // Undefined outside a served run, where reading it fails closed at run time.
+            let field = parts.next()?;
+            if ALERT_FIELDS.contains(&field) {
+                return None;
+            }
+            Some(match suggest(field, ALERT_FIELDS.iter().copied()) {
+                Some(close) => {
+                    format!(
+                        "`alert.{field}`: an alert has no field `{field}` (did you mean `{close}`?)"
+                    )
+                }
+                None => format!(
+                    "`alert.{field}`: an alert has no field `{field}` (its fields: {})",
+                    ALERT_FIELDS.join(", ")
+                ),
+            })
+        }
         "item" if step.loop_over.is_some() && scope != Scope::Before => None,
         "item" => Some(if step.loop_over.is_some() {
             "`item` is not defined here: `when` and `loop` are evaluated once, before the items"
@@ -422,11 +455,12 @@ fn check_name(
             })
         }
         _ => {
-            let roots = ["vars", "secrets", "steps", "item"];
+            let roots = ["vars", "secrets", "steps", "item", "alert"];
             Some(match suggest(head, roots) {
                 Some(close) => format!("unknown name `{head}` (did you mean `{close}`?)"),
                 None => format!(
-                    "unknown name `{head}`: expressions read `vars`, `secrets`, `steps` and, in loops, `item`"
+                    "unknown name `{head}`: expressions read `vars`, `secrets`, `steps`, in loops \
+                     `item` and, in runs started by an alert, `alert`"
                 ),
             })
         }

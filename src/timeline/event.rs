@@ -37,6 +37,10 @@ pub enum Event {
         /// in timelines written before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// The alert that started the run (`runbook serve`): `labels`, `annotations`,
+        /// `status`, `startsAt`, `fingerprint`, `generatorURL`, as Alertmanager sent them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert: Option<Json>,
     },
     /// A recorded run was picked up again with `--resume`.
     RunResumed {
