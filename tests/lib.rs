@@ -35,6 +35,7 @@ mod report_markdown;
 mod report_runs;
 mod resume;
 mod retract;
+mod serve;
 mod sim;
 mod sim_limits;
 mod statuspage_groups;
