@@ -622,7 +622,8 @@ fn validate_knows_alert_and_a_run_without_one_fails_closed() {
         .args(["run"])
         .run()
         .status(1);
-    let page = out.outcome("page", "error");
+    out.outcome("page", "error");
+    let page = out.finished("page");
     assert!(
         page["summary"]
             .as_str()
