@@ -8,6 +8,7 @@ mod command_output;
 mod confinement;
 mod control;
 mod crash;
+mod deploy;
 mod drill;
 mod durability;
 mod executors;
