@@ -269,6 +269,10 @@ fn the_deployment_serves_alertmanager_on_all_interfaces_with_the_token_from_a_se
     let args = strings(&serve["args"]);
     assert_eq!(args[0], "serve", "{args:?}");
     assert_eq!(flag(&args, "--listen"), LISTEN);
+    parser_accepts(
+        &args,
+        "Start runs from Alertmanager's webhook; actions wait for approvals",
+    );
 
     // The routes file comes from the ConfigMap, the timelines go to the claim.
     let (routes_volume, routes_rel) = volume_at(&pod, flag(&args, "--routes"));
@@ -524,4 +528,30 @@ fn the_image_builds_with_the_crates_rust_version_and_runs_runbook_as_non_root() 
             "{kept} is left out of the build context"
         );
     }
+}
+
+/// The ConfigMap's routes file, laid out as the pod mounts it, is one the real `runbook serve`
+/// starts with: it listens and answers the probes' `/metrics`.
+#[test]
+fn the_real_serve_starts_with_the_configmaps_routes() {
+    let config = manifest("configmap.yaml");
+    let routes = config["data"]["routes.yaml"]
+        .as_str()
+        .expect("routes.yaml in the ConfigMap");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("runbooks")).unwrap();
+    std::fs::copy(
+        format!("{}/runbooks/lb-502.yaml", env!("CARGO_MANIFEST_DIR")),
+        dir.path().join("runbooks/lb-502.yaml"),
+    )
+    .unwrap();
+    let serving = Serving::start(
+        dir.path(),
+        routes,
+        &[("SIM_ADMIN_TOKEN", "an-admin-token-for-the-test")],
+    );
+    assert!(serving.metrics().contains("runbook_serve_runs"));
+    serving.signal("TERM");
+    let (status, log) = serving.wait(std::time::Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{log}");
 }
