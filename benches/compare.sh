@@ -4,9 +4,13 @@
 #      installed) on the same keep-alive server: req/s, p50/p95/p99, peak RSS of `runbook run`;
 #   2. a loop over 500 endpoints answering after 100 ms, parallel: 100: wall time;
 #   3. `runbook validate` over 200 runbooks, and `runbook --version`;
-#   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead.
-# Installs wrk, hyperfine and GNU time with apt-get when they are missing (root on Debian).
-# Arguments pick figures: benches/compare.sh probe loop validate timeline
+#   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead;
+#   5. 100 sequential `http` checks vs Chaos Toolkit's 100 `http` probes on one nginx: whole
+#      process, medians of 5 taking turns (Chaos Toolkit pinned in target/chaostoolkit-venv);
+#   7. masking 1 MiB hostile bodies (in process).
+# Installs wrk, hyperfine, GNU time and nginx with apt-get when they are missing (root on
+# Debian), and Chaos Toolkit with pip (python3 -m venv) on first use.
+# Arguments pick figures: benches/compare.sh probe loop validate timeline chaos mask
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,7 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v hyperfine >/dev/null || missing+=(hyperfine)
 [ -x /usr/bin/time ] || missing+=(time)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "installing ${missing[*]}" >&2
