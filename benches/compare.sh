@@ -22,8 +22,21 @@ command -v hyperfine >/dev/null || missing+=(hyperfine)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "installing ${missing[*]}" >&2
+        # nginx's package would start nginx as a service on port 80: figure 5 starts its own.
+        # A policy-rc.d that refuses every start is how Debian says so (as .ci/run does).
+        # Removed right after: the `exec` below would skip an EXIT trap.
+        policy_rc=/usr/sbin/policy-rc.d
+        ours=""
+        if [ ! -e "$policy_rc" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy_rc" && chmod +x "$policy_rc" && ours=1
+            trap 'rm -f "$policy_rc"' EXIT
+        fi
         apt-get update -qq >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+        if [ -n "$ours" ]; then
+            rm -f "$policy_rc"
+            trap - EXIT
+        fi
     else
         echo "missing ${missing[*]}: the figures that need them are skipped" >&2
     fi
