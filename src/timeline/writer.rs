@@ -107,7 +107,6 @@ impl TimelineWriter {
         }
     }
 
-
     /// Opens an existing timeline to continue it: a torn last line (no newline) is cut off so
     /// the next event starts on a line of its own.
     pub fn resume(
@@ -511,7 +510,9 @@ mod tests {
             })
             .unwrap();
         assert!(!writer.dirty());
-        writer.write(finished("restart", true, Some("--yes"))).unwrap();
+        writer
+            .write(finished("restart", true, Some("--yes")))
+            .unwrap();
         assert!(!writer.dirty());
 
         writer.write(started("ask", false)).unwrap();
