@@ -492,7 +492,7 @@ mod tests {
             assert!(burst.elapsed() < Duration::from_secs(10), "never synced");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(burst.elapsed() >= super::super::commit::WINDOW);
+        // (No lower bound on the wait: the window is shortened by the note's sync time.)
 
         writer.write(started("check2", false)).unwrap();
         assert!(writer.dirty());
