@@ -5,8 +5,10 @@
 //! shows what would survive a power loss: a line is durable once an `fdatasync`/`fsync` of the
 //! timeline that began after the line's `write` has returned. From that:
 //!
-//! - every event except a check's `step_started` is durable before the engine writes the next
-//!   event or touches the outside world (README, "Timeline");
+//! - every event except a check's (`step_started`, `step_finished` of a step that is not an
+//!   action) is durable before the engine writes the next event or touches the outside world,
+//!   and a check's are durable with the next other event's sync at the latest, or the flusher's
+//!   when the run waits (README, "Timeline");
 //! - an action's `step_started` is durable before its `connect` (http) or `execve` (command),
 //!   and its `step_finished` before the next step starts;
 //! - cutting the timeline to what was durable at any moment of the run, as a power loss would,
@@ -114,10 +116,14 @@ struct Traced {
 
 impl Traced {
     fn run(server: &Server) -> Traced {
+        Traced::run_yaml(server, RUNBOOK_YAML)
+    }
+
+    fn run_yaml(server: &Server, yaml: &str) -> Traced {
         require("strace", "strace");
         let out = Test::new()
             .server(server)
-            .runbook(RUNBOOK_YAML)
+            .runbook(yaml)
             .under(trace::strace_args("trace.log"))
             .args(["run", "--yes"])
             .run()
@@ -318,8 +324,17 @@ fn an_action_starts_on_disk_before_it_runs_and_ends_on_disk_before_the_next_step
     assert_eq!(restarts, "restart-marker\n");
 }
 
+/// A check's event: group-committed instead of synced before the engine moves on.
+fn is_check(event: &Json) -> bool {
+    matches!(
+        event["event"].as_str(),
+        Some("step_started" | "step_finished")
+    ) && event["action"] == false
+        && event.get("decided_by").is_none()
+}
+
 #[test]
-fn every_event_but_a_check_s_start_is_on_disk_before_the_engine_moves_on() {
+fn every_event_but_a_check_s_is_on_disk_before_the_engine_moves_on() {
     let server = server();
     let t = Traced::run(&server);
     let context = describe(&t);
@@ -329,21 +344,25 @@ fn every_event_but_a_check_s_start_is_on_disk_before_the_engine_moves_on() {
             .is_some_and(|d| d.done < t.lines[0].write.entry),
         "the directory holding the new timeline is synced before the first event\n{context}"
     );
-    let mut batched = 0;
+    let mut grouped = 0;
     for (i, line) in t.lines.iter().enumerate() {
-        let check_start = line.event["event"] == "step_started" && line.event["action"] == false;
-        let durable = t.durable_at(i);
-        if check_start {
-            // Rides on the next event's sync: the check's own result.
-            batched += 1;
-            let next = t.durable_at(i + 1);
-            assert_eq!(
-                durable, next,
-                "{i} is durable with the next event\n{context}"
+        let durable = t
+            .durable_at(i)
+            .unwrap_or_else(|| panic!("event {i} is never synced\n{context}"));
+        if is_check(&line.event) {
+            // Group-committed: durable with the next sync, at the latest the one of the next
+            // event that is not a check's.
+            grouped += 1;
+            let next = (i + 1..t.lines.len())
+                .find(|j| !is_check(&t.lines[*j].event))
+                .and_then(|j| t.durable_at(j))
+                .unwrap_or_else(|| panic!("no event after check event {i}\n{context}"));
+            assert!(
+                durable <= next,
+                "check event {i} is durable after the next other event\n{context}"
             );
             continue;
         }
-        let durable = durable.unwrap_or_else(|| panic!("event {i} is never synced\n{context}"));
         // Moving on: writing the next event, or a step's request or command.
         let next_write = t.lines.get(i + 1).map(|l| l.write.entry);
         let next_effect = t
@@ -359,8 +378,46 @@ fn every_event_but_a_check_s_start_is_on_disk_before_the_engine_moves_on() {
             );
         }
     }
-    // Both checks' starts were batched: the test saw the exception the README describes.
-    assert_eq!(batched, 2, "{context}");
+    // Both checks' start and finish were group-committed: the test saw the exception the
+    // README describes.
+    assert_eq!(grouped, 4, "{context}");
+}
+
+/// A burst of checks followed by a long step: the burst's lines do not wait for the step to
+/// end (the next line written), the flusher syncs them when their window ends.
+#[test]
+fn a_burst_of_checks_is_synced_by_the_flusher_while_the_run_waits() {
+    let server = Server::start();
+    let mut yaml = String::from("name: burst\ntitle: Checks, then a wait\nsteps:\n");
+    for i in 1..=5 {
+        yaml.push_str(&format!(
+            "  - id: check_{i}\n    title: Check {i}\n    http: {{url: \"$SERVER/status/200\", timeout: 5s}}\n"
+        ));
+    }
+    yaml.push_str("  - id: pause\n    title: Let it settle\n    wait: 1s\n");
+    let t = Traced::run_yaml(&server, &yaml);
+    let context = describe(&t);
+    let pause_end = t.index("step_finished", "pause");
+    let ended = t.lines[pause_end].write.entry;
+    for i in 1..=5 {
+        let id = format!("check_{i}");
+        for event in ["step_started", "step_finished"] {
+            let line = t.index(event, &id);
+            let durable = t
+                .durable_at(line)
+                .unwrap_or_else(|| panic!("`{id}`'s {event} is never synced\n{context}"));
+            assert!(
+                durable < ended,
+                "`{id}`'s {event} waited for the end of the 1 s wait to be synced\n{context}"
+            );
+        }
+    }
+    // Even the wait's own start: a second is fifty windows.
+    let pause_start = t.index("step_started", "pause");
+    assert!(
+        t.durable_at(pause_start).is_some_and(|d| d < ended),
+        "{context}"
+    );
 }
 
 /// The durable prefix and which actions had reached the outside world, at one moment.
@@ -409,8 +466,16 @@ fn a_power_loss_at_any_moment_resumes_without_a_double_action() {
         resume_after(&server, &bytes[..loss.durable], loss, &context);
     }
     eprintln!("resumed after {} distinct power losses", losses.len());
-    // The moments covered every kind of loss, not just a lucky few.
-    assert!(losses.len() >= 10, "{losses:?}\n{context}");
+    // The moments covered every kind of loss, not just a lucky few: at least one per event
+    // synced before the engine moved on (each sync is a distinct durable prefix), run_finished
+    // aside; the checks' lines are group-committed and may share one.
+    let synced_at_once = t
+        .lines
+        .iter()
+        .filter(|l| !is_check(&l.event) && l.event["event"] != "run_finished")
+        .count();
+    assert_eq!(synced_at_once, 9, "{context}");
+    assert!(losses.len() >= synced_at_once, "{losses:?}\n{context}");
     let in_flight_cases = losses
         .iter()
         .filter(|loss| {

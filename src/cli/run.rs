@@ -105,7 +105,15 @@ pub fn run(args: RunArgs) -> Exit {
         interrupts: None,
         observers: Vec::new(),
     };
-    runtime.block_on(run_invocation(invocation)).exit
+    // On a worker of the runtime rather than on this thread: the tasks a step spawns (each
+    // HTTP connection's) then run on the engine's own worker when it waits for them, instead
+    // of waking another thread and being woken back, twice per check.
+    runtime.block_on(async {
+        match tokio::spawn(run_invocation(invocation)).await {
+            Ok(finished) => finished.exit,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    })
 }
 
 /// Runs a runbook to its end (inside a runtime).

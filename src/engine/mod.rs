@@ -81,7 +81,10 @@ impl StartPoint {
     }
 }
 
-/// Receives every event after it is safely in the timeline.
+/// Receives every event after it is in the timeline: written and synced, except a check's
+/// events, which are written and synced within 20 ms by the writer's group commit (see
+/// `timeline::writer`). A console line may thus show a check result a crash of the machine
+/// loses; the check runs again on resume.
 pub trait Observer: Send + Sync {
     fn on_record(&mut self, record: &Record);
 }
@@ -201,7 +204,8 @@ impl Engine {
         self
     }
 
-    /// Writes an event to the timeline (durably), then shows it to the observers. An event
+    /// Writes an event to the timeline (durably, or for a check's events within 20 ms), then
+    /// shows it to the observers. An event
     /// that cannot be written is still shown; in `finally` the run then goes on without its
     /// record (see `best_effort`).
     pub fn emit(&mut self, event: Event) -> anyhow::Result<Record> {

@@ -493,15 +493,24 @@ impl Engine {
     }
 
     /// Runs `work` unless a signal arrives first.
-    async fn until_interrupted<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
-        if self.interrupted() {
-            return None;
-        }
+    ///
+    /// The future holds no reference to the engine (whose observers need not be `Sync`), so a
+    /// run can be a task of the runtime (`cli::run`).
+    fn until_interrupted<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = Option<F::Output>> + use<F> {
+        let already = self.interrupted();
         let seen = self.interrupts_seen;
         let mut rx = self.interrupts.clone();
-        tokio::select! {
-            out = work => Some(out),
-            _ = rx.wait_for(|n| *n > seen) => None,
+        async move {
+            if already {
+                return None;
+            }
+            tokio::select! {
+                out = work => Some(out),
+                _ = rx.wait_for(|n| *n > seen) => None,
+            }
         }
     }
 

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -264,7 +264,7 @@ pub(crate) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Exec
 pub(crate) fn client(insecure: bool, redirects: Redirects) -> Result<Client, ExecError> {
     install_crypto_provider();
     let policy = redirects.policy();
-    let tls = tls_config(insecure)
+    let tls = tls::config(insecure)
         .as_ref()
         .map_err(|e| ExecError(e.clone()))?;
     Client::builder()
@@ -279,90 +279,6 @@ pub(crate) fn client(insecure: bool, redirects: Redirects) -> Result<Client, Exe
                 transport_message(&e)
             ))
         })
-}
-
-/// The TLS settings of every client, built once per process for each `insecure` value.
-///
-/// Building them reads and parses every certificate of the system trust store
-/// (rustls-platform-verifier); a loop of 500 http steps did that 500 times, a third of its CPU
-/// (BENCHMARKS.md, 2.). The clients themselves stay one per step: their resolver and pooled
-/// connections must not outlive it (a load balancer's addresses change). A failure to read the
-/// trust store is the machine's, so it is kept too.
-///
-/// The same configuration reqwest builds for itself: the platform verifier (or none when
-/// `insecure`), every TLS version, ALPN `h2` then `http/1.1`.
-fn tls_config(insecure: bool) -> &'static Result<rustls::ClientConfig, String> {
-    static VERIFIED: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
-    static INSECURE: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
-    let cell = if insecure { &INSECURE } else { &VERIFIED };
-    cell.get_or_init(|| build_tls_config(insecure))
-}
-
-fn build_tls_config(insecure: bool) -> Result<rustls::ClientConfig, String> {
-    use rustls::client::danger::ServerCertVerifier;
-
-    install_crypto_provider();
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(AcceptAnyCertificate(provider.clone()))
-    } else {
-        Arc::new(
-            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| {
-                format!("cannot set up the HTTP client: cannot read the trust store: {e}")
-            })?,
-        )
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// `insecure: true`: any certificate is accepted, as reqwest's own `NoVerifier` does. The
-/// handshake signatures are not checked either: without a trusted certificate they prove
-/// nothing.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Resolves host names for a client: once per name for all its requests, on a plain thread.
@@ -790,6 +706,7 @@ pub(crate) fn round_ms(ms: f64) -> f64 {
 mod live;
 pub(crate) mod redirects;
 mod tally;
+mod tls;
 pub(super) use live::{InFlight, Watched};
 pub(crate) use redirects::{Redirects, Resend};
 pub(super) use tally::Tally;

@@ -1,5 +1,6 @@
 //! The timeline: the JSON Lines record of a run.
 pub mod approval;
+mod commit;
 pub mod event;
 pub mod lock;
 pub mod reader;
