@@ -591,7 +591,7 @@ fn timeline(report: &mut Report, dir: &Path) {
     report.note(
         section,
         format!(
-            "per-step overhead {per_step_ms:.2} ms (2 lines a step, 1 fsync: a check's step_started rides on its step_finished; one append+fsync alone {:.2} ms)",
+            "per-step overhead {per_step_ms:.2} ms (2 lines a step, group-committed: one fsync per 20 ms; one append+fsync alone {:.2} ms)",
             fsync_us / 1000.0
         ),
     );
