@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Prints the five figures of BENCHMARKS.md next to their targets, in one run, on loopback:
+# Prints the figures of BENCHMARKS.md next to their targets, in one run, on loopback:
 #   1. the http probe (samples: 20000, concurrency: 64) vs wrk -c 64 -t 2 -d 5s (and oha when
 #      installed) on the same keep-alive server: req/s, p50/p95/p99, peak RSS of `runbook run`;
 #   2. a loop over 500 endpoints answering after 100 ms, parallel: 100: wall time;
 #   3. `runbook validate` over 200 runbooks, and `runbook --version`;
-#   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead.
+#   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead;
+#   6. `runbook serve`: 1,000 Alertmanager notifications for 100 alerts from 16 clients
+#      (`storm`): notifications/s, p50/p95 notification to first step_started, runs started,
+#      peak RSS; and 500 served runs awaiting approval at once (`held`): RSS, threads, CPU.
 # Installs wrk, hyperfine and GNU time with apt-get when they are missing (root on Debian).
-# Arguments pick figures: benches/compare.sh probe loop validate timeline
+# Arguments pick figures: benches/compare.sh probe loop validate timeline storm held
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

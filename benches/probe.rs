@@ -7,7 +7,10 @@
 //! 3. `runbook validate` over 200 runbooks, and `runbook --version`;
 //! 4. a runbook of 1,000 `wait: 0s` steps, the timeline fsynced as always;
 //! 5. masking 1 MiB hostile bodies against several hostile secrets (in process), next to
-//!    plain substring replacement of the same secrets.
+//!    plain substring replacement of the same secrets;
+//! 6. `runbook serve` under a storm of 1,000 Alertmanager notifications for 100 alerts from 16
+//!    clients (`storm`), and 500 served runs awaiting approval at once (`held`): see
+//!    `probe/storm.rs`.
 //!
 //! `benches/compare.sh` installs wrk, hyperfine and GNU time when they are missing and runs
 //! this. Arguments after `--` pick figures: `cargo bench --bench probe -- loop timeline`.
@@ -24,6 +27,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use serde_json::Value as Json;
+
+#[path = "probe/storm.rs"]
+mod storm;
 
 /// The binary measured: the release build, or `RUNBOOK_BENCH_BIN` (to compare a candidate).
 fn runbook_bin() -> &'static str {
@@ -82,6 +88,12 @@ fn main() {
     }
     if wanted("mask") {
         mask(&mut report);
+    }
+    if wanted("storm") {
+        storm::storm(&mut report, dir, &runtime);
+    }
+    if wanted("held") {
+        storm::held(&mut report, dir, &runtime);
     }
     report.print();
 }
