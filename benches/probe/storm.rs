@@ -32,20 +32,84 @@ const CLIENTS: usize = 16;
 const HELD: usize = 500;
 const TOKEN: &str = "bench-storm-token-0123456789";
 
-/// Figure 6: the storm.
+/// What one storm measured.
+struct Storm {
+    /// Notifications answered 202, of those sent.
+    accepted: usize,
+    sent: usize,
+    rate: f64,
+    p50: f64,
+    p95: f64,
+    /// Runs with a first step_started (of 100).
+    measured: usize,
+    started: usize,
+    timelines: usize,
+    peak_kib: u64,
+}
+
+/// Figure 6: three storms, each against a fresh serve; the median by p95 is reported, every
+/// storm printed.
 pub fn storm(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) {
-    let dir = dir.join("storm");
+    let mut storms: Vec<Storm> = (0..3)
+        .map(|i| storm_once(&dir.join(format!("storm-{i}")), runtime))
+        .collect();
+    println!();
+    let peak_kib = storms.iter().map(|s| s.peak_kib).max().unwrap_or(0);
+    storms.sort_by(|a, b| a.p95.total_cmp(&b.p95));
+    let s = &storms[1];
+    let section = "6. runbook serve, 1,000 notifications / 100 alerts / 16 clients";
+    report.row(
+        section,
+        "notifications accepted (202) per second",
+        format!(
+            "{:.0}/s ({} of {} answered 202)",
+            s.rate, s.accepted, s.sent
+        ),
+        "all 202",
+        storms.iter().all(|s| s.accepted == ALERTS * REPEATS),
+    );
+    report.row(
+        section,
+        "notification -> first step_started, p50 / p95",
+        format!("{:.1} / {:.1} ms (median of 3 by p95)", s.p50, s.p95),
+        "p95 < 50 ms",
+        s.p95 < 50.0 && s.measured == ALERTS,
+    );
+    report.row(
+        section,
+        "runs started (answers / timelines), each storm",
+        storms
+            .iter()
+            .map(|s| format!("{}/{}", s.started, s.timelines))
+            .collect::<Vec<_>>()
+            .join(", "),
+        "= 100",
+        storms
+            .iter()
+            .all(|s| s.started == ALERTS && s.timelines == ALERTS),
+    );
+    report.row(
+        section,
+        "peak RSS of runbook serve (max of 3)",
+        format!("{:.1} MB", mib(peak_kib)),
+        "< 100 MB",
+        mib(peak_kib) < 100.0,
+    );
+}
+
+fn storm_once(dir: &Path, runtime: &tokio::runtime::Runtime) -> Storm {
     let (open, gate) = watch::channel(false);
     let target = runtime.block_on(crate::serve(gated_app(gate)));
     let routes = routes_file(
-        &dir,
+        dir,
         "auto",
         &format!(
             "name: storm-check\ntitle: One check\nsteps:\n  - id: check\n    title: The endpoint answers\n    http:\n      url: http://{target}/gated\n      timeout: 60s\n"
         ),
     );
-    let serve = Serve::start(&dir, &routes);
-    println!("storm: load average {}", loadavg());
+    let serve = Serve::start(dir, &routes);
+    let load = loadavg();
+    let cpu_before = serve.cpu_seconds();
 
     // Round r sends every alert once: each alert's repeats are 100 notifications apart, and
     // the 16 clients take them in this order from one counter.
@@ -69,6 +133,7 @@ pub fn storm(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime)
     }
     let timelines = wait_finished(&serve.timelines, runs.len());
     let peak_kib = serve.status_kib("VmHWM");
+    let cpu_ms = (serve.cpu_seconds() - cpu_before) * 1000.0;
     serve.stop();
 
     let mut latencies: Vec<f64> = runs
@@ -86,58 +151,35 @@ pub fn storm(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime)
     let mut round_trips: Vec<f64> = answers.iter().map(|a| a.round_trip_ms).collect();
     round_trips.sort_by(f64::total_cmp);
     let rate = answers.len() as f64 / accepted_in.as_secs_f64();
-    println!(
-        "storm: {} notifications in {:.0} ms ({rate:.0}/s) by {CLIENTS} clients: {statuses:?}; {} timelines; POST round trip p50 {:.1} p95 {:.1} ms",
-        answers.len(),
-        accepted_in.as_secs_f64() * 1000.0,
+    let storm = Storm {
+        accepted: answers.iter().filter(|a| a.status == 202).count(),
+        sent: answers.len(),
+        rate,
+        p50: percentile(&latencies, 0.50),
+        p95: percentile(&latencies, 0.95),
+        measured: latencies.len(),
+        started: runs.len(),
         timelines,
+        peak_kib,
+    };
+    println!(
+        "storm (load {load}): {} notifications in {:.0} ms ({rate:.0}/s) by {CLIENTS} clients: {statuses:?}; {timelines} timelines; POST round trip p50 {:.1} p95 {:.1} ms; serve CPU {cpu_ms:.0} ms; peak RSS {:.1} MB",
+        storm.sent,
+        accepted_in.as_secs_f64() * 1000.0,
         percentile(&round_trips, 0.50),
         percentile(&round_trips, 0.95),
+        mib(peak_kib),
     );
     println!(
-        "storm: notification to first step_started over {} runs: p50 {:.1} p95 {:.1} max {:.1} ms (to run_started: p50 {:.1} p95 {:.1} ms)",
-        latencies.len(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.95),
+        "  notification to first step_started over {} runs: p50 {:.1} p95 {:.1} max {:.1} ms (to run_started: p50 {:.1} p95 {:.1} ms)",
+        storm.measured,
+        storm.p50,
+        storm.p95,
         latencies.last().copied().unwrap_or(f64::NAN),
         percentile(&to_run_started, 0.50),
         percentile(&to_run_started, 0.95),
     );
-    println!();
-
-    let section = "6. runbook serve, 1,000 notifications / 100 alerts / 16 clients";
-    let all_202 = answers.iter().all(|a| a.status == 202);
-    report.row(
-        section,
-        "notifications accepted (202) per second",
-        format!("{rate:.0}/s ({} of 1000 answered 202)", {
-            answers.iter().filter(|a| a.status == 202).count()
-        }),
-        "all 202",
-        all_202 && answers.len() == ALERTS * REPEATS,
-    );
-    let p95 = percentile(&latencies, 0.95);
-    report.row(
-        section,
-        "notification -> first step_started, p50 / p95",
-        format!("{:.1} / {p95:.1} ms", percentile(&latencies, 0.50)),
-        "p95 < 50 ms",
-        p95 < 50.0 && latencies.len() == ALERTS,
-    );
-    report.row(
-        section,
-        "runs started (answers / timelines)",
-        format!("{} / {timelines}", runs.len()),
-        "= 100",
-        runs.len() == ALERTS && timelines == ALERTS,
-    );
-    report.row(
-        section,
-        "peak RSS of runbook serve",
-        format!("{:.1} MB", mib(peak_kib)),
-        "< 100 MB",
-        mib(peak_kib) < 100.0,
-    );
+    storm
 }
 
 /// The runs one serve holds: 500 waiting for an approval at once.
@@ -153,7 +195,7 @@ pub fn held(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) 
         ),
     );
     let serve = Serve::start(&dir, &routes);
-    println!("held: load average {}", loadavg());
+    let load = loadavg();
     let idle_kib = serve.status_kib("VmRSS");
     let order: Vec<usize> = (0..HELD).collect();
     let started = Instant::now();
@@ -177,7 +219,7 @@ pub fn held(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) 
         .filter(|r| r["status"] == "started")
         .count();
     println!(
-        "held: {started_count} runs started, {waiting} awaiting approval after {:.1} s; idle {:.1} MB, waiting {:.1} MB ({:.0} KB a run), peak {:.1} MB, {threads} threads, CPU {:.1}% of a core; SIGTERM to exit {:.1} s ({stopped})",
+        "held (load {load}): {started_count} runs started, {waiting} awaiting approval after {:.1} s; idle {:.1} MB, waiting {:.1} MB ({:.0} KB a run), peak {:.1} MB, {threads} threads, CPU {:.1}% of a core; SIGTERM to exit {:.1} s ({stopped})",
         all_waiting.as_secs_f64(),
         mib(idle_kib),
         mib(rss_kib),
@@ -208,8 +250,8 @@ fn gated_app(gate: watch::Receiver<bool>) -> Router {
             axum::routing::get(move || {
                 let mut gate = gate.clone();
                 async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(60), gate.wait_for(|o| *o))
-                        .await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(60), gate.wait_for(|o| *o)).await;
                     "ok\n"
                 }
             }),
@@ -296,7 +338,12 @@ impl Serve {
             .rsplit_once(')')
             .map(|(_, rest)| rest.split_whitespace().collect())
             .unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         // utime and stime are fields 14 and 15; `fields` starts at field 3.
         (ticks(11) + ticks(12)) as f64 / 100.0
     }
