@@ -206,6 +206,9 @@ pub fn held(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) 
     std::thread::sleep(Duration::from_secs(1));
     let rss_kib = serve.status_kib("VmRSS");
     let threads = serve.status_kib("Threads");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", serve.child.id()))
+        .map(|d| d.count())
+        .unwrap_or(0);
     let cpu_before = serve.cpu_seconds();
     let window = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
@@ -219,7 +222,7 @@ pub fn held(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) 
         .filter(|r| r["status"] == "started")
         .count();
     println!(
-        "held (load {load}): {started_count} runs started, {waiting} awaiting approval after {:.1} s; idle {:.1} MB, waiting {:.1} MB ({:.0} KB a run), peak {:.1} MB, {threads} threads, CPU {:.1}% of a core; SIGTERM to exit {:.1} s ({stopped})",
+        "held (load {load}): {started_count} runs started, {waiting} awaiting approval after {:.1} s; idle {:.1} MB, waiting {:.1} MB ({:.0} KB a run), peak {:.1} MB, {threads} threads, {fds} open files, CPU {:.1}% of a core; SIGTERM to exit {:.1} s ({stopped})",
         all_waiting.as_secs_f64(),
         mib(idle_kib),
         mib(rss_kib),
@@ -233,7 +236,7 @@ pub fn held(report: &mut Report, dir: &Path, runtime: &tokio::runtime::Runtime) 
     report.note(
         section,
         format!(
-            "{HELD} runs awaiting approval at once ({waiting} waiting): RSS {:.1} MB (idle {:.1} MB, {:.0} KB a run), {threads} threads, CPU {:.1}% of a core",
+            "{HELD} runs awaiting approval at once ({waiting} waiting): RSS {:.1} MB (idle {:.1} MB, {:.0} KB a run), {threads} threads, {fds} open files, CPU {:.1}% of a core",
             mib(rss_kib),
             mib(idle_kib),
             (rss_kib.saturating_sub(idle_kib)) as f64 / HELD as f64,
