@@ -204,7 +204,8 @@ fn resume_with_var_given_again_uses_the_new_value() {
 
 #[test]
 fn an_action_cut_off_mid_run_is_not_repeated_silently() {
-    // The action records each start in runs.txt, then takes long enough to be killed.
+    // The action records each start in runs.txt (the first after `done`, so the kill that
+    // follows the first line cannot come before it), then takes long enough to be killed.
     let running = Test::new()
         .runbook(
             r#"
@@ -216,7 +217,7 @@ fn an_action_cut_off_mid_run_is_not_repeated_silently() {
                 wait: 1ms
               - id: reprovision
                 title: Reprovision the front ends
-                command: {shell: "echo started >> runs.txt; [ -f done ] && exit 0; touch done; sleep 30"}
+                command: {shell: "[ -f done ] && { echo started >> runs.txt; exit 0; }; touch done; echo started >> runs.txt; sleep 30"}
               - id: after
                 title: After
                 wait: 1ms

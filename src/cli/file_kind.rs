@@ -31,9 +31,14 @@ pub(crate) enum FileKind {
 
 /// Reads the kind of the YAML `text`.
 pub(crate) fn detect(text: &str) -> FileKind {
-    let Ok(root) = yaml::parse(text) else {
-        return FileKind::Runbook;
-    };
+    match yaml::parse(text) {
+        Ok(root) => of_tree(&root),
+        Err(_) => FileKind::Runbook,
+    }
+}
+
+/// The kind of a file already parsed.
+pub(crate) fn of_tree(root: &yaml::Node) -> FileKind {
     let entries = match &root.value {
         Value::Map(entries) => entries,
         Value::Null => {

@@ -154,21 +154,26 @@ fn check(file: &Path, scenarios: bool) -> Checked {
     if scenarios {
         return check_scenario(file, None);
     }
-    // A file that cannot be read (or is not text) is checked as a runbook, which says why.
+    // A file that cannot be read, is not text or is not YAML is checked as a runbook, which
+    // says why. Otherwise its tree is read once, for its kind and, for a runbook, its check.
     if let Ok(text) = std::fs::read_to_string(file)
-        && let FileKind::Scenario { keys } = file_kind::detect(&text)
+        && let Ok(root) = crate::yaml::parse(&text)
     {
-        let note = format!(
-            "note: {} looks like a scenario ({}); validated as one — pass --scenario to say so",
-            file.display(),
-            keys.join(", ")
-        );
-        return check_scenario(file, Some(note));
+        if let FileKind::Scenario { keys } = file_kind::of_tree(&root) {
+            let note = format!(
+                "note: {} looks like a scenario ({}); validated as one — pass --scenario to say so",
+                file.display(),
+                keys.join(", ")
+            );
+            return check_scenario(file, Some(note));
+        }
+        let display = file.display().to_string();
+        return check_loaded(runbook::from_tree(&display, text, &root));
     }
-    check_runbook(file)
+    check_loaded(runbook::load(file))
 }
 
-fn check_runbook(file: &Path) -> Checked {
+fn check_loaded(loaded: Result<runbook::Runbook, runbook::LoadError>) -> Checked {
     let mut checked = Checked {
         kind: Kind::Runbook,
         note: None,
@@ -177,7 +182,7 @@ fn check_runbook(file: &Path) -> Checked {
         warnings: Vec::new(),
         summary: String::new(),
     };
-    match runbook::load(file) {
+    match loaded {
         Ok(rb) => {
             checked.summary = format!(
                 "{}, {} step{}{}",

@@ -50,14 +50,24 @@ pub struct Target {
 }
 
 impl Target {
-    /// The URL as notes show it: without userinfo (a credential), query or fragment.
+    /// The URL as notes show it: without userinfo (a credential), query or fragment, and with
+    /// only the first segment of its path: chat webhooks carry their secret in the path
+    /// (`https://hooks.slack.com/services/T000/B000/XXXX` is shown `.../services/…`).
     pub fn shown(&self) -> String {
         let mut url = self.url.clone();
         let _ = url.set_username("");
         let _ = url.set_password(None);
         url.set_query(None);
         url.set_fragment(None);
-        url.to_string()
+        let segments: Vec<String> = url
+            .path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        if segments.len() > 1 {
+            url.set_path(&format!("/{}/…", segments[0]));
+        }
+        // `…` is percent-encoded by the URL; notes are for people.
+        url.to_string().replace("%E2%80%A6", "…")
     }
 }
 
@@ -269,4 +279,30 @@ impl Notifier {
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(url: &str) -> String {
+        Target {
+            url: parse_url(url).unwrap(),
+            format: Format::Slack,
+        }
+        .shown()
+    }
+
+    #[test]
+    fn a_webhooks_secret_path_is_not_shown() {
+        assert_eq!(
+            shown("https://hooks.slack.com/services/T000/B000/XXXXXXXX"),
+            "https://hooks.slack.com/services/…"
+        );
+        assert_eq!(
+            shown("http://u:p@127.0.0.1:9/down?token=x"),
+            "http://127.0.0.1:9/down"
+        );
+        assert_eq!(shown("http://127.0.0.1:9/"), "http://127.0.0.1:9/");
+    }
 }

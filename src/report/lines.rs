@@ -161,7 +161,11 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
             }
             Event::Approval { step, actor } => {
                 line.kind = Kind::Note;
-                line.text = format!("[{step}] approved by {actor}{}", waited(report, record));
+                line.text = format!(
+                    "[{step}] approved by {actor}{}{}",
+                    waited(report, record),
+                    not_counted(report, record, step, actor)
+                );
             }
             Event::Denial {
                 step,
@@ -192,6 +196,41 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
         out.push(line);
     }
     out
+}
+
+/// ` (not counted: ...)` for an approval by whoever started the run, or a repeated one: the
+/// line must not read as if it let the action run.
+fn not_counted(
+    report: &Report,
+    record: &crate::timeline::Record,
+    step: &str,
+    actor: &str,
+) -> String {
+    let earlier: Vec<&crate::timeline::Record> = report
+        .events
+        .iter()
+        .filter(|r| r.run_id == record.run_id && r.seq < record.seq)
+        .collect();
+    let initiator = earlier.iter().find_map(|r| match &r.event {
+        Event::RunStarted { actor, .. } => Some(actor.as_str()),
+        _ => None,
+    });
+    if initiator == Some(actor) {
+        return " (not counted: they started the run)".into();
+    }
+    // Since this step's latest request: the same person approving again.
+    let since = earlier
+        .iter()
+        .rposition(|r| matches!(&r.event, Event::ApprovalRequested { step: s, .. } if s == step))
+        .unwrap_or(0);
+    let repeated = earlier[since..].iter().any(
+        |r| matches!(&r.event, Event::Approval { step: s, actor: a } if s == step && a == actor),
+    );
+    if repeated {
+        " (not counted: approved already)".into()
+    } else {
+        String::new()
+    }
 }
 
 /// ` after 2m 5s`: how long the approval or denial `record` came after its step's request.

@@ -7,4 +7,4 @@ pub mod validate;
 
 pub use model::*;
 pub use names::unset_required;
-pub use validate::{LoadError, from_text, load};
+pub use validate::{LoadError, from_text, from_tree, load};

@@ -79,16 +79,19 @@ fn not_utf8(file: &str, bytes: &[u8], valid_up_to: usize) -> LoadError {
 
 /// Parses and validates runbook text; `file` names it in messages.
 pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
+    match yaml::parse(&text) {
+        Ok(root) => from_tree(file, text, &root),
+        Err(e) => Err(LoadError::Invalid {
+            diagnostics: vec![Diagnostic::syntax(file, &e)],
+            source: text,
+        }),
+    }
+}
+
+/// [`from_text`] of text already parsed into `root` (`validate` reads each file's tree once to
+/// tell a scenario from a runbook, and does not parse it again).
+pub fn from_tree(file: &str, text: String, root: &yaml::Node) -> Result<Runbook, LoadError> {
     let sha256 = hex_sha256(text.as_bytes());
-    let root = match yaml::parse(&text) {
-        Ok(root) => root,
-        Err(e) => {
-            return Err(LoadError::Invalid {
-                diagnostics: vec![Diagnostic::syntax(file, &e)],
-                source: text,
-            });
-        }
-    };
     let mut checker = Checker::new(file);
     checker.text = &text;
     let source = Source {
@@ -96,9 +99,9 @@ pub fn from_text(file: &str, text: String) -> Result<Runbook, LoadError> {
         text: String::new(),
         sha256,
     };
-    let parsed = parse::runbook(&mut checker, &root, source);
+    let parsed = parse::runbook(&mut checker, root, source);
     if let Some(runbook) = &parsed {
-        cross_check(&mut checker, runbook, &Written::from(&root));
+        cross_check(&mut checker, runbook, &Written::from(root));
     }
     if !checker.diagnostics.is_empty() || parsed.is_none() {
         let mut diagnostics = checker.diagnostics;

@@ -1,7 +1,9 @@
 //! Shipped runbooks and executors against real third-party software (nginx, HAProxy,
-//! Prometheus with node_exporter, moto's AWS API), each started by the test on 127.0.0.1 with
-//! its own configuration in the test's temporary directory (see `support::Daemon`).
+//! Prometheus with node_exporter, Alertmanager, moto's AWS API), each started by the test on
+//! 127.0.0.1 with its own configuration in the test's temporary directory (see
+//! `support::Daemon`).
 
+mod alertmanager;
 mod aws;
 mod haproxy;
 mod moto;

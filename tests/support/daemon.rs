@@ -1,6 +1,6 @@
-//! Real third-party servers (nginx, HAProxy, Prometheus, node_exporter, moto) started by a test
-//! as its own child processes on 127.0.0.1, each with its configuration in the test's temporary
-//! directory: never a system service, and always stopped.
+//! Real third-party servers (nginx, HAProxy, Prometheus, node_exporter, Alertmanager, moto)
+//! started by a test as its own child processes on 127.0.0.1, each with its configuration in the
+//! test's temporary directory: never a system service, and always stopped.
 //!
 //! ```ignore
 //! let port = free_port();
@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::require;
@@ -136,6 +136,28 @@ impl Daemon {
 }
 
 const READY_POLL: Duration = Duration::from_millis(50);
+
+impl Daemon {
+    /// SIGTERM, then the exit status once the daemon has exited (for a test of how a server
+    /// stops); fails the test with its log if it is still running after the grace period.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if start.elapsed() > STOP_GRACE {
+                panic!(
+                    "{} still runs {STOP_GRACE:?} after SIGTERM; its log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
 
 impl Drop for Daemon {
     fn drop(&mut self) {

@@ -18,6 +18,7 @@
 mod daemon;
 pub mod forms;
 mod python;
+mod serve;
 mod server;
 mod system;
 mod terminal;
@@ -33,6 +34,7 @@ use tempfile::TempDir;
 
 pub use daemon::{Daemon, free_port, http_status};
 pub use python::venv_program;
+pub use serve::{Serving, TOKEN, notification};
 pub use server::{HOSTILE, Served, Server};
 pub use system::require;
 pub use terminal::{Terminal, plain};
