@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the five figures of BENCHMARKS.md next to their targets, in one run, on loopback:
+# Prints the figures of BENCHMARKS.md next to their targets, in one run, on loopback:
 #   1. the http probe (samples: 20000, concurrency: 64) vs wrk -c 64 -t 2 -d 5s (and oha when
 #      installed) on the same keep-alive server: req/s, p50/p95/p99, peak RSS of `runbook run`;
 #   2. a loop over 500 endpoints answering after 100 ms, parallel: 100: wall time;
@@ -7,10 +7,13 @@
 #   4. 1,000 `wait: 0s` steps with the timeline fsynced: wall time and per-step overhead;
 #   5. 100 sequential `http` checks vs Chaos Toolkit's 100 `http` probes on one nginx: whole
 #      process, medians of 5 taking turns (Chaos Toolkit pinned in target/chaostoolkit-venv);
+#   6. `runbook serve`: 1,000 Alertmanager notifications for 100 alerts from 16 clients
+#      (`storm`): notifications/s, p50/p95 notification to first step_started, runs started,
+#      peak RSS; and 500 served runs awaiting approval at once (`held`): RSS, threads, CPU;
 #   7. masking 1 MiB hostile bodies (in process).
 # Installs wrk, hyperfine, GNU time and nginx with apt-get when they are missing (root on
 # Debian), and Chaos Toolkit with pip (python3 -m venv) on first use.
-# Arguments pick figures: benches/compare.sh probe loop validate timeline chaos mask
+# Arguments pick figures: benches/compare.sh probe loop validate timeline chaos storm held mask
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

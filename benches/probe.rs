@@ -8,6 +8,9 @@
 //! 4. a runbook of 1,000 `wait: 0s` steps, the timeline fsynced as always;
 //! 5. 100 sequential `http` checks against Chaos Toolkit's 100 `http` probes on the same nginx,
 //!    whole process, medians of 5 taking turns (`chaos`, in benches/probe/chaos.rs);
+//! 6. `runbook serve` under a storm of 1,000 Alertmanager notifications for 100 alerts from 16
+//!    clients (`storm`), and 500 served runs awaiting approval at once (`held`), in
+//!    benches/probe/storm.rs;
 //! 7. masking 1 MiB hostile bodies against several hostile secrets (in process), next to
 //!    plain substring replacement of the same secrets (`mask`; figure 5 before issue 16).
 //!
@@ -31,6 +34,8 @@ use serde_json::Value as Json;
 // cargo takes every .rs file for a bench target of its own: they live in benches/probe/.
 #[path = "probe/chaos.rs"]
 mod chaos;
+#[path = "probe/storm.rs"]
+mod storm;
 
 /// The binary measured: the release build, or `RUNBOOK_BENCH_BIN` (to compare a candidate).
 fn runbook_bin() -> &'static str {
@@ -89,6 +94,12 @@ fn main() {
     }
     if wanted("chaos") {
         chaos::chaos(&mut report, dir);
+    }
+    if wanted("storm") {
+        storm::storm(&mut report, dir, &runtime);
+    }
+    if wanted("held") {
+        storm::held(&mut report, dir, &runtime);
     }
     if wanted("mask") {
         mask(&mut report);
