@@ -48,6 +48,7 @@ fi
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
 echo "kernel: $(uname -sr)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 || true); $(hyperfine --version 2>/dev/null || true); $(oha --version 2>/dev/null || echo 'oha not installed')"
 
 # The bench target links the release binary (CARGO_BIN_EXE_runbook, target/release/runbook).

@@ -32,6 +32,9 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// timeline write at once (see [`serve`]).
 const RUN_WORKERS: usize = 16;
 
+/// Runs that can wait for approvals at once (one blocking thread each).
+const MAX_WAITING_RUNS: usize = 4096;
+
 /// How `runbook serve` was asked to run.
 pub struct Options {
     pub routes: PathBuf,
@@ -75,6 +78,7 @@ pub fn serve(options: Options) -> Exit {
         Ok(names) => names,
         Err(exit) => return exit,
     };
+    raise_open_files();
     if let Err(e) = std::fs::create_dir_all(&options.timeline_dir) {
         error(format!(
             "cannot create the timeline directory {}: {}",
@@ -92,8 +96,11 @@ pub fn serve(options: Options) -> Exit {
     // them than CPUs: with one per CPU, a storm of alerts started its runs one `fsync` at a
     // time (p95 from notification to first step 130-360 ms for 100 runs on 2 CPUs); with
     // RUN_WORKERS, the disk's journal commits their syncs together (benches, figure 6).
+    // Each run waiting for approvals holds a blocking thread while it polls its timeline:
+    // Tokio's default of 512 would leave runs past the 512th unable to notice their approvals.
     let runs = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(RUN_WORKERS)
+        .max_blocking_threads(MAX_WAITING_RUNS)
         .thread_name("runbook-run")
         .enable_all()
         .build()
@@ -177,6 +184,19 @@ pub fn serve(options: Options) -> Exit {
     runs.shutdown_timeout(std::time::Duration::from_secs(5));
     say("runbook serve: stopped");
     Exit::Ok
+}
+
+/// Each active run holds two files (its timeline and its lock): the soft limit of open files
+/// (often 1,024) would bound the concurrent runs long before memory does, so it is raised to
+/// the hard limit, as servers do.
+fn raise_open_files() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is unlimited.
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
 }
 
 /// Loads every route's runbook, vars files and secrets as a run would, so that a route's first
