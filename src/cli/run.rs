@@ -90,7 +90,7 @@ pub(crate) struct Finished {
 }
 
 pub fn run(args: RunArgs) -> Exit {
-    let runtime = match super::runtime() {
+    let runtime = match super::run_runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
@@ -105,15 +105,8 @@ pub fn run(args: RunArgs) -> Exit {
         interrupts: None,
         observers: Vec::new(),
     };
-    // On a worker of the runtime rather than on this thread: the tasks a step spawns (each
-    // HTTP connection's) then run on the engine's own worker when it waits for them, instead
-    // of waking another thread and being woken back, twice per check.
-    runtime.block_on(async {
-        match tokio::spawn(run_invocation(invocation)).await {
-            Ok(finished) => finished.exit,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    })
+    // One thread runs the engine and the tasks its steps spawn (see `run_runtime`).
+    runtime.block_on(run_invocation(invocation)).exit
 }
 
 /// Runs a runbook to its end (inside a runtime).
