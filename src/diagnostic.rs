@@ -102,6 +102,17 @@ impl Diagnostic {
 /// The most characters of a source line shown under a diagnostic.
 const MAX_SHOWN: usize = 160;
 
+/// `unknown key `X` in WHAT (did you mean `Y`?)`, or the known keys when none is close.
+pub fn unknown_key(name: &str, known: &[&str], what: &str) -> String {
+    match suggest(name, known.iter().copied()) {
+        Some(close) => format!("unknown key `{name}` in {what} (did you mean `{close}`?)"),
+        None => format!(
+            "unknown key `{name}` in {what} (known keys: {})",
+            known.join(", ")
+        ),
+    }
+}
+
 /// The known word closest to `word`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_lower = word.to_ascii_lowercase();

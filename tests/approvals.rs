@@ -8,26 +8,6 @@ use serde_json::Value as Json;
 
 use crate::support::*;
 
-const GUARDED: &str = r#"
-    name: guarded
-    title: A guarded action
-    steps:
-      - id: look
-        title: Look
-        http: {url: "$SERVER/status/200", timeout: 2s}
-      - id: act
-        title: Restart the pool
-        http: {url: "$SERVER/echo", method: POST, timeout: 2s}
-      - id: after
-        title: Look again
-        http: {url: "$SERVER/status/204", timeout: 2s}
-    finally:
-      - id: tidy
-        title: Tidy
-        action: false
-        command: {argv: [touch, tidy.txt]}
-    "#;
-
 /// `runbook ARGS` in the directory of a running run, as another person in another terminal.
 fn beside(running: &Running, args: &[&str]) -> std::process::Output {
     clean_command(&running.path(""))

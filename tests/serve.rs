@@ -9,35 +9,17 @@ use serde_json::{Value as Json, json};
 
 use crate::support::*;
 
-/// A check, then an action, then cleanup that must run however the run ends.
-const GUARDED: &str = r#"
-    name: served
-    title: A served runbook
-    steps:
-      - id: look
-        title: Look
-        http: {url: "$SERVER/status/200", timeout: 2s}
-      - id: act
-        title: Restart the pool
-        http: {url: "$SERVER/echo", method: POST, timeout: 2s}
-    finally:
-      - id: tidy
-        title: Tidy
-        action: false
-        command: {argv: [touch, tidy.txt]}
-    "#;
-
-/// A temp dir with `served.yaml` (GUARDED against `server`) and a serve with `route_extra`
+/// A temp dir with `guarded.yaml` (GUARDED against `server`) and a serve with `route_extra`
 /// lines added to its one route (matching `alertname: LoadBalancer502`).
 fn serving(server: &Server, route_extra: &str) -> (tempfile::TempDir, Serving) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.path().join("served.yaml"),
+        dir.path().join("guarded.yaml"),
         unindent(GUARDED).replace("$SERVER", &server.url()),
     )
     .unwrap();
     let routes = format!(
-        "routes:\n  - match: {{alertname: LoadBalancer502}}\n    runbook: served.yaml\n{}",
+        "routes:\n  - match: {{alertname: LoadBalancer502}}\n    runbook: guarded.yaml\n{}",
         route_extra
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -109,10 +91,10 @@ fn an_alert_starts_a_run_whose_action_waits_for_another_persons_approval() {
     );
     let run = started(&serving, "c0ffee01");
     let run_id = run["run_id"].as_str().unwrap();
-    assert_eq!(run["runbook"], "served");
+    assert_eq!(run["runbook"], "guarded");
     assert_eq!(run["fingerprint"], "c0ffee01");
     let timeline = run["timeline"].as_str().unwrap();
-    assert!(timeline.starts_with("timelines/served-"), "{timeline}");
+    assert!(timeline.starts_with("timelines/guarded-"), "{timeline}");
     let listed = serving.wait_state(run_id, "awaiting_approval");
     assert_eq!(listed["timeline"], timeline);
     assert_eq!(listed["fingerprint"], "c0ffee01");
@@ -274,7 +256,7 @@ fn a_route_over_its_hourly_budget_starts_nothing() {
     let runs = serving.notify(&lb502("c"));
     assert_eq!(runs[0]["status"], "rate_limited");
     assert_eq!(runs[0]["run_id"], Json::Null);
-    assert_eq!(runs[0]["runbook"], "served");
+    assert_eq!(runs[0]["runbook"], "guarded");
     assert_eq!(timelines(dir.path()), 2);
     assert!(
         serving
@@ -365,11 +347,11 @@ fn a_serve_without_a_usable_token_does_not_start() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.path().join("served.yaml"),
+        dir.path().join("guarded.yaml"),
         unindent(GUARDED).replace("$SERVER", &server.url()),
     )
     .unwrap();
-    let routes = "token_env: PAGER_TOKEN\nroutes:\n  - runbook: served.yaml\n";
+    let routes = "token_env: PAGER_TOKEN\nroutes:\n  - runbook: guarded.yaml\n";
     // Unset (RUNBOOK_SERVE_TOKEN is set, but the file names another variable).
     let (status, log) = Serving::spawn(dir.path(), routes, &[], &[]).wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(2), "{log}");

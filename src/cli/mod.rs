@@ -293,30 +293,26 @@ fn annotate(timeline: &std::path::Path, event: crate::timeline::Event) -> Exit {
     }
 }
 
-/// The async runtime the commands that talk to the network run on.
 /// The runtime of one run (`runbook run`): one thread. A run is one engine whose steps wait on
 /// the network: on one thread a check's connection task and the engine wake each other without
-/// crossing threads (100 sequential checks 46 -> 37 ms), and a probe's 64 connections keep the
+/// crossing threads (100 sequential checks 46 -> 34 ms), and a probe's 64 connections keep the
 /// other core free for the system it measures (figure 1: 0.77 -> 0.89 of wrk). Deciders that
 /// block (prompts, approvals) and the timeline's flusher have threads of their own.
 pub(crate) fn run_runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            error(format!("cannot start the runtime: {e}"));
-            Exit::Failed
-        })
+    started(tokio::runtime::Builder::new_current_thread())
 }
 
+/// The async runtime of the commands that serve or run several things at once (sim, drill,
+/// serve).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            error(format!("cannot start the runtime: {e}"));
-            Exit::Failed
-        })
+    started(tokio::runtime::Builder::new_multi_thread())
+}
+
+fn started(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, Exit> {
+    builder.enable_all().build().map_err(|e| {
+        error(format!("cannot start the runtime: {e}"));
+        Exit::Failed
+    })
 }
 
 /// Prints an error on stderr, prefixed like every error of this tool.

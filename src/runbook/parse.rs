@@ -140,17 +140,7 @@ impl<'a> Checker<'a> {
         };
         for (key, _) in entries {
             if !known.contains(&key.name.as_str()) {
-                let message = match suggest(&key.name, known.iter().copied()) {
-                    Some(close) => format!(
-                        "unknown key `{}` in {what} (did you mean `{close}`?)",
-                        key.name
-                    ),
-                    None => format!(
-                        "unknown key `{}` in {what} (known keys: {})",
-                        key.name,
-                        known.join(", ")
-                    ),
-                };
+                let message = crate::diagnostic::unknown_key(&key.name, known, what);
                 self.error_at_key(key, message);
             }
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
 
-use crate::diagnostic::{Diagnostic, suggest};
+use crate::diagnostic::Diagnostic;
 use crate::notify::{Format, Target};
 use crate::yaml::{self, Key, Node, Pos, Value};
 
@@ -141,19 +141,7 @@ impl Reader<'_> {
     fn unknown_keys(&mut self, entries: &[(Key, Node)], known: &[&str], what: &str) {
         for (key, _) in entries {
             if !known.contains(&key.name.as_str()) {
-                let message = match suggest(&key.name, known.iter().copied()) {
-                    Some(close) => {
-                        format!(
-                            "unknown key `{}` in {what} (did you mean `{close}`?)",
-                            key.name
-                        )
-                    }
-                    None => format!(
-                        "unknown key `{}` in {what} (known keys: {})",
-                        key.name,
-                        known.join(", ")
-                    ),
-                };
+                let message = crate::diagnostic::unknown_key(&key.name, known, what);
                 self.problem(key.pos, message);
             }
         }

@@ -39,6 +39,28 @@ pub use server::{HOSTILE, Served, Server};
 pub use system::require;
 pub use terminal::{Terminal, plain};
 
+/// A check, an action, a check again, and cleanup that must run however the run ends
+/// (approvals, `runbook serve`); `$SERVER` is the test server.
+pub const GUARDED: &str = r#"
+    name: guarded
+    title: A guarded action
+    steps:
+      - id: look
+        title: Look
+        http: {url: "$SERVER/status/200", timeout: 2s}
+      - id: act
+        title: Restart the pool
+        http: {url: "$SERVER/echo", method: POST, timeout: 2s}
+      - id: after
+        title: Look again
+        http: {url: "$SERVER/status/204", timeout: 2s}
+    finally:
+      - id: tidy
+        title: Tidy
+        action: false
+        command: {argv: [touch, tidy.txt]}
+    "#;
+
 /// The file every test's runbook is written to.
 pub const RUNBOOK: &str = "runbook.yaml";
 /// The timeline passed with `--timeline` unless the test says otherwise.
