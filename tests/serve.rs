@@ -614,3 +614,49 @@ fn validate_knows_alert_and_a_run_without_one_fails_closed() {
         "{page}"
     );
 }
+
+#[test]
+fn a_route_webhook_that_fails_is_noted_and_counted_and_the_run_goes_on() {
+    let server = Server::start();
+    // A port nothing listens on: every delivery is refused.
+    let dead = free_port();
+    let (_dir, serving) = serving(
+        &server,
+        &format!(
+            "mode: auto\nnotify: [{{webhook: \"http://127.0.0.1:{dead}/services/T0/B0/secret-path\", format: slack}}]"
+        ),
+    );
+    let run = started(&serving, "hooks");
+    let run_id = run["run_id"].as_str().unwrap();
+    serving.wait_state(run_id, "completed");
+    assert_eq!(
+        server.count("/echo"),
+        1,
+        "the run acted despite the dead webhook"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while serving.metric("runbook_serve_notification_failures_total") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            serving.metrics()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let events = serving.events(run["timeline"].as_str().unwrap());
+    let notes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "note")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with(&format!(
+            "notification to http://127.0.0.1:{dead}/services/… failed"
+        ))),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().all(|n| !n.contains("secret-path")),
+        "{notes:?}"
+    );
+}
