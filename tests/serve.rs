@@ -94,7 +94,11 @@ fn an_alert_starts_a_run_whose_action_waits_for_another_persons_approval() {
     assert_eq!(run["runbook"], "guarded");
     assert_eq!(run["fingerprint"], "c0ffee01");
     let timeline = run["timeline"].as_str().unwrap();
-    assert!(timeline.starts_with("timelines/guarded-"), "{timeline}");
+    // Absolute, so the `runbook approve` it goes into works from any directory.
+    assert!(
+        timeline.starts_with(&format!("{}/timelines/guarded-", serving.dir.display())),
+        "{timeline}"
+    );
     let listed = serving.wait_state(run_id, "awaiting_approval");
     assert_eq!(listed["timeline"], timeline);
     assert_eq!(listed["fingerprint"], "c0ffee01");

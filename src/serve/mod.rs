@@ -87,6 +87,12 @@ pub fn serve(options: Options) -> Exit {
         ));
         return Exit::Usage;
     }
+    // Timelines are named by absolute paths: the answers, logs and notifications give the
+    // `runbook approve TIMELINE` to paste into any shell on this machine, whatever its directory.
+    let mut options = options;
+    if let Ok(absolute) = std::path::absolute(&options.timeline_dir) {
+        options.timeline_dir = absolute;
+    }
     let runtime = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
