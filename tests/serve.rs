@@ -139,6 +139,15 @@ fn an_alert_starts_a_run_whose_action_waits_for_another_persons_approval() {
     assert_eq!(act["outcome"], "passed");
     assert!(serving.dir.join("tidy.txt").exists(), "finally ran");
 
+    // The report says the alert's own approval did not count.
+    let text = report(&serving.dir.join(timeline), "text");
+    assert!(
+        text.contains(&format!("[act] approved by {initiator}"))
+            && text.contains("(not counted: they started the run)"),
+        "{text}"
+    );
+    assert!(!text.contains("approved by alice (not counted"), "{text}");
+
     // Nothing awaits now; an unknown run is not found.
     assert_eq!(approve(&serving, run_id, "bob").0, 409);
     assert_eq!(approve(&serving, "no-such-run", "bob").0, 404);
@@ -210,6 +219,15 @@ fn every_status_of_the_answer() {
     assert_ne!(runs[1]["run_id"], run_id);
     serving.wait_state(runs[1]["run_id"].as_str().unwrap(), "awaiting_approval");
     assert_eq!(runs[2]["status"], "no_route");
+    // The same alert twice in one notification: one run.
+    let twice = serving.notify(&notification(&[
+        ("firing", json!({"alertname": "LoadBalancer502"}), "fp-four"),
+        ("firing", json!({"alertname": "LoadBalancer502"}), "fp-four"),
+    ]));
+    assert_eq!(twice[0]["status"], "started");
+    assert_eq!(twice[1]["status"], "deduplicated");
+    assert_eq!(twice[1]["run_id"], twice[0]["run_id"]);
+    serving.wait_state(twice[0]["run_id"].as_str().unwrap(), "awaiting_approval");
     assert_eq!(runs[2]["run_id"], Json::Null);
     assert_eq!(runs[2]["runbook"], Json::Null);
     assert_eq!(runs[2]["fingerprint"], "fp-three");
@@ -232,12 +250,12 @@ fn every_status_of_the_answer() {
         .expect("a note");
     assert_eq!(note["text"], "alert resolved");
 
-    assert_eq!(timelines(dir.path()), 2, "two runs started, no more");
-    assert_eq!(serving.runs().len(), 2);
+    assert_eq!(timelines(dir.path()), 3, "three runs started, no more");
+    assert_eq!(serving.runs().len(), 3);
     assert!(serving.log().contains("(fingerprint fp-one): deduplicated"));
     assert_eq!(
         serving.metric("runbook_serve_notifications_total{status=\"deduplicated\"}"),
-        1.0
+        2.0
     );
     assert_eq!(
         serving.metric("runbook_serve_notifications_total{status=\"no_route\"}"),
@@ -245,7 +263,7 @@ fn every_status_of_the_answer() {
     );
     assert_eq!(
         serving.metric("runbook_serve_runs{state=\"awaiting_approval\"}"),
-        2.0
+        3.0
     );
 }
 

@@ -706,7 +706,7 @@ fn survive_file_size_limit() {
 /// Why a secret's value cannot be used, naming it by `what` and never showing the value: a
 /// value shorter than [`MIN_SECRET_CHARS`] would be masked inside every word, number and
 /// key of the timeline (`API_TOKEN=e` turns `"event"` into `"***v***nt"`).
-fn too_short(what: &str, value: &str) -> Option<String> {
+pub(crate) fn too_short(what: &str, value: &str) -> Option<String> {
     let chars = value.chars().count();
     (chars < MIN_SECRET_CHARS).then(|| {
         format!(

@@ -198,38 +198,41 @@ pub fn lines(report: &Report, tz: &TimeZone) -> Vec<Line> {
     out
 }
 
-/// ` (not counted: ...)` for an approval by whoever started the run, or a repeated one: the
-/// line must not read as if it let the action run.
+/// ` (not counted: ...)` for an approval the report's model did not count (the initiator's own,
+/// or a repeated one): the line must not read as if it let the action run.
 fn not_counted(
     report: &Report,
     record: &crate::timeline::Record,
     step: &str,
     actor: &str,
 ) -> String {
-    let earlier: Vec<&crate::timeline::Record> = report
-        .events
+    let Ok(ts) = record.ts.parse::<jiff::Timestamp>() else {
+        return String::new();
+    };
+    let approval = report
+        .steps
         .iter()
-        .filter(|r| r.run_id == record.run_id && r.seq < record.seq)
-        .collect();
-    let initiator = earlier.iter().find_map(|r| match &r.event {
-        Event::RunStarted { actor, .. } => Some(actor.as_str()),
-        _ => None,
-    });
-    if initiator == Some(actor) {
-        return " (not counted: they started the run)".into();
-    }
-    // Since this step's latest request: the same person approving again.
-    let since = earlier
-        .iter()
-        .rposition(|r| matches!(&r.event, Event::ApprovalRequested { step: s, .. } if s == step))
-        .unwrap_or(0);
-    let repeated = earlier[since..].iter().any(
-        |r| matches!(&r.event, Event::Approval { step: s, actor: a } if s == step && a == actor),
-    );
-    if repeated {
-        " (not counted: approved already)".into()
-    } else {
-        String::new()
+        .filter(|row| row.run_id == record.run_id && row.step == step)
+        .filter_map(|row| row.approval.as_ref())
+        .find(|info| {
+            info.approvals
+                .iter()
+                .any(|a| a.actor == actor && a.ts == ts)
+        });
+    match approval {
+        Some(info)
+            if info
+                .approvals
+                .iter()
+                .any(|a| a.actor == actor && a.ts == ts && !a.counted) =>
+        {
+            if info.requested_by == actor {
+                " (not counted: they started the run)".into()
+            } else {
+                " (not counted: approved already)".into()
+            }
+        }
+        _ => String::new(),
     }
 }
 

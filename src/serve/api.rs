@@ -113,8 +113,6 @@ async fn alertmanager(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         }
     };
     let mut outcomes = Vec::new();
-    // One run per alert even when a notification lists the same alert twice.
-    let mut seen = std::collections::HashSet::new();
     for alert in &notification.alerts {
         let route = app.routes.iter().position(|r| r.matches(&alert.labels));
         let mut outcome = Outcome {
@@ -154,31 +152,24 @@ async fn alertmanager(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
                 }
             }
             (Some(index), Status::Firing) => {
-                if !seen.insert((index, alert.fingerprint.clone())) {
-                    // Listed twice in one notification: the first one's run.
-                    if let Some(run) = app.launcher.registry.latest(index, &alert.fingerprint) {
-                        outcome.run_id = Some(run.run_id);
-                        outcome.timeline = Some(run.timeline);
+                // Admission is under the registry's lock: the same alert listed twice in one
+                // notification is deduplicated against the run the first one started.
+                let route = &app.routes[index];
+                match app
+                    .launcher
+                    .launch(index, route, &app.runbooks[index], alert)
+                {
+                    Launched::Started { run_id, timeline } => {
+                        outcome.status = "started";
+                        outcome.run_id = Some(run_id);
+                        outcome.timeline = Some(timeline.display().to_string());
                     }
-                    outcome.status = "deduplicated";
-                } else {
-                    let route = &app.routes[index];
-                    match app
-                        .launcher
-                        .launch(index, route, &app.runbooks[index], alert)
-                    {
-                        Launched::Started { run_id, timeline } => {
-                            outcome.status = "started";
-                            outcome.run_id = Some(run_id);
-                            outcome.timeline = Some(timeline.display().to_string());
-                        }
-                        Launched::Deduplicated { run_id, timeline } => {
-                            outcome.status = "deduplicated";
-                            outcome.run_id = Some(run_id);
-                            outcome.timeline = Some(timeline);
-                        }
-                        Launched::RateLimited => outcome.status = "rate_limited",
+                    Launched::Deduplicated { run_id, timeline } => {
+                        outcome.status = "deduplicated";
+                        outcome.run_id = Some(run_id);
+                        outcome.timeline = Some(timeline);
                     }
+                    Launched::RateLimited => outcome.status = "rate_limited",
                 }
             }
         }

@@ -240,17 +240,14 @@ fn check_routes(routes: &[routes::Route]) -> Result<Vec<String>, Exit> {
             failed = true;
         }
         for secret in &runbook.secrets {
-            let length = std::env::var(secret).map(|v| v.chars().count());
-            match length {
-                Ok(n) if n >= crate::redact::MIN_SECRET_CHARS => {}
-                Ok(_) => {
-                    error(format!(
-                        "route `{}`: secret `{secret}` of {} is too short: a secret needs at least {} characters",
-                        route.name,
-                        runbook.name,
-                        crate::redact::MIN_SECRET_CHARS
-                    ));
-                    failed = true;
+            match std::env::var(secret) {
+                Ok(value) => {
+                    // The same check `runbook run` makes of each secret it is given.
+                    let what = format!("route `{}`: secret `{secret}`", route.name);
+                    if let Some(problem) = crate::cli::run::too_short(&what, &value) {
+                        error(problem);
+                        failed = true;
+                    }
                 }
                 Err(_) => {
                     error(format!(
