@@ -230,6 +230,11 @@ fn check_routes(routes: &[routes::Route]) -> Result<Vec<String>, Exit> {
                 Ok(v) => vars.extend(v),
                 Err(e) => {
                     eprintln!("{e}");
+                    error(format!(
+                        "route `{}`: {} is not a valid vars file",
+                        route.name,
+                        file.display()
+                    ));
                     failed = true;
                 }
             }

@@ -400,11 +400,16 @@ impl Reader<'_> {
         for item in items {
             match item.as_str() {
                 Some(file) => {
+                    // Its contents are read and checked with the route's runbook
+                    // (serve::check_routes), located in the vars file itself.
                     let path = resolve(&self.base, file);
-                    match crate::cli::inputs::vars_file(&path) {
-                        Ok(_) => out.push(path),
-                        Err(e) => self
-                            .problem(item.pos, format!("vars file `{file}`: {}", first_line(&e))),
+                    if path.is_file() {
+                        out.push(path);
+                    } else {
+                        self.problem(
+                            item.pos,
+                            format!("vars file `{file}` not found ({})", path.display()),
+                        );
                     }
                 }
                 None => self.problem(
@@ -507,10 +512,6 @@ fn shown_value(node: &Node) -> String {
         Some(text) => format!("`{}`", crate::escape::controls(&text)),
         None => node.kind().to_string(),
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
 }
 
 #[cfg(test)]
